@@ -1,0 +1,211 @@
+"""Functional builders: stems, residual blocks, stacks and heads, each `x -> x`.
+
+These mirror the seed code and keras.applications (`block(x, filters, ...)`,
+`stack(x, filters, blocks, ...)`) with every convention made an argument, and
+name every layer with the keras.applications grammar
+`conv{stage}_block{i}_{0|1|2|3}_{conv|bn|relu}` so weights and feature maps can
+be found by name.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import keras
+from keras import layers
+
+from keras_resnet.layers import ZeroPadChannels
+from keras_resnet.specs import (BLOCK_TYPES, SHORTCUTS, STEMS, Variant, check_choice,
+                                expansion, get_variant)
+
+
+def _channel_axis() -> int:
+    return 1 if keras.config.image_data_format() == "channels_first" else -1
+
+
+def _as_variant(variant: Union[str, Variant]) -> Variant:
+    return variant if isinstance(variant, Variant) else get_variant(variant)
+
+
+def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool):
+    """A convolution with the variant's bias, padding and initializer rules.
+
+    Strided kxk convs are padded explicitly with ZeroPadding2D + "valid"
+    (symmetric, like torch) so shapes and torch weights line up; TensorFlow's
+    "same" would pad only the bottom/right of an even input.
+    """
+    use_bias = {"all": True, "none": False, "unless_bn": not before_bn}[v.conv_bias]
+    padding = "valid"
+    if kernel_size > 1:
+        if stride > 1 or v.pad_3x3_explicitly:
+            x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        else:
+            padding = "same"
+    return layers.Conv2D(
+        filters, kernel_size, strides=stride, padding=padding, use_bias=use_bias,
+        kernel_initializer=keras.initializers.get(v.kernel_initializer),
+        name=f"{name}_conv",
+    )(x)
+
+
+def _bn(x, v: Variant, name):
+    return layers.BatchNormalization(axis=_channel_axis(), epsilon=v.bn_epsilon,
+                                     momentum=v.bn_momentum, name=name)(x)
+
+
+def _conv_bn_relu(x, filters, kernel_size, stride, v: Variant, name):
+    x = _conv(x, filters, kernel_size, stride, v, name, before_bn=True)
+    x = _bn(x, v, f"{name}_bn")
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _last_conv(x, filters, kernel_size, v: Variant, name):
+    """The branch's last conv: followed by BN, except in pre-activation blocks."""
+    x = _conv(x, filters, kernel_size, 1, v, name, before_bn=not v.preactivation)
+    return x if v.preactivation else _bn(x, v, f"{name}_bn")
+
+
+def _basic_branch(x, filters, stride, v: Variant, name):
+    x = _conv_bn_relu(x, filters, 3, stride, v, f"{name}_1")
+    return _last_conv(x, filters, 3, v, f"{name}_2")
+
+
+def _bottleneck_branch(x, filters, stride, v: Variant, name):
+    stride_1x1, stride_3x3 = (1, stride) if v.stride_in_3x3 else (stride, 1)
+    x = _conv_bn_relu(x, filters, 1, stride_1x1, v, f"{name}_1")
+    x = _conv_bn_relu(x, filters, 3, stride_3x3, v, f"{name}_2")
+    return _last_conv(x, filters * 4, 1, v, f"{name}_3")
+
+
+RESIDUAL_BRANCHES = {"basic": _basic_branch, "bottleneck": _bottleneck_branch}
+
+
+def _shortcut(x, projection_input, out_channels, stride, shortcut, v: Variant, name):
+    in_channels = x.shape[_channel_axis()]
+    if shortcut == "C" or (shortcut == "B" and in_channels != out_channels):
+        s = _conv(projection_input, out_channels, 1, stride, v, f"{name}_0",
+                  before_bn=not v.preactivation)
+        return s if v.preactivation else _bn(s, v, f"{name}_0_bn")
+    if stride > 1:  # parameter-free subsampling, as x[:, ::stride, ::stride]
+        x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
+    if out_channels != in_channels:
+        if out_channels < in_channels:
+            raise ValueError(
+                f"Shortcut option A cannot reduce channels ({in_channels} -> "
+                f"{out_channels}) in block {name!r}; use `shortcut='B'` or 'C'."
+            )
+        x = ZeroPadChannels(out_channels - in_channels, name=f"{name}_0_pad")(x)
+    return x
+
+
+def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
+          variant: Union[str, Variant] = "v1", shortcut: str = "B",
+          name: str | None = None):
+    """One residual block: `shortcut(x) + branch(x)`.
+
+    Args:
+        x: Input tensor.
+        filters: Width of the block; a bottleneck block outputs `4 * filters`
+            channels, a basic block `filters`.
+        stride: Spatial stride of the block.
+        block_type: "basic" (two 3x3 convs) or "bottleneck" (1x1, 3x3, 1x1).
+        variant: "v1", "v1.5" or "v2" (see `keras_resnet.specs.VARIANTS`).
+        shortcut: "A" (identity, zero-padded channels), "B" (projection when
+            the channel count changes) or "C" (projection always).
+        name: Layer-name prefix, e.g. "conv3_block1".
+
+    Returns:
+        The block's output tensor.
+    """
+    check_choice("block_type", block_type, BLOCK_TYPES)
+    check_choice("shortcut", shortcut, SHORTCUTS)
+    v = _as_variant(variant)
+    name = name or f"block{keras.backend.get_uid('keras_resnet_block')}"
+    out_channels = filters * expansion(block_type)
+    if v.preactivation:
+        branch_input = _bn(x, v, f"{name}_preact_bn")
+        branch_input = layers.Activation("relu", name=f"{name}_preact_relu")(branch_input)
+    else:
+        branch_input = x
+    residual = _shortcut(x, branch_input, out_channels, stride, shortcut, v, name)
+    branch = RESIDUAL_BRANCHES[block_type](branch_input, filters, stride, v, name)
+    if v.preactivation:
+        return layers.Add(name=f"{name}_out")([residual, branch])
+    x = layers.Add(name=f"{name}_add")([residual, branch])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def stack(x, filters: int, blocks: int, stride: int = 2, *,
+          block_type: str = "bottleneck", variant: Union[str, Variant] = "v1",
+          shortcut: str = "B", name: str | None = None):
+    """A stage of `blocks` residual blocks that downsamples by `stride` once.
+
+    The stride sits on the first block, or on the last one for "v2" (as in
+    keras.applications' ResNetV2, where a model passes each stage the stride
+    of the next).
+
+    Args:
+        x: Input tensor.
+        filters: Width of every block in the stage.
+        blocks: Number of blocks (at least 1).
+        stride: Downsampling factor of the stage.
+        block_type, variant, shortcut: As in `block`.
+        name: Stage prefix, e.g. "conv3"; blocks are named `{name}_block{i}`.
+
+    Returns:
+        The stage's output tensor.
+    """
+    if not isinstance(blocks, int) or blocks < 1:
+        raise ValueError(f"`blocks` must be a positive integer. Received: blocks={blocks!r}")
+    v = _as_variant(variant)
+    name = name or f"stack{keras.backend.get_uid('keras_resnet_stack')}"
+    strided = blocks if v.stride_at_stage_end else 1
+    for i in range(1, blocks + 1):
+        x = block(x, filters, stride if i == strided else 1, block_type=block_type,
+                  variant=v, shortcut=shortcut, name=f"{name}_block{i}")
+    return x
+
+
+def stem(x, filters: int = 64, *, kind: str = "imagenet",
+         variant: Union[str, Variant] = "v1"):
+    """The layers before the first stage.
+
+    "imagenet": ZeroPadding2D(3) + 7x7/2 conv, BN, ReLU, ZeroPadding2D(1) +
+    3x3/2 max-pool (names `conv1_*`, `pool1_*`). "cifar": a 3x3/1 conv, BN,
+    ReLU (section 4.2 of the paper). Pre-activation variants leave out the BN
+    and ReLU here: the first block applies them.
+    """
+    check_choice("stem", kind, STEMS)
+    v = _as_variant(variant)
+    if kind == "imagenet":
+        x = _conv(x, filters, 7, 2, v, "conv1", before_bn=not v.preactivation)
+    else:
+        x = _conv(x, filters, 3, 1, v, "conv1", before_bn=not v.preactivation)
+    if not v.preactivation:
+        x = _bn(x, v, "conv1_bn")
+        x = layers.Activation("relu", name="conv1_relu")(x)
+    if kind == "imagenet":
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return x
+
+
+def head(x, *, include_top: bool = True, num_classes: int = 1000, pooling=None,
+         classifier_activation="softmax", variant: Union[str, Variant] = "v1"):
+    """The layers after the last stage: final BN-ReLU for "v2", then pooling
+    and the classifier (`avg_pool`, `predictions`) or the pooling alone."""
+    v = _as_variant(variant)
+    if v.preactivation:
+        x = _bn(x, v, "post_bn")
+        x = layers.Activation("relu", name="post_relu")(x)
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        # Under a mixed precision policy the probabilities stay in float32.
+        mixed = keras.config.dtype_policy().name.startswith("mixed")
+        return layers.Dense(num_classes, activation=classifier_activation,
+                            dtype="float32" if mixed else None, name="predictions")(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x

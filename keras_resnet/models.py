@@ -1,0 +1,262 @@
+"""The generic ResNet builder, argument checking, and the public ResNetN functions."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional, Sequence
+
+import keras
+
+from keras_resnet import blocks
+from keras_resnet.specs import (ARCHS, BLOCK_TYPES, POOLINGS, SHORTCUTS, STEMS, ArchSpec,
+                                check_choice, get_variant)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _channels_first() -> bool:
+    return keras.config.image_data_format() == "channels_first"
+
+
+def _resolve_input_shape(spec: ArchSpec, input_shape, input_tensor, include_top):
+    """Check `input_shape` (or the shape of `input_tensor`) and fill in defaults.
+
+    Like keras.applications: with no shape, a model with its classifier gets
+    the spec's default size and a headless one accepts any size.
+    """
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    if input_shape is None:
+        h, w, c = spec.default_input_shape
+        if not include_top:
+            h = w = None
+        return (c, h, w) if _channels_first() else (h, w, c)
+    order = "(channels, height, width)" if _channels_first() else "(height, width, channels)"
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(
+            f"`input_shape` must be a tuple of 3 integers {order}. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    input_shape = tuple(input_shape)
+    if not all(d is None or (_is_int(d) and d > 0) for d in input_shape):
+        raise ValueError(
+            "`input_shape` entries must be positive integers (or None for a "
+            f"variable height/width). Received: input_shape={input_shape!r}"
+        )
+    channels, *spatial = (input_shape[0], *input_shape[1:]) if _channels_first() else (
+        input_shape[2], *input_shape[:2])
+    if channels is None:
+        raise ValueError(f"`input_shape` must give the number of channels {order}. "
+                         f"Received: input_shape={input_shape!r}")
+    smallest = spec.min_input_size
+    if any(d is not None and d < smallest for d in spatial):
+        raise ValueError(
+            f"`input_shape` must be at least {smallest}x{smallest} in height and width "
+            f"for {spec.name}. Received: input_shape={input_shape!r}"
+        )
+    return input_shape
+
+
+def _check_weights(weights) -> None:
+    if weights is None or weights == "imagenet":
+        return
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError("`weights` must be None, 'imagenet' or a path to a weights file. "
+                         f"Received: weights={weights!r}")
+    if not os.path.isfile(weights):
+        raise ValueError(f"`weights` file does not exist: {os.fspath(weights)!r}. "
+                         "Pass None, 'imagenet' or the path to an existing weights file.")
+
+
+def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_activation,
+                     variant, shortcut, weights):
+    get_variant(variant)
+    check_choice("shortcut", shortcut, SHORTCUTS)
+    check_choice("pooling", pooling, POOLINGS)
+    if include_top and not (_is_int(num_classes) and num_classes > 0):
+        raise ValueError("`num_classes` must be a positive integer. "
+                         f"Received: num_classes={num_classes!r}")
+    if include_top and classifier_activation is not None:
+        try:
+            keras.activations.get(classifier_activation)
+        except Exception as e:  # keras raises ValueError or TypeError here
+            raise ValueError(
+                "`classifier_activation` must be None, a Keras activation name or a "
+                f"callable. Received: classifier_activation={classifier_activation!r}"
+            ) from e
+    _check_weights(weights)
+
+
+def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = None, *,
+                 include_top: bool = True, weights=None, input_tensor=None, pooling=None,
+                 classifier_activation="softmax", variant: Optional[str] = None,
+                 shortcut: Optional[str] = None, name: Optional[str] = None) -> keras.Model:
+    """Build the functional model for `spec`; every public builder ends here.
+
+    All arguments are checked before any layer is created. See `ResNet` for
+    their meaning; `None` for `num_classes`, `variant` and `shortcut` takes the
+    spec's default.
+    """
+    num_classes = spec.default_num_classes if num_classes is None else num_classes
+    variant = spec.default_variant if variant is None else variant
+    shortcut = spec.default_shortcut if shortcut is None else shortcut
+    _check_arguments(spec, num_classes=num_classes, include_top=include_top, pooling=pooling,
+                     classifier_activation=classifier_activation, variant=variant,
+                     shortcut=shortcut, weights=weights)
+    input_shape = _resolve_input_shape(spec, input_shape, input_tensor, include_top)
+    v = get_variant(variant)
+
+    if input_tensor is None:
+        inputs = x = keras.Input(shape=input_shape, name="input")
+    elif keras.backend.is_keras_tensor(input_tensor):
+        x = input_tensor
+        sources = keras.utils.get_source_inputs(input_tensor)
+        inputs = sources[0] if len(sources) == 1 else sources
+    else:
+        inputs = x = keras.Input(tensor=input_tensor, shape=input_shape, name="input")
+
+    x = blocks.stem(x, spec.widths[0], kind=spec.stem, variant=v)
+    strides = spec.stage_strides
+    if v.stride_at_stage_end:  # each stage downsamples for the next one
+        strides = strides[1:] + (1,)
+    for stage, (width, depth, stride) in enumerate(
+            zip(spec.widths, spec.blocks_per_stage, strides), start=2):
+        x = blocks.stack(x, width, depth, stride, block_type=spec.block_type, variant=v,
+                         shortcut=shortcut, name=f"conv{stage}")
+    x = blocks.head(x, include_top=include_top, num_classes=num_classes, pooling=pooling,
+                    classifier_activation=classifier_activation, variant=v)
+    model = keras.Model(inputs, x, name=name or _default_name(spec, variant))
+
+    if weights is not None:
+        from keras_resnet.weights import load_weights  # keeps the model code import-light
+        load_weights(model, weights, arch=spec.name, variant=variant)
+    return model
+
+
+def _default_name(spec: ArchSpec, variant: str) -> str:
+    if variant == spec.default_variant:
+        return spec.name
+    return spec.name + variant.replace(".", "_")
+
+
+def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int = 1000, *,
+           block_type: str = "basic", widths: Optional[Sequence[int]] = None,
+           stem: str = "imagenet", include_top: bool = True, weights=None,
+           input_tensor=None, pooling=None, classifier_activation="softmax",
+           variant: str = "v1", shortcut: str = "B", name: str = "resnet") -> keras.Model:
+    """Build a ResNet from a custom list of blocks per stage.
+
+    Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
+
+    Args:
+        blocks_per_stage: Residual blocks in each stage, e.g. (3, 4, 6, 3).
+        input_shape: Image shape in `keras.config.image_data_format()` order;
+            default (224, 224, 3) with the classifier and any size without.
+        num_classes: Classifier width.
+        block_type: "basic" or "bottleneck".
+        widths: Filters of each stage; default doubles from 64 ("imagenet"
+            stem) or 16 ("cifar" stem) each stage.
+        stem: "imagenet" (7x7/2 conv + max-pool) or "cifar" (3x3 conv).
+        include_top: Keep the global-average-pool + Dense classifier.
+        weights: None, "imagenet", or a path to a weights file.
+        input_tensor: Optional tensor to use as the model's input.
+        pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
+        classifier_activation: Activation of the classifier; None gives logits.
+        variant: "v1" (keras.applications), "v1.5" (torchvision) or "v2"
+            (pre-activation).
+        shortcut: "A" (parameter-free), "B" (projection when channels change)
+            or "C" (projection everywhere), as in the paper.
+        name: Model name.
+
+    Returns:
+        A `keras.Model`.
+    """
+    check_choice("block_type", block_type, BLOCK_TYPES)
+    check_choice("stem", stem, STEMS)
+    if (not isinstance(blocks_per_stage, (tuple, list)) or not blocks_per_stage
+            or not all(_is_int(b) and b > 0 for b in blocks_per_stage)):
+        raise ValueError("`blocks_per_stage` must be a non-empty list of positive integers. "
+                         f"Received: blocks_per_stage={blocks_per_stage!r}")
+    base = 64 if stem == "imagenet" else 16
+    widths = tuple(widths) if widths is not None else tuple(
+        base * 2 ** i for i in range(len(blocks_per_stage)))
+    if len(widths) != len(blocks_per_stage) or not all(_is_int(w) and w > 0 for w in widths):
+        raise ValueError("`widths` must list one positive integer per stage "
+                         f"({len(blocks_per_stage)} stages). Received: widths={widths!r}")
+    default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
+    spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem,
+                    default_input_shape=default_shape, default_variant=variant,
+                    default_shortcut=shortcut)
+    return build_resnet(spec, input_shape, num_classes, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, pooling=pooling,
+                        classifier_activation=classifier_activation, name=name)
+
+
+_DOC = """Instantiate {title}{what}.
+
+{arch}
+
+Args:
+    input_shape: Image shape in `keras.config.image_data_format()` order
+        (default {default_shape} with the classifier, any size without); at
+        least {min_size}x{min_size}.
+    num_classes: Classifier width (default {num_classes}).
+    include_top: Keep the global-average-pool + Dense classifier.
+    weights: None (random), "imagenet", or a path to a weights file.
+    input_tensor: Optional tensor to use as the model's input.
+    pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
+    classifier_activation: Activation of the classifier; None gives logits.
+    variant: "v1" (keras.applications: stride on the first 1x1, conv bias),
+        "v1.5" (torchvision: stride on the 3x3, no conv bias) or "v2"
+        (pre-activation). Default "{variant}".
+    shortcut: "A", "B" or "C" as in the paper. Default "{shortcut}".
+    name: Model name.
+
+Returns:
+    A `keras.Model`.
+"""
+
+
+def _public_builder(arch: str, *, title: str, what: str, variant: Optional[str] = None
+                    ) -> Callable[..., keras.Model]:
+    """Make the public `ResNetN` function for registry entry `arch`."""
+    spec = ARCHS[arch]
+    variant = variant or spec.default_variant
+
+    def builder(input_shape=None, num_classes: int = spec.default_num_classes, *,
+                include_top: bool = True, weights=None, input_tensor=None, pooling=None,
+                classifier_activation="softmax", variant: str = variant,
+                shortcut: str = spec.default_shortcut, name: Optional[str] = None):
+        return build_resnet(spec, input_shape, num_classes, include_top=include_top,
+                            weights=weights, input_tensor=input_tensor, pooling=pooling,
+                            classifier_activation=classifier_activation, variant=variant,
+                            shortcut=shortcut, name=name)
+
+    builder.__name__ = builder.__qualname__ = title
+    builder.__doc__ = _DOC.format(
+        title=title, what=what, default_shape=spec.default_input_shape,
+        min_size=spec.min_input_size, num_classes=spec.default_num_classes,
+        variant=variant, shortcut=spec.default_shortcut,
+        arch=f"{spec.block_type.capitalize()} blocks per stage: {spec.blocks_per_stage}, "
+             f"widths {spec.widths}, {spec.stem} stem.")
+    return builder
+
+
+ResNet18 = _public_builder("resnet18", title="ResNet18", what="")
+ResNet34 = _public_builder("resnet34", title="ResNet34", what="")
+ResNet50 = _public_builder("resnet50", title="ResNet50", what="")
+ResNet101 = _public_builder("resnet101", title="ResNet101", what="")
+ResNet152 = _public_builder("resnet152", title="ResNet152", what="")
+ResNet50V2 = _public_builder("resnet50", title="ResNet50V2", what=" (pre-activation)",
+                             variant="v2")
+ResNet101V2 = _public_builder("resnet101", title="ResNet101V2", what=" (pre-activation)",
+                              variant="v2")
+ResNet152V2 = _public_builder("resnet152", title="ResNet152V2", what=" (pre-activation)",
+                              variant="v2")
+ResNet20 = _public_builder("resnet20", title="ResNet20", what=" for CIFAR (paper, 4.2)")
+ResNet32 = _public_builder("resnet32", title="ResNet32", what=" for CIFAR (paper, 4.2)")
+ResNet44 = _public_builder("resnet44", title="ResNet44", what=" for CIFAR (paper, 4.2)")
+ResNet56 = _public_builder("resnet56", title="ResNet56", what=" for CIFAR (paper, 4.2)")
+ResNet110 = _public_builder("resnet110", title="ResNet110", what=" for CIFAR (paper, 4.2)")
