@@ -20,7 +20,7 @@ from keras_resnet.specs import (BLOCK_TYPES, SHORTCUTS, STEMS, Variant, check_ch
 
 
 def _channel_axis() -> int:
-    return 1 if keras.config.image_data_format() == "channels_first" else -1
+    return 1 if keras.config.image_data_format() == "channels_first" else 3
 
 
 def _as_variant(variant: Union[str, Variant]) -> Variant:

@@ -9,7 +9,7 @@ constants. Adding a depth is one line in `ARCHS`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Tuple
 
 BLOCK_TYPES = ("basic", "bottleneck")
 STEMS = ("imagenet", "cifar")
@@ -106,9 +106,9 @@ class ArchSpec:
 
     @property
     def min_input_size(self) -> int:
-        """Smallest height/width: the total downsampling of the net."""
-        stem = 4 if self.stem == "imagenet" else 1
-        return stem * 2 ** (len(self.blocks_per_stage) - 1)
+        """Smallest height/width accepted: 32 for the ImageNet stem (a 1x1 last
+        feature map), 8 for the CIFAR stem (2x2)."""
+        return 32 if self.stem == "imagenet" else 8
 
 
 def _cifar(name: str, n: int) -> ArchSpec:
@@ -161,9 +161,3 @@ def check_choice(argument: str, value: object, allowed: tuple) -> None:
         raise ValueError(
             f"`{argument}` must be one of {list(allowed)}. Received: {argument}={value!r}"
         )
-
-
-def paper_depth(spec: ArchSpec) -> Optional[int]:
-    """Number of weighted layers along the main path, as the paper counts it."""
-    per_block = 3 if spec.block_type == "bottleneck" else 2
-    return per_block * sum(spec.blocks_per_stage) + 2
