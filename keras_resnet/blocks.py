@@ -9,12 +9,12 @@ be found by name.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Sequence, Union
 
 import keras
 from keras import layers
 
-from keras_resnet.layers import ZeroPadChannels
+from keras_resnet.layers import DropPath, ZeroPadChannels
 from keras_resnet.specs import (BLOCK_TYPES, SHORTCUTS, STEMS, Variant, check_choice,
                                 expansion, get_variant)
 
@@ -27,7 +27,8 @@ def _as_variant(variant: Union[str, Variant]) -> Variant:
     return variant if isinstance(variant, Variant) else get_variant(variant)
 
 
-def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool):
+def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool,
+          groups: int = 1, dilation: int = 1):
     """A convolution with the variant's bias, padding and initializer rules.
 
     Strided kxk convs are padded explicitly with ZeroPadding2D + "valid"
@@ -38,51 +39,69 @@ def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool)
     padding = "valid"
     if kernel_size > 1:
         if stride > 1 or v.pad_3x3_explicitly:
-            x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+            pad = dilation * (kernel_size - 1) // 2
+            x = layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
         else:
             padding = "same"
     return layers.Conv2D(
         filters, kernel_size, strides=stride, padding=padding, use_bias=use_bias,
+        groups=groups, dilation_rate=dilation,
         kernel_initializer=keras.initializers.get(v.kernel_initializer),
         name=f"{name}_conv",
     )(x)
 
 
-def _bn(x, v: Variant, name):
+def _bn(x, v: Variant, name, *, zero_gamma: bool = False):
     return layers.BatchNormalization(axis=_channel_axis(), epsilon=v.bn_epsilon,
-                                     momentum=v.bn_momentum, name=name)(x)
+                                     momentum=v.bn_momentum,
+                                     gamma_initializer="zeros" if zero_gamma else "ones",
+                                     name=name)(x)
 
 
-def _conv_bn_relu(x, filters, kernel_size, stride, v: Variant, name):
-    x = _conv(x, filters, kernel_size, stride, v, name, before_bn=True)
+def _conv_bn_relu(x, filters, kernel_size, stride, v: Variant, name, **conv_options):
+    x = _conv(x, filters, kernel_size, stride, v, name, before_bn=True, **conv_options)
     x = _bn(x, v, f"{name}_bn")
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def _last_conv(x, filters, kernel_size, v: Variant, name):
+def _last_conv(x, filters, kernel_size, v: Variant, name, zero_init: bool, **conv_options):
     """The branch's last conv: followed by BN, except in pre-activation blocks."""
-    x = _conv(x, filters, kernel_size, 1, v, name, before_bn=not v.preactivation)
-    return x if v.preactivation else _bn(x, v, f"{name}_bn")
+    x = _conv(x, filters, kernel_size, 1, v, name, before_bn=not v.preactivation,
+              **conv_options)
+    return x if v.preactivation else _bn(x, v, f"{name}_bn", zero_gamma=zero_init)
 
 
-def _basic_branch(x, filters, stride, v: Variant, name):
-    x = _conv_bn_relu(x, filters, 3, stride, v, f"{name}_1")
-    return _last_conv(x, filters, 3, v, f"{name}_2")
+def _basic_branch(x, filters, stride, v: Variant, name, *, groups, width_per_group,
+                  dilation, zero_init):
+    if groups != 1 or width_per_group != 64:
+        raise ValueError("Basic blocks have no grouped or widened conv: `groups` must be 1 "
+                         f"and `width_per_group` 64. Received: groups={groups}, "
+                         f"width_per_group={width_per_group}")
+    x = _conv_bn_relu(x, filters, 3, stride, v, f"{name}_1", dilation=dilation)
+    return _last_conv(x, filters, 3, v, f"{name}_2", zero_init, dilation=dilation)
 
 
-def _bottleneck_branch(x, filters, stride, v: Variant, name):
+def _bottleneck_branch(x, filters, stride, v: Variant, name, *, groups, width_per_group,
+                       dilation, zero_init):
+    width = filters * width_per_group // 64 * groups
     stride_1x1, stride_3x3 = (1, stride) if v.stride_in_3x3 else (stride, 1)
-    x = _conv_bn_relu(x, filters, 1, stride_1x1, v, f"{name}_1")
-    x = _conv_bn_relu(x, filters, 3, stride_3x3, v, f"{name}_2")
-    return _last_conv(x, filters * 4, 1, v, f"{name}_3")
+    x = _conv_bn_relu(x, width, 1, stride_1x1, v, f"{name}_1")
+    x = _conv_bn_relu(x, width, 3, stride_3x3, v, f"{name}_2", groups=groups,
+                      dilation=dilation)
+    return _last_conv(x, filters * 4, 1, v, f"{name}_3", zero_init)
 
 
 RESIDUAL_BRANCHES = {"basic": _basic_branch, "bottleneck": _bottleneck_branch}
 
 
-def _shortcut(x, projection_input, out_channels, stride, shortcut, v: Variant, name):
+def _shortcut(x, projection_input, out_channels, stride, shortcut, v: Variant, name,
+              avg_down: bool):
     in_channels = x.shape[_channel_axis()]
     if shortcut == "C" or (shortcut == "B" and in_channels != out_channels):
+        if avg_down and stride > 1:  # ResNet-D: average, then a stride-1 projection
+            projection_input = layers.AveragePooling2D(
+                stride, strides=stride, padding="same", name=f"{name}_0_pool")(projection_input)
+            stride = 1
         s = _conv(projection_input, out_channels, 1, stride, v, f"{name}_0",
                   before_bn=not v.preactivation)
         return s if v.preactivation else _bn(s, v, f"{name}_0_bn")
@@ -99,7 +118,9 @@ def _shortcut(x, projection_input, out_channels, stride, shortcut, v: Variant, n
 
 
 def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
-          variant: Union[str, Variant] = "v1", shortcut: str = "B",
+          variant: Union[str, Variant] = "v1", shortcut: str = "B", groups: int = 1,
+          width_per_group: int = 64, dilation: int = 1, avg_down: bool = False,
+          drop_path_rate: float = 0.0, zero_init_residual: bool = False,
           name: str | None = None):
     """One residual block: `shortcut(x) + branch(x)`.
 
@@ -112,6 +133,14 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
         variant: "v1", "v1.5" or "v2" (see `keras_resnet.specs.VARIANTS`).
         shortcut: "A" (identity, zero-padded channels), "B" (projection when
             the channel count changes) or "C" (projection always).
+        groups, width_per_group: Grouped / widened 3x3 conv of a bottleneck
+            (ResNeXt, Wide ResNet); see `keras_resnet.specs.ArchSpec`.
+        dilation: Dilation rate of the 3x3 convs.
+        avg_down: Average-pool before a stride-1 projection shortcut (ResNet-D).
+        drop_path_rate: Probability of dropping the residual branch per sample
+            while training (stochastic depth).
+        zero_init_residual: Start the branch's last BN gamma at zero, so the
+            block starts as the identity (needs a BN there: not "v2").
         name: Layer-name prefix, e.g. "conv3_block1".
 
     Returns:
@@ -120,6 +149,9 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
     check_choice("block_type", block_type, BLOCK_TYPES)
     check_choice("shortcut", shortcut, SHORTCUTS)
     v = _as_variant(variant)
+    if zero_init_residual and v.preactivation:
+        raise ValueError("`zero_init_residual=True` needs a BatchNormalization at the end of "
+                         f"the residual branch: use variant 'v1' or 'v1.5', not {v.name!r}.")
     name = name or f"block{keras.backend.get_uid('keras_resnet_block')}"
     out_channels = filters * expansion(block_type)
     if v.preactivation:
@@ -127,8 +159,12 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
         branch_input = layers.Activation("relu", name=f"{name}_preact_relu")(branch_input)
     else:
         branch_input = x
-    residual = _shortcut(x, branch_input, out_channels, stride, shortcut, v, name)
-    branch = RESIDUAL_BRANCHES[block_type](branch_input, filters, stride, v, name)
+    residual = _shortcut(x, branch_input, out_channels, stride, shortcut, v, name, avg_down)
+    branch = RESIDUAL_BRANCHES[block_type](
+        branch_input, filters, stride, v, name, groups=groups, width_per_group=width_per_group,
+        dilation=dilation, zero_init=zero_init_residual)
+    if drop_path_rate:
+        branch = DropPath(drop_path_rate, name=f"{name}_drop_path")(branch)
     if v.preactivation:
         return layers.Add(name=f"{name}_out")([residual, branch])
     x = layers.Add(name=f"{name}_add")([residual, branch])
@@ -137,7 +173,9 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
 
 def stack(x, filters: int, blocks: int, stride: int = 2, *,
           block_type: str = "bottleneck", variant: Union[str, Variant] = "v1",
-          shortcut: str = "B", name: str | None = None):
+          shortcut: str = "B", dilation: int = 1, dilate: bool = False,
+          drop_path_rate: Union[float, Sequence[float]] = 0.0, name: str | None = None,
+          **block_options):
     """A stage of `blocks` residual blocks that downsamples by `stride` once.
 
     The stride sits on the first block, or on the last one for "v2" (as in
@@ -150,7 +188,14 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
         blocks: Number of blocks (at least 1).
         stride: Downsampling factor of the stage.
         block_type, variant, shortcut: As in `block`.
+        dilation: Dilation rate in effect when the stage starts.
+        dilate: Replace the stride by dilation (torchvision's
+            `replace_stride_with_dilation`): the block that would stride keeps
+            `dilation`, the blocks after it use `dilation * stride`.
+        drop_path_rate: One rate for every block, or one per block.
         name: Stage prefix, e.g. "conv3"; blocks are named `{name}_block{i}`.
+        **block_options: `groups`, `width_per_group`, `avg_down`,
+            `zero_init_residual`, passed to every `block`.
 
     Returns:
         The stage's output tensor.
@@ -159,10 +204,21 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
         raise ValueError(f"`blocks` must be a positive integer. Received: blocks={blocks!r}")
     v = _as_variant(variant)
     name = name or f"stack{keras.backend.get_uid('keras_resnet_stack')}"
+    rates = ([drop_path_rate] * blocks if isinstance(drop_path_rate, (int, float))
+             else list(drop_path_rate))
+    if len(rates) != blocks:
+        raise ValueError(f"`drop_path_rate` must be a number or give one rate per block "
+                         f"({blocks}). Received: drop_path_rate={drop_path_rate!r}")
     strided = blocks if v.stride_at_stage_end else 1
     for i in range(1, blocks + 1):
-        x = block(x, filters, stride if i == strided else 1, block_type=block_type,
-                  variant=v, shortcut=shortcut, name=f"{name}_block{i}")
+        block_stride, block_dilation = 1, dilation
+        if i == strided and not dilate:
+            block_stride = stride
+        elif i > strided and dilate:
+            block_dilation = dilation * stride
+        x = block(x, filters, block_stride, block_type=block_type, variant=v,
+                  shortcut=shortcut, dilation=block_dilation, drop_path_rate=rates[i - 1],
+                  name=f"{name}_block{i}", **block_options)
     return x
 
 
@@ -171,20 +227,27 @@ def stem(x, filters: int = 64, *, kind: str = "imagenet",
     """The layers before the first stage.
 
     "imagenet": ZeroPadding2D(3) + 7x7/2 conv, BN, ReLU, ZeroPadding2D(1) +
-    3x3/2 max-pool (names `conv1_*`, `pool1_*`). "cifar": a 3x3/1 conv, BN,
-    ReLU (section 4.2 of the paper). Pre-activation variants leave out the BN
-    and ReLU here: the first block applies them.
+    3x3/2 max-pool (names `conv1_*`, `pool1_*`). "deep" (ResNet-D): three 3x3
+    convs (`conv1_1..3_*`, widths filters/2, filters/2, filters, the first
+    strided) with BN-ReLU, then the same max-pool. "cifar": a 3x3/1 conv, BN,
+    ReLU (section 4.2 of the paper). Pre-activation variants leave out the
+    final BN and ReLU: the first block applies them.
     """
     check_choice("stem", kind, STEMS)
     v = _as_variant(variant)
+    last_before_bn = not v.preactivation
     if kind == "imagenet":
-        x = _conv(x, filters, 7, 2, v, "conv1", before_bn=not v.preactivation)
+        x = _conv(x, filters, 7, 2, v, "conv1", before_bn=last_before_bn)
+    elif kind == "deep":
+        x = _conv_bn_relu(x, filters // 2, 3, 2, v, "conv1_1")
+        x = _conv_bn_relu(x, filters // 2, 3, 1, v, "conv1_2")
+        x = _conv(x, filters, 3, 1, v, "conv1_3", before_bn=last_before_bn)
     else:
-        x = _conv(x, filters, 3, 1, v, "conv1", before_bn=not v.preactivation)
+        x = _conv(x, filters, 3, 1, v, "conv1", before_bn=last_before_bn)
     if not v.preactivation:
         x = _bn(x, v, "conv1_bn")
         x = layers.Activation("relu", name="conv1_relu")(x)
-    if kind == "imagenet":
+    if kind != "cifar":
         x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     return x

@@ -46,3 +46,37 @@ class ZeroPadChannels(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "extra_channels": self.extra_channels,
                 "data_format": self.data_format}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class DropPath(keras.layers.Layer):
+    """Stochastic depth: while training, zero a residual branch for a random
+    `rate` of the samples and scale the kept ones by `1 / (1 - rate)`.
+
+    Args:
+        rate: Probability of dropping the branch, in [0, 1).
+        seed: Optional seed for the random draws.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"`rate` must be a number in [0, 1). Received: rate={rate!r}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        keep = 1.0 - self.rate
+        shape = (keras.ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+        mask = keras.ops.floor(keep + keras.random.uniform(shape, seed=self.seed_generator,
+                                                           dtype=inputs.dtype))
+        return inputs * mask / keep
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

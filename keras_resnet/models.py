@@ -8,8 +8,8 @@ from typing import Callable, Optional, Sequence
 import keras
 
 from keras_resnet import blocks
-from keras_resnet.specs import (ARCHS, BLOCK_TYPES, POOLINGS, SHORTCUTS, STEMS, ArchSpec,
-                                check_choice, get_variant)
+from keras_resnet.specs import (ARCHS, BLOCK_TYPES, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, STEMS,
+                                ArchSpec, check_choice, get_variant)
 
 
 def _is_int(value) -> bool:
@@ -71,8 +71,17 @@ def _check_weights(weights) -> None:
 
 
 def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_activation,
-                     variant, shortcut, weights):
-    get_variant(variant)
+                     variant, shortcut, weights, output_stride, zero_init_residual,
+                     drop_path_rate):
+    v = get_variant(variant)
+    check_choice("output_stride", output_stride, OUTPUT_STRIDES)
+    if zero_init_residual and v.preactivation:
+        raise ValueError("`zero_init_residual=True` needs a BatchNormalization at the end of "
+                         f"each residual branch: use variant 'v1' or 'v1.5', not {variant!r}.")
+    if (not isinstance(drop_path_rate, (int, float)) or isinstance(drop_path_rate, bool)
+            or not 0 <= drop_path_rate < 1):
+        raise ValueError("`drop_path_rate` must be a number in [0, 1). "
+                         f"Received: drop_path_rate={drop_path_rate!r}")
     check_choice("shortcut", shortcut, SHORTCUTS)
     check_choice("pooling", pooling, POOLINGS)
     if include_top and not (_is_int(num_classes) and num_classes > 0):
@@ -92,19 +101,23 @@ def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_acti
 def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = None, *,
                  include_top: bool = True, weights=None, input_tensor=None, pooling=None,
                  classifier_activation="softmax", variant: Optional[str] = None,
-                 shortcut: Optional[str] = None, name: Optional[str] = None) -> keras.Model:
+                 shortcut: Optional[str] = None, name: Optional[str] = None,
+                 zero_init_residual: bool = False, drop_path_rate: float = 0.0,
+                 output_stride: int = 32) -> keras.Model:
     """Build the functional model for `spec`; every public builder ends here.
 
     All arguments are checked before any layer is created. See `ResNet` for
     their meaning; `None` for `num_classes`, `variant` and `shortcut` takes the
-    spec's default.
+    spec's default. `output_stride` 16 or 8 replaces the last strides by
+    dilation (see `keras_resnet.backbone`).
     """
     num_classes = spec.default_num_classes if num_classes is None else num_classes
     variant = spec.default_variant if variant is None else variant
     shortcut = spec.default_shortcut if shortcut is None else shortcut
     _check_arguments(spec, num_classes=num_classes, include_top=include_top, pooling=pooling,
                      classifier_activation=classifier_activation, variant=variant,
-                     shortcut=shortcut, weights=weights)
+                     shortcut=shortcut, weights=weights, output_stride=output_stride,
+                     zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
     input_shape = _resolve_input_shape(spec, input_shape, input_tensor, include_top)
     v = get_variant(variant)
 
@@ -121,10 +134,23 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     strides = spec.stage_strides
     if v.stride_at_stage_end:  # each stage downsamples for the next one
         strides = strides[1:] + (1,)
+    # Stochastic depth grows linearly from 0 at the first block (timm's rule).
+    total = sum(spec.blocks_per_stage)
+    rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
+    reached, dilation = spec.stem_stride, 1
     for stage, (width, depth, stride) in enumerate(
             zip(spec.widths, spec.blocks_per_stage, strides), start=2):
+        dilate = reached * stride > output_stride
         x = blocks.stack(x, width, depth, stride, block_type=spec.block_type, variant=v,
-                         shortcut=shortcut, name=f"conv{stage}")
+                         shortcut=shortcut, dilation=dilation, dilate=dilate,
+                         drop_path_rate=rates[:depth], groups=spec.groups,
+                         width_per_group=spec.width_per_group, avg_down=spec.avg_down,
+                         zero_init_residual=zero_init_residual, name=f"conv{stage}")
+        rates = rates[depth:]
+        if dilate:
+            dilation *= stride
+        else:
+            reached *= stride
     x = blocks.head(x, include_top=include_top, num_classes=num_classes, pooling=pooling,
                     classifier_activation=classifier_activation, variant=v)
     model = keras.Model(inputs, x, name=name or _default_name(spec, variant))
@@ -143,9 +169,11 @@ def _default_name(spec: ArchSpec, variant: str) -> str:
 
 def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int = 1000, *,
            block_type: str = "basic", widths: Optional[Sequence[int]] = None,
-           stem: str = "imagenet", include_top: bool = True, weights=None,
+           stem: str = "imagenet", groups: int = 1, width_per_group: int = 64,
+           avg_down: bool = False, include_top: bool = True, weights=None,
            input_tensor=None, pooling=None, classifier_activation="softmax",
-           variant: str = "v1", shortcut: str = "B", name: str = "resnet") -> keras.Model:
+           variant: str = "v1", shortcut: str = "B", zero_init_residual: bool = False,
+           drop_path_rate: float = 0.0, name: str = "resnet") -> keras.Model:
     """Build a ResNet from a custom list of blocks per stage.
 
     Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
@@ -158,7 +186,12 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         block_type: "basic" or "bottleneck".
         widths: Filters of each stage; default doubles from 64 ("imagenet"
             stem) or 16 ("cifar" stem) each stage.
-        stem: "imagenet" (7x7/2 conv + max-pool) or "cifar" (3x3 conv).
+        stem: "imagenet" (7x7/2 conv + max-pool), "deep" (ResNet-D's three
+            3x3 convs + max-pool) or "cifar" (one 3x3 conv).
+        groups: Groups of each bottleneck's 3x3 conv (ResNeXt cardinality).
+        width_per_group: Bottleneck inner width per group at width 64 (64 is
+            plain, 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
+        avg_down: ResNet-D shortcut (average-pool, then stride-1 projection).
         include_top: Keep the global-average-pool + Dense classifier.
         weights: None, "imagenet", or a path to a weights file.
         input_tensor: Optional tensor to use as the model's input.
@@ -168,6 +201,9 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
             (pre-activation).
         shortcut: "A" (parameter-free), "B" (projection when channels change)
             or "C" (projection everywhere), as in the paper.
+        zero_init_residual: Start each block's last BN gamma at zero.
+        drop_path_rate: Stochastic depth rate of the last block, scaled
+            linearly from 0 at the first block.
         name: Model name.
 
     Returns:
@@ -186,12 +222,21 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         raise ValueError("`widths` must list one positive integer per stage "
                          f"({len(blocks_per_stage)} stages). Received: widths={widths!r}")
     default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
-    spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem,
+    for argument, value in (("groups", groups), ("width_per_group", width_per_group)):
+        if not (_is_int(value) and value > 0):
+            raise ValueError(f"`{argument}` must be a positive integer. "
+                             f"Received: {argument}={value!r}")
+    if block_type == "basic" and (groups, width_per_group) != (1, 64):
+        raise ValueError("Basic blocks have no grouped or widened conv: `groups` must be 1 "
+                         "and `width_per_group` 64 with block_type='basic'.")
+    spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem, groups=groups,
+                    width_per_group=width_per_group, avg_down=avg_down,
                     default_input_shape=default_shape, default_variant=variant,
                     default_shortcut=shortcut)
     return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                         weights=weights, input_tensor=input_tensor, pooling=pooling,
-                        classifier_activation=classifier_activation, name=name)
+                        classifier_activation=classifier_activation, name=name,
+                        zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
 
 
 _DOC = """Instantiate {title}{what}.
@@ -212,6 +257,9 @@ Args:
         "v1.5" (torchvision: stride on the 3x3, no conv bias) or "v2"
         (pre-activation). Default "{variant}".
     shortcut: "A", "B" or "C" as in the paper. Default "{shortcut}".
+    zero_init_residual: Start each block's last BN gamma at zero (v1, v1.5).
+    drop_path_rate: Stochastic depth rate of the last block, scaled linearly
+        from 0 at the first block.
     name: Model name.
 
 Returns:
@@ -228,11 +276,13 @@ def _public_builder(arch: str, *, title: str, what: str, variant: Optional[str] 
     def builder(input_shape=None, num_classes: int = spec.default_num_classes, *,
                 include_top: bool = True, weights=None, input_tensor=None, pooling=None,
                 classifier_activation="softmax", variant: str = variant,
-                shortcut: str = spec.default_shortcut, name: Optional[str] = None):
+                shortcut: str = spec.default_shortcut, zero_init_residual: bool = False,
+                drop_path_rate: float = 0.0, name: Optional[str] = None):
         return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                             weights=weights, input_tensor=input_tensor, pooling=pooling,
                             classifier_activation=classifier_activation, variant=variant,
-                            shortcut=shortcut, name=name)
+                            shortcut=shortcut, zero_init_residual=zero_init_residual,
+                            drop_path_rate=drop_path_rate, name=name)
 
     builder.__name__ = builder.__qualname__ = title
     builder.__doc__ = _DOC.format(
@@ -240,7 +290,11 @@ def _public_builder(arch: str, *, title: str, what: str, variant: Optional[str] 
         min_size=spec.min_input_size, num_classes=spec.default_num_classes,
         variant=variant, shortcut=spec.default_shortcut,
         arch=f"{spec.block_type.capitalize()} blocks per stage: {spec.blocks_per_stage}, "
-             f"widths {spec.widths}, {spec.stem} stem.")
+             f"widths {spec.widths}, {spec.stem} stem"
+             + (f", {spec.groups} groups" if spec.groups > 1 else "")
+             + (f", {spec.width_per_group // 64}x wide 3x3" if spec.groups == 1
+                and spec.width_per_group > 64 else "")
+             + (", average-pool shortcuts" if spec.avg_down else "") + ".")
     return builder
 
 
@@ -249,6 +303,13 @@ ResNet34 = _public_builder("resnet34", title="ResNet34", what="")
 ResNet50 = _public_builder("resnet50", title="ResNet50", what="")
 ResNet101 = _public_builder("resnet101", title="ResNet101", what="")
 ResNet152 = _public_builder("resnet152", title="ResNet152", what="")
+ResNet200 = _public_builder("resnet200", title="ResNet200", what="")
+ResNet50D = _public_builder("resnet50d", title="ResNet50D", what=" (ResNet-D, Bag of Tricks)")
+ResNet101D = _public_builder("resnet101d", title="ResNet101D", what=" (ResNet-D, Bag of Tricks)")
+ResNeXt50_32x4d = _public_builder("resnext50_32x4d", title="ResNeXt50_32x4d", what="")
+ResNeXt101_32x8d = _public_builder("resnext101_32x8d", title="ResNeXt101_32x8d", what="")
+WideResNet50_2 = _public_builder("wide_resnet50_2", title="WideResNet50_2", what="")
+WideResNet101_2 = _public_builder("wide_resnet101_2", title="WideResNet101_2", what="")
 ResNet50V2 = _public_builder("resnet50", title="ResNet50V2", what=" (pre-activation)",
                              variant="v2")
 ResNet101V2 = _public_builder("resnet101", title="ResNet101V2", what=" (pre-activation)",

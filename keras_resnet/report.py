@@ -47,15 +47,18 @@ def params_rows(names: Sequence[str] | None = None) -> List[tuple]:
         model = info.builder()
         params, trainable, macs = model.count_params(), _trainable(model), count_macs(model)
         keras.backend.clear_session()
+        torch_reference = ref.get("torchvision_params", ref.get("timm_params"))
         torch_trainable = None
-        if "torchvision_params" in ref:
-            torch_trainable = _trainable(info.builder(variant="v1.5"))
-            keras.backend.clear_session()
+        if torch_reference is not None:
+            torch_trainable = trainable
+            if info.variant != "v1.5":  # the torch peers use the v1.5 convention
+                torch_trainable = _trainable(info.builder(variant="v1.5"))
+                keras.backend.clear_session()
         paper_gmacs = ref.get("paper_gmacs")
         rows.append((
             name, info.variant, f"{params:,}", _ref(ref.get("keras_applications_params")),
             f"{trainable:,}", _ref(ref.get("paper_params")),
-            _ref(torch_trainable), _ref(ref.get("torchvision_params")),
+            _ref(torch_trainable), _ref(torch_reference),
             f"{macs / 1e9:.3f}", paper_gmacs,
             None if paper_gmacs is None else f"{(macs / 1e9 / paper_gmacs - 1) * 100:+.1f}%",
         ))
@@ -63,7 +66,7 @@ def params_rows(names: Sequence[str] | None = None) -> List[tuple]:
 
 
 PARAMS_HEADER = ("model", "variant", "params", "keras.apps", "trainable", "paper",
-                 "v1.5 trainable", "torchvision", "GMACs", "paper GMACs", "vs paper")
+                 "v1.5 trainable", "torchvision/timm", "GMACs", "paper GMACs", "vs paper")
 
 
 def _ref(value) -> str | None:

@@ -12,7 +12,8 @@ import dataclasses
 from typing import Tuple
 
 BLOCK_TYPES = ("basic", "bottleneck")
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "deep", "cifar")
+OUTPUT_STRIDES = (8, 16, 32)
 SHORTCUTS = ("A", "B", "C")
 POOLINGS = (None, "avg", "max")
 
@@ -81,7 +82,14 @@ class ArchSpec:
         block_type: "basic" (two 3x3 convs) or "bottleneck" (1x1-3x3-1x1, x4).
         blocks_per_stage: Number of residual blocks in each stage.
         widths: Filters of each stage (a bottleneck outputs 4x this).
-        stem: "imagenet" (7x7/2 conv + 3x3/2 max-pool) or "cifar" (3x3 conv).
+        stem: "imagenet" (7x7/2 conv + 3x3/2 max-pool), "deep" (ResNet-D:
+            three 3x3 convs + max-pool) or "cifar" (one 3x3 conv).
+        groups: Groups of a bottleneck's 3x3 conv (ResNeXt's cardinality).
+        width_per_group: Channels per group at width 64; a bottleneck's inner
+            width is `widths[i] * width_per_group // 64 * groups` (torchvision's
+            rule: 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
+        avg_down: ResNet-D shortcut: a 2x2 average pool before a stride-1
+            projection instead of a strided 1x1 projection.
         default_input_shape: Channels-last input shape used when none is given
             with `include_top=True`, and for the registry's MAC count.
         default_num_classes: Classifier width by default.
@@ -94,6 +102,9 @@ class ArchSpec:
     blocks_per_stage: Tuple[int, ...]
     widths: Tuple[int, ...] = (64, 128, 256, 512)
     stem: str = "imagenet"
+    groups: int = 1
+    width_per_group: int = 64
+    avg_down: bool = False
     default_input_shape: Tuple[int, int, int] = (224, 224, 3)
     default_num_classes: int = 1000
     default_variant: str = "v1"
@@ -108,7 +119,12 @@ class ArchSpec:
     def min_input_size(self) -> int:
         """Smallest height/width accepted: 32 for the ImageNet stem (a 1x1 last
         feature map), 8 for the CIFAR stem (2x2)."""
-        return 32 if self.stem == "imagenet" else 8
+        return 8 if self.stem == "cifar" else 32
+
+    @property
+    def stem_stride(self) -> int:
+        """Downsampling of the stem: 4 with its max-pool, 1 for CIFAR."""
+        return 1 if self.stem == "cifar" else 4
 
 
 def _cifar(name: str, n: int) -> ArchSpec:
@@ -127,6 +143,20 @@ ARCHS = {
         ArchSpec("resnet50", "bottleneck", (3, 4, 6, 3)),
         ArchSpec("resnet101", "bottleneck", (3, 4, 23, 3)),
         ArchSpec("resnet152", "bottleneck", (3, 8, 36, 3)),
+        ArchSpec("resnet200", "bottleneck", (3, 24, 36, 3)),
+        # Bag of Tricks' ResNet-D as in timm: deep stem, average-pool shortcut.
+        ArchSpec("resnet50d", "bottleneck", (3, 4, 6, 3), stem="deep", avg_down=True,
+                 default_variant="v1.5"),
+        ArchSpec("resnet101d", "bottleneck", (3, 4, 23, 3), stem="deep", avg_down=True,
+                 default_variant="v1.5"),
+        ArchSpec("resnext50_32x4d", "bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4,
+                 default_variant="v1.5"),
+        ArchSpec("resnext101_32x8d", "bottleneck", (3, 4, 23, 3), groups=32, width_per_group=8,
+                 default_variant="v1.5"),
+        ArchSpec("wide_resnet50_2", "bottleneck", (3, 4, 6, 3), width_per_group=128,
+                 default_variant="v1.5"),
+        ArchSpec("wide_resnet101_2", "bottleneck", (3, 4, 23, 3), width_per_group=128,
+                 default_variant="v1.5"),
         _cifar("resnet20", 3),
         _cifar("resnet32", 5),
         _cifar("resnet44", 7),

@@ -13,7 +13,11 @@ PAPER_GMACS = {"resnet18": 1.814, "resnet34": 3.664, "resnet50": 3.858,
                "resnet101": 7.570, "resnet152": 11.282}
 # torchvision's trainable parameters (REFERENCE.md), our variant="v1.5".
 TORCHVISION = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
-               "resnet101": 44_549_160, "resnet152": 60_192_808}
+               "resnet101": 44_549_160, "resnet152": 60_192_808,
+               "resnext50_32x4d": 25_028_904, "resnext101_32x8d": 88_791_336,
+               "wide_resnet50_2": 68_883_240, "wide_resnet101_2": 126_886_696,
+               # timm's ResNet-D and ResNet200
+               "resnet50d": 25_576_264, "resnet101d": 44_568_392, "resnet200": 64_673_832}
 # keras.applications count_params() (REFERENCE.md).
 KERAS_APPLICATIONS = {"resnet50": 25_636_712, "resnet101": 44_707_176, "resnet152": 60_419_944,
                       "resnet50v2": 25_613_800, "resnet101v2": 44_675_560,
@@ -28,7 +32,9 @@ def trainable(model):
 
 
 def test_every_family_is_registered():
-    assert ALL == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50v2",
+    assert ALL == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200",
+                   "resnet50d", "resnet101d", "resnext50_32x4d", "resnext101_32x8d",
+                   "wide_resnet50_2", "wide_resnet101_2", "resnet50v2",
                    "resnet101v2", "resnet152v2", "resnet20", "resnet32", "resnet44",
                    "resnet56", "resnet110"]
 
@@ -57,10 +63,11 @@ def test_recorded_metadata_matches_published_figures(name):
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION))
-def test_v1_5_trainable_parameters_equal_torchvision(name):
+def test_v1_5_trainable_parameters_equal_torchvision_and_timm(name):
     model = keras_resnet.get_model(name, variant="v1.5")
-    assert trainable(model) == TORCHVISION[name] == model_info(name).reference[
-        "torchvision_params"]
+    reference = model_info(name).reference
+    assert trainable(model) == TORCHVISION[name] == reference.get(
+        "torchvision_params", reference.get("timm_params"))
 
 
 def test_v1_5_macs_match_torchvision_figure():
