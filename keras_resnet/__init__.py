@@ -8,3 +8,4 @@ from keras_resnet.models import (ResNet, ResNet18, ResNet20, ResNet32, ResNet34,
 
 __version__ = "0.1.0"
 from keras_resnet.registry import ModelInfo, get_model, list_models, model_info
+from keras_resnet.preprocessing import decode_predictions, preprocess_input

@@ -7,6 +7,7 @@ a mismatch leaves the model untouched.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Dict, List
 
@@ -61,7 +62,8 @@ def assign(model: keras.Model, named: NamedWeights, *, source: str) -> None:
         plan.append((layer, [np.asarray(a, dtype=w.dtype)
                              for a, w in zip(named[layer.name], layer.weights)]))
     present = {layer.name for layer in model.layers}
-    extra = [n for n in named if n not in present and n != CLASSIFIER]
+    extra = sorted((n for n in named if n not in present and n != CLASSIFIER),
+                   key=_natural)
     if extra:
         raise ValueError(
             f"{source}: the file has weights for layer {extra[0]!r} of shapes "
@@ -74,6 +76,11 @@ def assign(model: keras.Model, named: NamedWeights, *, source: str) -> None:
             f"{source}: loaded every layer except the classifier {CLASSIFIER!r} "
             f"({head_note}); it keeps its fresh initialisation, so train it before use.",
             UserWarning, stacklevel=3)
+
+
+def _natural(name: str) -> list:
+    """Sort key putting conv4_block9 before conv4_block10."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
 def _same_features(got: list, expected: list) -> bool:
