@@ -135,6 +135,40 @@ def test_legacy_h5_with_top_loads_into_headless_model(keras_applications_files):
                                   _run(features, x))
 
 
+def _rename_layers(path, rename):
+    """Rename the layer groups of a legacy .h5 file in place."""
+    with h5py.File(path, "r+") as f:
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in f.attrs["layer_names"]]
+        for n in names:
+            if rename(n) != n:
+                f.move(n, rename(n))
+        f.attrs["layer_names"] = [rename(n).encode() for n in names]
+
+
+def test_legacy_h5_classifier_named_probs(keras_applications_files, tmp_path):
+    """keras-applications, which made the published files, named the classifier "probs"."""
+    path, expected = keras_applications_files[("resnet50", True)]
+    copy = tmp_path / "probs.h5"
+    copy.write_bytes(path.read_bytes())
+    _rename_layers(copy, lambda n: "probs" if n == "predictions" else n)
+    model = keras_resnet.ResNet50((32, 32, 3), weights=str(copy))
+    np.testing.assert_allclose(_run(model, keras_applications_files["x"]), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_legacy_h5_with_other_names_loads_by_position(tmp_path, rng):
+    model = keras_resnet.ResNet18((32, 32, 3), 4)
+    randomize_bn_statistics(model, rng)
+    path = tmp_path / "renamed.h5"
+    _save_legacy(model, path)
+    _rename_layers(path, lambda n: f"other_{n}")
+    _assert_same(keras_resnet.ResNet18((32, 32, 3), 4, weights=str(path)).get_weights(),
+                 model.get_weights())
+    with pytest.raises(ValueError, match="by position fails: the file has 41 layers with weights, the model 73"):
+        keras_resnet.ResNet34((32, 32, 3), 4, weights=str(path))
+
+
 def test_legacy_h5_keras2_weight_names_are_ordered_by_kind(tmp_path, rng):
     """Files written by Keras 2 (the published ones) name weights `layer/kernel:0`;
     they are matched by kind, so a file storing BN statistics first still loads."""
@@ -389,7 +423,7 @@ def test_a_cached_file_with_a_wrong_md5_is_not_used(keras_applications_files, tm
     (tmp_path / "models").mkdir()
     os.symlink(keras_applications_files[("resnet50", False)][0],
                tmp_path / "models" / remote.fname)
-    with pytest.raises(ValueError, match="Could not download"):
+    with pytest.raises(ValueError, match="Could not download .*fails its md5 check"):
         keras_resnet.ResNet50((32, 32, 3), include_top=False, weights="imagenet")
 
 

@@ -36,8 +36,9 @@ def read_weights(path: str) -> Tuple[NamedWeights, str]:
 
     Returns:
         The per-layer arrays keyed by Keras layer name, and the file's layout:
-        "keras" (names of this zoo and keras.applications) or "torch"
-        (torchvision/timm names, the "v1.5" convention).
+        "keras" (names of this zoo and keras.applications), "legacy" (the same
+        names, from a legacy .h5 file) or "torch" (torchvision/timm names, the
+        "v1.5" convention).
 
     Raises:
         ValueError: for an unknown format or a file that cannot be read (a
@@ -58,18 +59,18 @@ def read_weights(path: str) -> Tuple[NamedWeights, str]:
             raise ValueError(f"Could not read weights file {path!r}: {e}") from e
         return torch_layout.to_keras(state, path), "torch"
     if lower.endswith(H5_SUFFIXES):
-        return _read_h5(path), "keras"
+        return _read_h5(path)
     raise ValueError(f"`weights` file {path!r} has an unknown format; supported: {FORMATS}.")
 
 
-def _read_h5(path: str) -> NamedWeights:
+def _read_h5(path: str) -> Tuple[NamedWeights, str]:
     import h5py
     try:
         with h5py.File(path, "r") as f:
             if keras_files.is_keras3_h5(f):
-                return keras_files.read_weights_h5(f, path)
+                return keras_files.read_weights_h5(f, path), "keras"
             if legacy_h5.is_legacy_h5(f):
-                return legacy_h5.read_legacy_h5(f, path)
+                return legacy_h5.read_legacy_h5(f, path), "legacy"
     except ValueError:
         raise
     except Exception as e:  # OSError for a truncated file, KeyError for a damaged one
@@ -120,4 +121,9 @@ def load_weights(model: keras.Model, weights, *, arch: str, variant: str) -> Non
             f"{path!r} is a torchvision/timm checkpoint, which follows the 'v1.5' convention "
             f"(stride on the 3x3 conv, no conv bias); build the model with variant='v1.5' "
             f"(received variant={variant!r}).")
+    if layout == "legacy" and not set(named) & {layer.name for layer in model.layers}:
+        try:  # a legacy file with other layer names: Keras' own rule, by position
+            named = legacy_h5.rename_by_position(named, model)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
     assign(model, named, source=path)

@@ -124,12 +124,15 @@ def fetch(remote: RemoteFile, root: Optional[str] = None) -> str:
     """
     root = root or cache_dir()
     target = os.path.join(root, "models", remote.fname)
-    if os.path.isfile(target) and _md5(target) == remote.md5:
-        return target
+    stale = ""
+    if os.path.isfile(target):
+        if _md5(target) == remote.md5:
+            return target
+        stale = f"the cached {target} fails its md5 check; "
 
     def offline(reason: str) -> ValueError:
         return ValueError(
-            f"Could not download {remote.fname} ({reason}). Without network access, get "
+            f"Could not download {remote.fname} ({stale}{reason}). Without network access, get "
             f"it from {remote.origin} on another machine and put it at {target} "
             f"(md5 {remote.md5}), or set KERAS_HOME to a directory whose models/ "
             "folder holds it.")

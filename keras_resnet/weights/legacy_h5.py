@@ -14,6 +14,10 @@ import numpy as np
 
 from keras_resnet.weights.assign import NamedWeights
 
+# keras-applications' resnet_common.py, which made the published files, named
+# the classifier "probs"; keras.applications (and this zoo) call it "predictions".
+_ALIASES = {"probs": "predictions"}
+
 # Keras' variable order inside a layer (== `layer.get_weights()` order).
 _ORDER = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
 
@@ -62,5 +66,22 @@ def read_legacy_h5(f: h5py.File, source: str) -> NamedWeights:
         if set(kinds) <= set(_ORDER) and len(set(kinds)) == len(kinds):
             weight_names = [n for _, n in sorted(zip(kinds, weight_names),
                                                  key=lambda p: _ORDER.index(p[0]))]
-        named[layer_name] = [np.asarray(group[n]) for n in weight_names]
+        named[_ALIASES.get(layer_name, layer_name)] = [np.asarray(group[n])
+                                                       for n in weight_names]
     return named
+
+
+def rename_by_position(named: NamedWeights, model) -> NamedWeights:
+    """Match a legacy file's layers to the model's by position, as Keras' legacy
+    loader does; used only when none of the file's layer names is the model's.
+
+    Raises:
+        ValueError: when the numbers of layers with weights differ.
+    """
+    layers = [layer.name for layer in model.layers if layer.weights]
+    if len(layers) != len(named):
+        raise ValueError(
+            f"none of the file's layer names is a layer of model {model.name!r}, and "
+            f"matching by position fails: the file has {len(named)} layers with weights, "
+            f"the model {len(layers)}.")
+    return dict(zip(layers, named.values()))
