@@ -4,7 +4,7 @@
 |---|---|---|---|
 | "imagenet" (keras.applications) | "v1" | "caffe" | RGB -> BGR, minus the ImageNet mean pixel |
 | "imagenet" (keras.applications) | "v2" | "tf" | scale to [-1, 1] |
-| "torchvision", "timm" | any | "torch" | scale to [0, 1], minus mean, divided by std (per channel) |
+| "torchvision", "timm" | any | "torch" | [0, 1], minus mean, over std (per channel) |
 """
 
 from __future__ import annotations

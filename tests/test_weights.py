@@ -165,7 +165,8 @@ def test_legacy_h5_with_other_names_loads_by_position(tmp_path, rng):
     _rename_layers(path, lambda n: f"other_{n}")
     _assert_same(keras_resnet.ResNet18((32, 32, 3), 4, weights=str(path)).get_weights(),
                  model.get_weights())
-    with pytest.raises(ValueError, match="by position fails: the file has 41 layers with weights, the model 73"):
+    with pytest.raises(ValueError, match="by position fails: the file has 41 layers with "
+                                         "weights, the model 73"):
         keras_resnet.ResNet34((32, 32, 3), 4, weights=str(path))
 
 

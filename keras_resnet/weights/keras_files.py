@@ -47,9 +47,8 @@ def read_keras_archive(path: str) -> NamedWeights:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # keras raises ValueError, TypeError, zipfile errors...
-        hint = (" Keras' safe mode refuses files that would run code (e.g. a Lambda "
-                "layer); only load such a file if you trust it, with "
-                "keras.saving.load_model(path, safe_mode=False)."
-                if "safe_mode" in str(e) else "")
-        raise ValueError(f"Could not load {path!r} as a .keras model file: {e}{hint}") from e
+        if "safe_mode" in str(e):
+            raise ValueError(f"Refusing to load {path!r}: Keras' safe mode found code in "
+                             f"it. {e}") from e
+        raise ValueError(f"Could not load {path!r} as a .keras model file: {e}") from e
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
