@@ -13,7 +13,7 @@ from keras.src.legacy.saving import legacy_h5_format
 from safetensors.numpy import save_file
 
 import keras_resnet
-from keras_resnet.weights import imagenet, read_weights
+from keras_resnet.weights import assign, imagenet, read_weights
 from keras_resnet.weights.torch_layout import TORCH_EXTRA
 
 import torch_goldens as g
@@ -79,6 +79,22 @@ def test_weights_h5_loads_by_name_not_position(tmp_path, rng):
     assert set(named) == {layer.name for layer in source.layers if layer.weights}
     for name, arrays in named.items():
         _assert_same(arrays, source.get_layer(name).get_weights())
+
+
+def test_backbone_of_a_wrapped_model_loads(tmp_path, rng):
+    """Weights saved from a classifier built around a ResNet load into the bare ResNet."""
+    backbone = keras_resnet.ResNet18((32, 32, 3), include_top=False, pooling="avg")
+    randomize_bn_statistics(backbone, rng)
+    wrapped = keras.Sequential([backbone, keras.layers.Dense(3, name="new_head")])
+    path = tmp_path / "wrapped.weights.h5"
+    wrapped.save_weights(path)
+    with pytest.raises(ValueError, match="'new_head'"):  # the extra head is named
+        keras_resnet.ResNet18((32, 32, 3), include_top=False, weights=str(path))
+    named, _ = read_weights(str(path))
+    del named["new_head"]
+    fresh = keras_resnet.ResNet18((32, 32, 3), include_top=False, pooling="avg")
+    assign(fresh, named, source=str(path))
+    _assert_same(fresh.get_weights(), backbone.get_weights())
 
 
 # --- keras.applications parity (legacy .h5, the published files' format) -------

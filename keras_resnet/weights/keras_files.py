@@ -22,7 +22,15 @@ def read_weights_h5(f: h5py.File, source: str) -> NamedWeights:
     group, and the variables are stored in `layer.weights` order.
     """
     named: NamedWeights = {}
-    for group in f["layers"].values():
+    _collect(f["layers"], named, source)
+    return named
+
+
+def _collect(layers: h5py.Group, named: NamedWeights, source: str) -> None:
+    # Nested models (a ResNet inside a Sequential) keep their layers one level down.
+    for group in layers.values():
+        if isinstance(group.get("layers"), h5py.Group):
+            _collect(group["layers"], named, source)
         variables = group.get("vars")
         if variables is None or len(variables) == 0:
             continue
@@ -34,7 +42,6 @@ def read_weights_h5(f: h5py.File, source: str) -> NamedWeights:
                 "into an identical model, then save it again.")
         name = name.decode("utf8") if isinstance(name, bytes) else str(name)
         named[name] = [np.asarray(variables[str(i)]) for i in range(len(variables))]
-    return named
 
 
 def read_keras_archive(path: str) -> NamedWeights:
