@@ -39,6 +39,55 @@ def _cmd_summary(args) -> None:
     get_model(args.model, **kwargs).summary()
 
 
+def _cmd_convert(args) -> None:
+    import os
+    import tempfile
+    import warnings
+
+    from keras_resnet.registry import get_model
+    suffix = next((s for s in (".weights.h5", ".keras") if args.dst.endswith(s)), None)
+    if suffix is None:
+        raise UsageError(f"DST must end in .weights.h5 or .keras. Received: {args.dst!r}")
+    directory = os.path.dirname(os.path.abspath(args.dst))
+    if not os.path.isdir(directory):
+        raise UsageError(f"the directory of DST does not exist: {directory!r}")
+    kwargs = {"weights": args.src, "include_top": not args.no_top}
+    for key in ("variant", "num_classes"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    if args.input_shape:
+        kwargs["input_shape"] = tuple(args.input_shape)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        model = get_model(args.model, **kwargs)
+    for w in caught:
+        print(f"keras-resnet convert: warning: {w.message}", file=sys.stderr)
+    fd, tmp = tempfile.mkstemp(prefix=".convert-", suffix=suffix, dir=directory)
+    os.close(fd)
+    try:  # never leave a half-written DST
+        model.save_weights(tmp) if suffix == ".weights.h5" else model.save(tmp)
+        os.replace(tmp, args.dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"wrote {args.dst}: {model.name} ({model.count_params():,} parameters) "
+          f"from {args.src}")
+
+
+def _add_convert_parser(sub) -> None:
+    p = sub.add_parser("convert", help="convert any accepted weights (imagenet, .weights.h5, "
+                                       ".keras, legacy .h5, .pth, .safetensors) to a Keras "
+                                       ".weights.h5 or .keras file")
+    p.add_argument("src", metavar="SRC", help="'imagenet' or a weights file")
+    p.add_argument("dst", metavar="DST", help="output file, ending in .weights.h5 or .keras")
+    p.add_argument("--model", required=True, help="registry name, e.g. resnet50")
+    p.add_argument("--variant", help="v1, v1.5 (torchvision/timm files) or v2")
+    p.add_argument("--num-classes", type=int)
+    p.add_argument("--no-top", action="store_true", help="without the classifier")
+    p.add_argument("--input-shape", nargs=3, type=int, metavar=("H", "W", "C"))
+    p.set_defaults(func=_cmd_convert)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `keras-resnet` (one sub-parser per subcommand)."""
     parser = argparse.ArgumentParser(prog="keras-resnet",
@@ -59,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int)
     p.add_argument("--variant")
     p.set_defaults(func=_cmd_summary)
+    _add_convert_parser(sub)
     return parser
 
 

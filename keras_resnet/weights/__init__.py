@@ -1,16 +1,129 @@
-"""Loading weights into a built model."""
+"""Loading weights into a built model: one loader, one reader per file format.
+
+`load_weights` resolves the source (`"imagenet"` or a path), reads the file
+with the reader for its format into `NamedWeights` (Keras layer name -> arrays
+in `layer.get_weights()` order), then `assign` checks every layer's shapes
+before setting any.
+
+| format | reader |
+|---|---|
+| `.weights.h5` (Keras 3) | `keras_files.read_weights_h5` (by layer name) |
+| `.keras` | `keras_files.read_keras_archive` (`safe_mode=True`) |
+| `.h5` / `.hdf5` (legacy, keras.applications) | `legacy_h5.read_legacy_h5` (by layer name) |
+| `.pth` / `.pt` / `.bin` (torchvision, timm) | `torch_layout.read_torch` (`weights_only=True`) |
+| `.safetensors` (torchvision, timm key names) | `torch_layout.read_safetensors` (numpy) |
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Tuple
 
 import keras
 
+from keras_resnet.weights import imagenet, keras_files, legacy_h5, torch_layout
+from keras_resnet.weights.assign import CLASSIFIER, NamedWeights, assign
+
+__all__ = ["load_weights", "read_weights", "assign", "NamedWeights"]
+
+TORCH_SUFFIXES = (".pth", ".pt", ".bin")
+H5_SUFFIXES = (".h5", ".hdf5")
+FORMATS = ".weights.h5, .keras, legacy .h5/.hdf5, .pth/.pt/.bin, .safetensors"
+
+
+def read_weights(path: str) -> Tuple[NamedWeights, str]:
+    """Read a weights file of any supported format.
+
+    Returns:
+        The per-layer arrays keyed by Keras layer name, and the file's layout:
+        "keras" (names of this zoo and keras.applications), "legacy" (the same
+        names, from a legacy .h5 file) or "torch" (torchvision/timm names, the
+        "v1.5" convention).
+
+    Raises:
+        ValueError: for an unknown format or a file that cannot be read (a
+            truncated or corrupt file), naming the file.
+    """
+    path = os.fspath(path)
+    lower = path.lower()
+    if lower.endswith(".keras"):
+        return keras_files.read_keras_archive(path), "keras"
+    if lower.endswith(TORCH_SUFFIXES + (".safetensors",)):
+        reader = (torch_layout.read_safetensors if lower.endswith(".safetensors")
+                  else torch_layout.read_torch)
+        try:
+            state = reader(path)
+        except ValueError:
+            raise
+        except Exception as e:  # corrupt or truncated: safetensors/torch/pickle errors
+            raise ValueError(f"Could not read weights file {path!r}: {e}") from e
+        return torch_layout.to_keras(state, path), "torch"
+    if lower.endswith(H5_SUFFIXES):
+        return _read_h5(path)
+    raise ValueError(f"`weights` file {path!r} has an unknown format; supported: {FORMATS}.")
+
+
+def _read_h5(path: str) -> Tuple[NamedWeights, str]:
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            if keras_files.is_keras3_h5(f):
+                return keras_files.read_weights_h5(f, path), "keras"
+            if legacy_h5.is_legacy_h5(f):
+                return legacy_h5.read_legacy_h5(f, path), "legacy"
+    except ValueError:
+        raise
+    except Exception as e:  # OSError for a truncated file, KeyError for a damaged one
+        raise ValueError(f"Could not read weights file {path!r}: {e}") from e
+    raise ValueError(f"{path!r} is an HDF5 file but neither a Keras .weights.h5 file nor a "
+                     "legacy Keras .h5 file (no 'layers' group or 'layer_names' attribute).")
+
+
+def _channels(model: keras.Model) -> int:
+    shape = model.input_shape
+    axis = 1 if keras.config.image_data_format() == "channels_first" else -1
+    return shape[axis]
+
+
+def _imagenet_path(model: keras.Model, arch: str, variant: str) -> str:
+    has_top = any(layer.name == CLASSIFIER for layer in model.layers)
+    remote = imagenet.imagenet_file(arch, variant, include_top=has_top)
+    if _channels(model) != 3:
+        raise ValueError("weights='imagenet' needs 3 input channels (RGB). Received an "
+                         f"input shape of {model.input_shape[1:]}.")
+    return imagenet.fetch(remote)
+
 
 def load_weights(model: keras.Model, weights, *, arch: str, variant: str) -> None:
-    """Load `weights` (a path to a Keras weights file) into `model`."""
-    if weights == "imagenet":
-        raise ValueError(f"No ImageNet weights are available for {arch} ({variant}) yet. "
-                         "Pass `weights=None` or a path to a weights file.")
-    path = os.fspath(weights)
-    model.load_weights(path)
+    """Load `weights` ("imagenet" or a path to a supported file) into `model`.
+
+    All or nothing: every layer's shapes are checked before any is set. The
+    classifier may differ (other number of classes, or none in the file): it
+    then keeps its fresh initialisation and a `UserWarning` says so; a file's
+    classifier is skipped when the model has no top.
+
+    Args:
+        model: A model of this zoo (layer names as in keras.applications).
+        weights: "imagenet" (keras.applications' files, fetched into the Keras
+            cache) or a path (see the module docstring for the formats).
+        arch: Registry architecture name ("resnet50", ...), for "imagenet".
+        variant: The model's convention; torchvision/timm files need "v1.5".
+    """
+    if weights is None:
+        return
+    if isinstance(weights, str) and weights == "imagenet":
+        path = _imagenet_path(model, arch, variant)
+    else:
+        path = os.fspath(weights)
+    named, layout = read_weights(path)
+    if layout == "torch" and variant != "v1.5":
+        raise ValueError(
+            f"{path!r} is a torchvision/timm checkpoint, which follows the 'v1.5' convention "
+            f"(stride on the 3x3 conv, no conv bias); build the model with variant='v1.5' "
+            f"(received variant={variant!r}).")
+    if layout == "legacy" and not set(named) & {layer.name for layer in model.layers}:
+        try:  # a legacy file with other layer names: Keras' own rule, by position
+            named = legacy_h5.rename_by_position(named, model)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+    assign(model, named, source=path)

@@ -1,0 +1,89 @@
+"""Assign named weights to a model, all or nothing.
+
+Every reader produces `NamedWeights`: Keras layer name -> the layer's arrays in
+`layer.get_weights()` order. `assign` checks every layer before it sets any, so
+a mismatch leaves the model untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Dict, List
+
+import keras
+import numpy as np
+
+NamedWeights = Dict[str, List[np.ndarray]]
+
+CLASSIFIER = "predictions"
+
+
+def _shapes(arrays) -> list:
+    return [tuple(int(d) for d in a.shape) for a in arrays]
+
+
+def assign(model: keras.Model, named: NamedWeights, *, source: str) -> None:
+    """Set the weights of every layer of `model` from `named`, or raise and set none.
+
+    The classifier (`predictions`) is the one layer allowed to differ: when the
+    file has none, or one for another number of classes, it keeps its fresh
+    initialisation and a `UserWarning` says so (the fine-tuning case). A file
+    classifier is ignored silently when the model has no top.
+
+    Raises:
+        ValueError: naming the first layer (in model order) whose weights are
+            missing or have other shapes, with both shapes; or the first layer
+            of the file that the model lacks.
+    """
+    plan = []
+    head_note = None
+    model_layers = [layer for layer in model.layers if layer.weights]
+    for layer in model_layers:
+        expected = [tuple(int(d) for d in w.shape) for w in layer.weights]
+        if layer.name not in named:
+            if layer.name == CLASSIFIER:
+                head_note = "the file has no classifier"
+                continue
+            raise ValueError(
+                f"{source}: no weights for layer {layer.name!r} (the model expects shapes "
+                f"{expected}). The file was made for another depth, variant or shortcut "
+                f"option than model {model.name!r}.")
+        got = _shapes(named[layer.name])
+        if got != expected:
+            if layer.name == CLASSIFIER and _same_features(got, expected):
+                head_note = (f"the file's classifier has {got[0][-1]} classes, "
+                             f"the model {expected[0][-1]}")
+                continue
+            raise ValueError(
+                f"{source}: layer {layer.name!r} has weights of shapes {got} in the file but "
+                f"model {model.name!r} expects {expected} (another depth, variant, "
+                "number of classes or input channels?).")
+        plan.append((layer, [np.asarray(a, dtype=w.dtype)
+                             for a, w in zip(named[layer.name], layer.weights)]))
+    present = {layer.name for layer in model.layers}
+    extra = sorted((n for n in named if n not in present and n != CLASSIFIER),
+                   key=_natural)
+    if extra:
+        raise ValueError(
+            f"{source}: the file has weights for layer {extra[0]!r} of shapes "
+            f"{_shapes(named[extra[0]])}, which model {model.name!r} does not have "
+            f"({len(extra)} such layers; a deeper net or another variant?).")
+    for layer, arrays in plan:
+        layer.set_weights(arrays)
+    if head_note is not None:
+        warnings.warn(
+            f"{source}: loaded every layer except the classifier {CLASSIFIER!r} "
+            f"({head_note}); it keeps its fresh initialisation, so train it before use.",
+            UserWarning, stacklevel=3)
+
+
+def _natural(name: str) -> list:
+    """Sort key putting conv4_block9 before conv4_block10."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _same_features(got: list, expected: list) -> bool:
+    """A classifier for the same feature width but another number of classes."""
+    return (len(got) == len(expected) == 2 and len(got[0]) == 2
+            and got[0][0] == expected[0][0])

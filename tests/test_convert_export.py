@@ -1,0 +1,145 @@
+"""`keras-resnet convert` and export: .keras round trips, SavedModel and TFLite."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+import keras_resnet
+from keras_resnet.cli import main
+
+import torch_goldens as g
+
+
+@pytest.fixture(scope="module")
+def r18_safetensors(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "resnet18.safetensors"
+    save_file(g.random_state_dict("resnet18"), str(path))
+    return path
+
+
+def _logits(model):
+    x = g.random_input().transpose(0, 2, 3, 1)
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def _expected():
+    return np.load(g.GOLDENS_PATH)["resnet18_logits"]
+
+
+def _close(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+
+
+def test_convert_safetensors_to_weights_h5(r18_safetensors, tmp_path, capsys):
+    dst = tmp_path / "resnet18.weights.h5"
+    assert main(["convert", str(r18_safetensors), str(dst), "--model", "resnet18",
+                 "--variant", "v1.5", "--num-classes", "10"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == [dst.name]  # no temp file left
+    model = keras_resnet.ResNet18((64, 64, 3), 10, variant="v1.5",
+                                  classifier_activation=None, weights=str(dst))
+    _close(_logits(model), _expected())
+
+
+def test_convert_to_keras_file(r18_safetensors, tmp_path):
+    dst = tmp_path / "resnet18.keras"
+    assert main(["convert", str(r18_safetensors), str(dst), "--model", "resnet18",
+                 "--variant", "v1.5", "--num-classes", "10", "--input-shape", "64", "64",
+                 "3"]) == 0
+    model = keras.saving.load_model(dst)
+    assert model.input_shape == (None, 64, 64, 3)
+    probs = keras.ops.convert_to_numpy(model(g.random_input().transpose(0, 2, 3, 1)))
+    expected = keras.ops.convert_to_numpy(keras.activations.softmax(_expected()))
+    np.testing.assert_allclose(probs, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_convert_headless_warns_nothing(r18_safetensors, tmp_path, capsys):
+    dst = tmp_path / "backbone.weights.h5"
+    assert main(["convert", str(r18_safetensors), str(dst), "--model", "resnet18",
+                 "--variant", "v1.5", "--no-top"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert dst.exists()
+
+
+def test_convert_other_classes_reports_the_fresh_classifier(r18_safetensors, tmp_path,
+                                                            capsys):
+    dst = tmp_path / "r18.weights.h5"
+    assert main(["convert", str(r18_safetensors), str(dst), "--model", "resnet18",
+                 "--variant", "v1.5"]) == 0  # 1000 classes vs the file's 10
+    err = capsys.readouterr().err
+    assert "keras-resnet convert: warning:" in err and "10 classes, the model 1000" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["SRC", "out.h5"], "DST must end in .weights.h5 or .keras"),
+    (["SRC", "out.weights.h5", "--variant", "v1"], "variant='v1.5'"),
+    (["missing.safetensors", "out.weights.h5"], "does not exist"),
+    (["imagenet", "out.weights.h5"], "No ImageNet weights are published for resnet18"),
+])
+def test_convert_errors_are_one_line_and_write_nothing(argv, message, r18_safetensors,
+                                                       tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(r18_safetensors) if a == "SRC" else a for a in argv]
+    assert main(["convert", *argv, "--model", "resnet18"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-resnet convert: error:") and message in err
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_corrupt_source_leaves_no_file(r18_safetensors, tmp_path, capsys):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(r18_safetensors.read_bytes()[:1000])
+    dst = tmp_path / "out.weights.h5"
+    assert main(["convert", str(broken), str(dst), "--model", "resnet18",
+                 "--variant", "v1.5"]) == 2
+    assert "broken.safetensors" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == [broken.name]
+
+
+# --- export -------------------------------------------------------------------
+
+def _model(builder, rng):
+    model = builder((64, 64, 3), 10, variant="v1.5", classifier_activation=None)
+    from conftest import randomize_bn_statistics
+    randomize_bn_statistics(model, rng)
+    return model
+
+
+@pytest.mark.parametrize("builder", [keras_resnet.ResNet18, keras_resnet.ResNet50])
+def test_keras_file_round_trip_is_identical(builder, tmp_path, rng):
+    model = _model(builder, rng)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)),
+                                  keras.ops.convert_to_numpy(model(x)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder", [keras_resnet.ResNet18, keras_resnet.ResNet50])
+def test_saved_model_and_tflite_match_keras(builder, tmp_path, rng):
+    import tensorflow as tf
+    model = _model(builder, rng)
+    x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+
+    model.export(str(tmp_path / "saved_model"), verbose=False)
+    reloaded = tf.saved_model.load(str(tmp_path / "saved_model"))  # keep it alive
+    _close(reloaded.serve(x).numpy(), expected)
+
+    tflite = tmp_path / "model.tflite"
+    model.export(str(tflite), format="litert", verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_path=str(tflite))
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    _close(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected)
