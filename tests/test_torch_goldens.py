@@ -17,9 +17,12 @@ def goldens():
 
 
 def test_goldens_are_current(goldens):
-    # The depth table of the generator is torchvision's, and ours.
-    for name, (block_type, blocks) in g.DEPTHS.items():
-        assert (ARCHS[name].block_type, ARCHS[name].blocks_per_stage) == (block_type, blocks)
+    # The architecture table of the generator is the peers', and ours.
+    for name, (block_type, blocks, groups, width, resnet_d, _) in g.DEPTHS.items():
+        spec = ARCHS[name]
+        assert (spec.block_type, spec.blocks_per_stage, spec.groups, spec.width_per_group,
+                spec.stem == "deep", spec.avg_down) == (block_type, blocks, groups, width,
+                                                         resnet_d, resnet_d)
     # numpy still draws the numbers the goldens were recorded with; if not, rerun
     # scripts/make_torch_goldens.py (see its docstring).
     np.testing.assert_allclose(g.fingerprint([g.random_input()]), goldens["input_fingerprint"],

@@ -239,11 +239,10 @@ def test_torch_file_needs_v1_5(r18_safetensors):
 
 def test_unknown_torch_layout_is_refused(tmp_path):
     state = g.random_state_dict("resnet18")
-    state["conv1.0.weight"] = state.pop("conv1.weight")  # a ResNet-D deep stem
-    state["conv1.weight"] = np.zeros((64, 3, 7, 7), "float32")
-    path = tmp_path / "resnet18d.safetensors"
+    state["layer1.0.se.fc1.weight"] = np.zeros((4, 64, 1, 1), "float32")  # an SE block
+    path = tmp_path / "seresnet18.safetensors"
     save_file(state, str(path))
-    with pytest.raises(ValueError, match=r"unexpected key 'conv1\.0\.weight'"):
+    with pytest.raises(ValueError, match=r"unexpected key 'layer1\.0\.se\.fc1\.weight'"):
         _r18(path)
 
 

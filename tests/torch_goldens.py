@@ -1,7 +1,7 @@
 """Deterministic random torchvision ResNet weights, drawn with numpy alone.
 
 Shared by `scripts/make_torch_goldens.py` (which loads them into torchvision's
-resnet18..152 and records their logits in `tests/goldens/torchvision_logits.npz`)
+resnet18..152, ResNeXt and Wide ResNet, and timm's ResNet-D, and records their logits in `tests/goldens/torchvision_logits.npz`)
 and by `tests/test_torch_goldens.py` (which regenerates them without torch,
 writes a `.safetensors` file and loads it into the Keras models). It imports
 numpy only, so it runs in a torch-only environment too.
@@ -21,19 +21,25 @@ INPUT_SHAPE_NCHW = (2, 3, 64, 64)
 GOLDENS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "goldens",
                             "torchvision_logits.npz")
 
-# torchvision's depth table (a test checks it against keras_resnet.specs.ARCHS).
-DEPTHS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
-    "resnet18": ("basic", (2, 2, 2, 2)),
-    "resnet34": ("basic", (3, 4, 6, 3)),
-    "resnet50": ("bottleneck", (3, 4, 6, 3)),
-    "resnet101": ("bottleneck", (3, 4, 23, 3)),
-    "resnet152": ("bottleneck", (3, 8, 36, 3)),
+# The peers' architecture table (a test checks it against keras_resnet.specs.ARCHS):
+# name -> (block type, blocks per stage, groups, width per group, deep stem +
+# average-pool shortcut (ResNet-D), the library that defines it).
+DEPTHS: Dict[str, Tuple[str, Tuple[int, ...], int, int, bool, str]] = {
+    "resnet18": ("basic", (2, 2, 2, 2), 1, 64, False, "torchvision"),
+    "resnet34": ("basic", (3, 4, 6, 3), 1, 64, False, "torchvision"),
+    "resnet50": ("bottleneck", (3, 4, 6, 3), 1, 64, False, "torchvision"),
+    "resnet101": ("bottleneck", (3, 4, 23, 3), 1, 64, False, "torchvision"),
+    "resnet152": ("bottleneck", (3, 8, 36, 3), 1, 64, False, "torchvision"),
+    "resnext50_32x4d": ("bottleneck", (3, 4, 6, 3), 32, 4, False, "torchvision"),
+    "wide_resnet50_2": ("bottleneck", (3, 4, 6, 3), 1, 128, False, "torchvision"),
+    "resnet50d": ("bottleneck", (3, 4, 6, 3), 1, 64, True, "timm"),
 }
 
 
 def state_dict_shapes(name: str, num_classes: int = NUM_CLASSES) -> Dict[str, tuple]:
-    """Every key of torchvision's `resnetN().state_dict()` with its shape, in order."""
-    block_type, blocks = DEPTHS[name]
+    """Every key of the peer's `state_dict()` (torchvision's, or timm's for
+    ResNet-D) with its shape, in order."""
+    block_type, blocks, groups, width_per_group, resnet_d, _ = DEPTHS[name]
     expansion = 4 if block_type == "bottleneck" else 1
     shapes: Dict[str, tuple] = {}
 
@@ -42,23 +48,34 @@ def state_dict_shapes(name: str, num_classes: int = NUM_CLASSES) -> Dict[str, tu
             shapes[f"{prefix}.{suffix}"] = (channels,)
         shapes[f"{prefix}.num_batches_tracked"] = ()
 
-    shapes["conv1.weight"] = (64, 3, 7, 7)
+    if resnet_d:  # timm's deep stem: conv1 = Sequential(conv, bn, act, conv, bn, act, conv)
+        shapes["conv1.0.weight"] = (32, 3, 3, 3)
+        bn("conv1.1", 32)
+        shapes["conv1.3.weight"] = (32, 32, 3, 3)
+        bn("conv1.4", 32)
+        shapes["conv1.6.weight"] = (64, 32, 3, 3)
+    else:
+        shapes["conv1.weight"] = (64, 3, 7, 7)
     bn("bn1", 64)
     inplanes = 64
     for stage, (planes, n) in enumerate(zip((64, 128, 256, 512), blocks), start=1):
         for i in range(n):
             stride = 2 if stage > 1 and i == 0 else 1
             p = f"layer{stage}.{i}"
+            width = planes * width_per_group // 64 * groups
             if block_type == "basic":
                 convs = [(planes, inplanes, 3), (planes, planes, 3)]
             else:
-                convs = [(planes, inplanes, 1), (planes, planes, 3), (planes * 4, planes, 1)]
+                convs = [(width, inplanes, 1), (width, width // groups, 3),
+                         (planes * 4, width, 1)]
             for k, (out, cin, size) in enumerate(convs, start=1):
                 shapes[f"{p}.conv{k}.weight"] = (out, cin, size, size)
                 bn(f"{p}.bn{k}", out)
             if stride != 1 or inplanes != planes * expansion:
-                shapes[f"{p}.downsample.0.weight"] = (planes * expansion, inplanes, 1, 1)
-                bn(f"{p}.downsample.1", planes * expansion)
+                # timm's average-pool shortcut is Sequential(pool, conv, bn).
+                first = 1 if resnet_d else 0
+                shapes[f"{p}.downsample.{first}.weight"] = (planes * expansion, inplanes, 1, 1)
+                bn(f"{p}.downsample.{first + 1}", planes * expansion)
             inplanes = planes * expansion
     shapes["fc.weight"] = (num_classes, inplanes)
     shapes["fc.bias"] = (num_classes,)

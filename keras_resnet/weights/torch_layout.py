@@ -4,6 +4,10 @@ the key mapping to Keras layer names.
 torchvision and timm name a ResNet's tensors the same way: `conv1`, `bn1`,
 `layer{s}.{i}.conv{k}` / `.bn{k}`, `layer{s}.{i}.downsample.{0,1}`, `fc`. Their
 models follow the "v1.5" convention (stride on the 3x3 conv, no conv bias).
+ResNeXt and Wide ResNet use the same names (grouped kernels are (out, in/groups,
+kh, kw) in both frameworks). timm's ResNet-D adds a deep stem
+`conv1.{0,1,3,4,6}` and average-pool shortcuts `downsample.{1,2}` (after a
+parameter-free `downsample.0` pool).
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ _BN = ("weight", "bias", "running_mean", "running_var")  # -> gamma, beta, mean,
 _CONV = ("weight", "bias")  # -> kernel, bias
 _PREFIXES = ("module.", "model.")  # DataParallel / Lightning-style wrappers
 
+_DEEP_STEM = {"0": "conv1_1_conv", "1": "conv1_1_bn", "3": "conv1_2_conv", "4": "conv1_2_bn",
+              "6": "conv1_3_conv"}
+
 _PATTERNS = [
     (re.compile(r"conv1\.(weight|bias)"), lambda m: "conv1_conv"),
+    (re.compile(r"conv1\.([01346])\.(\w+)"), lambda m: _DEEP_STEM[m[1]]),
     (re.compile(r"bn1\.(\w+)"), lambda m: "conv1_bn"),
     (re.compile(r"layer(\d+)\.(\d+)\.conv(\d+)\.(weight|bias)"),
      lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_{m[3]}_conv"),
@@ -43,10 +51,26 @@ def _strip_prefix(state: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
     return dict(state)
 
 
+def _normalize_avg_down(state: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Rename ResNet-D's `downsample.{1,2}` (after its pool) to the plain
+    `downsample.{0,1}`, so one set of patterns reads both layouts."""
+    if not any(".downsample.2." in k for k in state):
+        return state
+    renamed = {}
+    for key, value in state.items():
+        for old, new in ((".downsample.1.", ".downsample.0."), (".downsample.2.", ".downsample.1.")):
+            if old in key:
+                key = key.replace(old, new)
+                break
+        renamed[key] = value
+    return renamed
+
+
 def is_torch_layout(keys) -> bool:
     """Whether the keys look like a torchvision/timm ResNet state dict."""
     keys = set(_strip_prefix(dict.fromkeys(keys)))
-    return "conv1.weight" in keys and any(k.startswith("layer1.") for k in keys)
+    return bool({"conv1.weight", "conv1.0.weight"} & keys) and any(
+        k.startswith("layer1.") for k in keys)
 
 
 def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
@@ -56,10 +80,10 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
     transposed; BN weight/bias/running_mean/running_var become
     gamma/beta/moving_mean/moving_variance. `num_batches_tracked` is dropped.
     """
-    state = _strip_prefix(state)
+    state = _normalize_avg_down(_strip_prefix(state))
     if not is_torch_layout(state):
         raise ValueError(f"{source}: not a torchvision/timm ResNet state dict (no "
-                         "'conv1.weight' and 'layer1.*' keys).")
+                         "'conv1.weight' or 'conv1.0.weight' and 'layer1.*' keys).")
     parts: Dict[str, Dict[str, np.ndarray]] = {}
     for key, value in state.items():
         if key.endswith("num_batches_tracked"):
@@ -71,9 +95,9 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
                 break
         else:
             raise ValueError(
-                f"{source}: unexpected key {key!r}: only the plain torchvision/timm ResNet "
-                "layout (conv1, bn1, layer1-4, fc) is supported, not ResNet-D stems, "
-                "SE blocks or other variants.")
+                f"{source}: unexpected key {key!r}: only the torchvision/timm ResNet, "
+                "ResNeXt, Wide ResNet and ResNet-D layouts (conv1, bn1, layer1-4, fc) are "
+                "supported, not SE blocks or other variants.")
     named: NamedWeights = {}
     for layer_name, tensors in parts.items():
         is_bn = layer_name.endswith("_bn")
