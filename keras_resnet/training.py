@@ -194,10 +194,10 @@ def _callbacks_module():
         epoch's wall time and learning rate to the logs (for log.csv).
         """
 
-        def __init__(self, directory: str, steps_per_epoch: int):
+        def __init__(self, directory: str, strategy=None):
             super().__init__()
             self.directory = directory
-            self.steps_per_epoch = steps_per_epoch
+            self.strategy = strategy
             self._start = 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -207,6 +207,8 @@ def _callbacks_module():
             if logs is not None:
                 logs["seconds"] = round(time.perf_counter() - self._start, 3)
                 logs["learning_rate"] = float(_current_lr(self.model.optimizer))
+            if self.strategy is not None:
+                average_over_workers(self.model.non_trainable_variables, self.strategy)
             os.makedirs(self.directory, exist_ok=True)
             path = os.path.join(self.directory, f"epoch-{epoch + 1:04d}.keras")
             _save_model(self.model, path)
@@ -216,6 +218,28 @@ def _callbacks_module():
                     os.remove(os.path.join(self.directory, name))
 
     return EpochCheckpoint
+
+
+def average_over_workers(variables, strategy) -> None:
+    """Replace each variable by its mean over the workers (one all-reduce).
+
+    Gradients are all-reduced every step, so trainable weights agree on every
+    worker; BatchNormalization's moving statistics are updated from each
+    worker's own batches. Averaging them at the end of every epoch makes all
+    workers (and the chief's checkpoint) hold the same model.
+    """
+    import tensorflow as tf
+
+    variables = list(variables)
+    if not variables:
+        return
+    flat = tf.concat([tf.reshape(tf.cast(v.value, tf.float32), [-1]) for v in variables], 0)
+    flat = strategy.reduce("MEAN", flat, axis=None)
+    offset = 0
+    for v in variables:
+        size = int(np.prod(v.shape))
+        v.assign(tf.cast(tf.reshape(flat[offset:offset + size], v.shape), v.dtype))
+        offset += size
 
 
 def _current_lr(optimizer) -> float:
@@ -267,6 +291,10 @@ def _check_tf_config() -> dict:
         raise ValueError("TF_CONFIG must be JSON with cluster.worker (a list of host:port) and "
                          "task.type/task.index") from None
     return config
+
+
+def _num_workers(strategy) -> int:
+    return getattr(strategy.extended, "_num_workers", 1)
 
 
 def _is_chief(strategy) -> bool:
@@ -509,6 +537,8 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
     if settings["steps_per_epoch"]:
         train_ds = train_ds.repeat()
     val_ds = make_dataset(dataset, "test", size, bs, training=False)
+    if dist.num_replicas_in_sync > 1:
+        _build_for_distribution(net, dist, train_ds)
 
     # Workers other than the chief write their copies to a scratch directory.
     run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
@@ -523,7 +553,8 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         log_csv = os.path.join(run_dir, "log.csv")
         _truncate_log(log_csv, start_epoch)
         callbacks = [
-            _callbacks_module()(os.path.join(run_dir, "checkpoints"), steps),
+            _callbacks_module()(os.path.join(run_dir, "checkpoints"),
+                                strategy=dist if _num_workers(dist) > 1 else None),
             keras.callbacks.CSVLogger(log_csv, append=True),
             keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
         ]
@@ -555,6 +586,52 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                   f"{metrics['top5_accuracy']:.4f}, loss {metrics['loss']:.4f} "
                   f"({metrics['num_test']} images); wrote {out}")
     return TrainResult(net, metrics, out)
+
+
+def _build_for_distribution(model, strategy, dataset) -> None:
+    """Build metrics, loss and optimizer before `fit` when batches are split over replicas.
+
+    Keras 3.15's `fit` first reduces a distributed batch with
+    `strategy.reduce("MEAN", (x, y))` to get its shapes, which fails for a
+    tuple under MultiWorkerMirroredStrategy ("Attempt to convert a value
+    (PerReplica...)"). Only the shapes matter, so build from one local batch;
+    the skipped step is then a no-op, as it is for a built model.
+    """
+    batch = next(iter(dataset.take(1)))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    _patch_multi_worker_reduce()
+
+
+def _patch_multi_worker_reduce() -> None:
+    """Let Keras 3.15 average scalar logs over workers (tensorflow#72388).
+
+    Its `reduce_per_replica` calls `strategy.reduce("MEAN", v, axis=0)` under
+    MultiWorkerMirroredStrategy, which fails for the scalar loss and metrics
+    ("Invalid reduction dimension 0 for input with 0 dimensions"). Scalars
+    are averaged with `axis=None` instead; everything else is unchanged.
+    """
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "keras_resnet_patch", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and \
+                tf_trainer._collective_all_reduce_multi_worker(strategy):
+            def mean(v):
+                local = strategy.experimental_local_results(v)[0] \
+                    if isinstance(v, tf.distribute.DistributedValues) else v
+                return strategy.reduce("MEAN", v, axis=0 if local.shape.rank else None)
+            return tree.map_structure(mean, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.keras_resnet_patch = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 def _truncate_log(path: str, epochs_done: int) -> None:

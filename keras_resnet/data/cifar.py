@@ -30,29 +30,33 @@ FORMATS = {
 }
 
 
+class Refused(pickle.UnpicklingError):
+    """A pickle asked for something outside the CIFAR format."""
+
+
 def _reconstruct(subtype, shape, dtype):
     if subtype is not np.ndarray:
-        raise pickle.UnpicklingError("array subclass is not allowed")
+        raise Refused("array subclass is not allowed")
     return np.ndarray.__new__(np.ndarray, shape, dtype)
 
 
 def _dtype(spec, align=False, copy=True):
     dtype = np.dtype(spec, align=bool(align), copy=bool(copy))
     if dtype.hasobject:
-        raise pickle.UnpicklingError("object arrays are not allowed")
+        raise Refused("object arrays are not allowed")
     return dtype
 
 
 def _frombuffer(buf, dtype, shape, order):
     if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise pickle.UnpicklingError("object arrays are not allowed")
+        raise Refused("object arrays are not allowed")
     return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
 
 
 def _latin1_encode(text, encoding="utf-8", errors="strict"):
     # Python 3 spells `bytes` as _codecs.encode(str, "latin1") in protocol 2.
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError("only latin1 byte strings are allowed")
+        raise Refused("only latin1 byte strings are allowed")
     return text.encode("latin1")
 
 
@@ -60,7 +64,7 @@ class SafeUnpickler(pickle.Unpickler):
     """Loads dicts, lists, strings, numbers and plain numpy arrays; nothing else.
 
     Every other global (any class or function a pickle names, e.g. `os.system`)
-    raises `pickle.UnpicklingError` before it can be called.
+    raises `Refused` (an `UnpicklingError`) before it can be called.
     """
 
     ALLOWED = {
@@ -77,10 +81,10 @@ class SafeUnpickler(pickle.Unpickler):
         try:
             return self.ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}") from None
+            raise Refused(f"refusing to load {module}.{name}") from None
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("persistent ids are not allowed")
+        raise Refused("persistent ids are not allowed")
 
 
 def safe_load(path: str) -> object:
@@ -92,12 +96,13 @@ def safe_load(path: str) -> object:
         raise ValueError(f"cannot read {path}: {e.strerror}") from None
     try:
         return SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
-    except pickle.UnpicklingError as e:
+    except Refused as e:
         raise ValueError(f"{path} is not a CIFAR python-format file ({e})") from None
-    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
-            OverflowError, MemoryError, UnicodeDecodeError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
+            AttributeError, OverflowError, MemoryError, UnicodeDecodeError) as e:
         # What the pickle machinery raises on a truncated or garbled stream.
-        why = "truncated" if isinstance(e, EOFError) else f"{type(e).__name__}: {e}"
+        why = "truncated" if isinstance(e, EOFError) or "truncated" in str(e) else \
+            f"{type(e).__name__}: {e}"
         raise ValueError(f"{path} is not a valid CIFAR pickle ({why})") from None
 
 
