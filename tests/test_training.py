@@ -161,9 +161,17 @@ def test_cifar_and_folder_sources_end_to_end(tmp_path, capsys):
     assert result.metrics["num_test"] == 10
     assert json.load(open(tmp_path / "cifar/run.json"))["class_names"][9] == "truck"
 
+    # Fine-tune those weights on 3 classes: the backbone is kept, the classifier replaced.
+    weights = str(tmp_path / "cifar.weights.h5")
+    result.model.save_weights(weights)
     write_folder(tmp_path / "f", classes=("cat", "dog", "eel"), per_class=5)
     out = tmp_path / "folder"
-    train("resnet20", f"folder:{tmp_path / 'f'}", out=str(out), **{**TINY, "epochs": 1})
+    tuned = train("resnet20", f"folder:{tmp_path / 'f'}", out=str(out), weights=weights,
+                  **{**TINY, "epochs": 1, "steps_per_epoch": 1})
+    assert tuned.metrics["recipe"] == "finetune" and tuned.model.output_shape == (None, 3)
+    before = result.model.get_layer("conv3_block2_2_conv").get_weights()[0]
+    after = tuned.model.get_layer("conv3_block2_2_conv").get_weights()[0]
+    assert np.abs(after - before).max() < 1e-2 * np.abs(before).max()  # one step at lr 5e-4
     capsys.readouterr()
     assert cli.main(["evaluate", "--model-file", str(out / "model.keras"),
                      "--data", f"folder:{tmp_path / 'f'}"]) == 0
