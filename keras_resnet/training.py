@@ -529,6 +529,10 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         else:
             net = _build_model(settings["model"], size, dataset.num_classes, settings["weights"])
             optimizer = make_optimizer(r, batch_size=bs, total_steps=steps * n_epochs)
+            if settings["precision"] == "mixed_float16":
+                # Wrapped here rather than by compile(), so that the compile config in
+                # each checkpoint names the LossScaleOptimizer and --resume restores it.
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         _apply_weight_decay(net, r.weight_decay)
         _compile(net, optimizer, r, settings["jit"])
 

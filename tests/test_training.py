@@ -138,13 +138,25 @@ def test_training_learns_the_digits(tmp_path):
 
 
 def test_mixed_precision_keeps_softmax_float32(tmp_path):
-    result = train("resnet20", "digits", out=str(tmp_path / "run"), precision="mixed_bfloat16",
-                   **{**TINY, "epochs": 1, "steps_per_epoch": 1})
+    out = tmp_path / "run"
+    result = train("resnet20", "digits", out=str(out), precision="mixed_float16",
+                   **{**TINY, "epochs": 1})
     assert keras.config.dtype_policy().name == "float32"  # restored afterwards
-    for model in (result.model, keras.models.load_model(str(tmp_path / "run/model.keras"))):
-        assert model.get_layer("conv1_conv").compute_dtype == "bfloat16"
+    checkpoint = keras.models.load_model(str(out / "checkpoints/epoch-0001.keras"))
+    for model in (result.model, keras.models.load_model(str(out / "model.keras")), checkpoint):
+        assert model.get_layer("conv1_conv").compute_dtype == "float16"
         assert model.get_layer("predictions").compute_dtype == "float32"
         assert model.output.dtype == "float32"
+    # The loss-scale optimizer and its state survive a checkpoint (what --resume loads).
+    trained, restored = result.model.optimizer, checkpoint.optimizer
+    assert isinstance(restored, keras.optimizers.LossScaleOptimizer)
+    assert int(restored.iterations.numpy()) == int(trained.iterations.numpy())
+    assert float(restored.dynamic_scale.numpy()) == float(trained.dynamic_scale.numpy())
+    from keras_resnet.training import _build_model, _dtype_policy
+    with _dtype_policy("mixed_bfloat16"):
+        model = _build_model("resnet20", (16, 16), 10, None)
+    assert model.get_layer("conv1_conv").compute_dtype == "bfloat16"
+    assert model.get_layer("predictions").compute_dtype == "float32"
 
 
 @pytest.mark.parametrize("strategy", ["one_device", "mirrored"])
