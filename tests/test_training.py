@@ -49,11 +49,9 @@ def test_paper_cifar_recipe_is_section_4_2():
     # 164 epochs of 50k images at batch 128 = 391 * 164 = 64,124 iterations (paper: 64k)
     assert abs(-(-50_000 // 128) * r.epochs - 64_000) < 200
     opt = make_optimizer(r, batch_size=128, total_steps=64_000)
-    lr = opt.learning_rate  # the schedule
     assert isinstance(opt, keras.optimizers.SGD) and opt.momentum == 0.9
     values = [float(opt._learning_rate(s)) for s in (0, 32_000, 32_001, 48_000, 48_001, 64_000)]
     np.testing.assert_allclose(values, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
-    assert lr is not None
     doubled = make_optimizer(r, batch_size=256, total_steps=100)
     assert float(doubled._learning_rate(0)) == pytest.approx(0.2)  # linear scaling
     ft = make_optimizer(RECIPES["finetune"], batch_size=64, total_steps=100)
