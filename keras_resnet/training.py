@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -183,20 +184,19 @@ def _read_json(path: str, what: str) -> dict:
 
 # ----------------------------------------------------------------------------- callbacks
 
-def _callbacks_module():
+def _callback_classes():
+    """The two callbacks `train` puts around CSVLogger and TensorBoard."""
     import keras
 
-    class EpochCheckpoint(keras.callbacks.Callback):
-        """Saves model + optimizer after every epoch as `epoch-NNNN.keras`.
+    class EpochStats(keras.callbacks.Callback):
+        """Adds the epoch's wall time and learning rate to the logs (for log.csv).
 
-        The file is written under a temporary name, synced and renamed, and
-        the previous checkpoint is removed only after that. Also adds the
-        epoch's wall time and learning rate to the logs (for log.csv).
+        Under several workers it also averages BatchNormalization's moving
+        statistics over them first (see `average_over_workers`).
         """
 
-        def __init__(self, directory: str, strategy=None):
+        def __init__(self, strategy=None):
             super().__init__()
-            self.directory = directory
             self.strategy = strategy
             self._start = 0.0
 
@@ -204,11 +204,25 @@ def _callbacks_module():
             self._start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
+            if self.strategy is not None:
+                average_over_workers(self.model.non_trainable_variables, self.strategy)
             if logs is not None:
                 logs["seconds"] = round(time.perf_counter() - self._start, 3)
                 logs["learning_rate"] = float(_current_lr(self.model.optimizer))
-            if self.strategy is not None:
-                average_over_workers(self.model.non_trainable_variables, self.strategy)
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        """Saves model + optimizer after every epoch as `epoch-NNNN.keras`.
+
+        Runs after CSVLogger, so a checkpoint never exists without its log
+        row. The file is written under a temporary name, synced and renamed;
+        the previous checkpoint is removed only after that.
+        """
+
+        def __init__(self, directory: str):
+            super().__init__()
+            self.directory = directory
+
+        def on_epoch_end(self, epoch, logs=None):
             os.makedirs(self.directory, exist_ok=True)
             path = os.path.join(self.directory, f"epoch-{epoch + 1:04d}.keras")
             _save_model(self.model, path)
@@ -217,7 +231,7 @@ def _callbacks_module():
                 if m and int(m.group(1)) < epoch + 1:
                     os.remove(os.path.join(self.directory, name))
 
-    return EpochCheckpoint
+    return EpochStats, EpochCheckpoint
 
 
 def average_over_workers(variables, strategy) -> None:
@@ -556,11 +570,12 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                 "num_test": len(dataset.test)})
         log_csv = os.path.join(run_dir, "log.csv")
         _truncate_log(log_csv, start_epoch)
-        callbacks = [
-            _callbacks_module()(os.path.join(run_dir, "checkpoints"),
-                                strategy=dist if _num_workers(dist) > 1 else None),
+        stats, checkpoint = _callback_classes()
+        callbacks = [  # in this order: see EpochCheckpoint
+            stats(strategy=dist if _num_workers(dist) > 1 else None),
             keras.callbacks.CSVLogger(log_csv, append=True),
             keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
+            checkpoint(os.path.join(run_dir, "checkpoints")),
         ]
         if start_epoch < n_epochs:
             try:
@@ -648,8 +663,9 @@ def _truncate_log(path: str, epochs_done: int) -> None:
         return
     keep = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) < epochs_done]
     if len(keep) != len(rows):
-        lines = [",".join(row) for row in keep]
-        _atomic_write_text(path, "\n".join(lines) + "\n")
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(keep)
+        _atomic_write_text(path, text.getvalue())
 
 
 def _read_log(path: str) -> List[Dict[str, float]]:

@@ -235,6 +235,14 @@ def test_resume_after_kill_continues_from_last_complete_checkpoint(tmp_path):
         train(None, None, out=out, resume=True, epochs=5, verbose=0)
 
 
+def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
+    from keras_resnet.training import _truncate_log
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,loss\n0,2.5\n1,1.5\n2,1.25\n3,1.0\n")
+    _truncate_log(str(path), 2)  # resuming after epoch 2 of a run killed later
+    assert path.read_text() == "epoch,loss\n0,2.5\n1,1.5\n"
+
+
 # ----------------------------------------------------------------------------- bad input
 
 def _bad_cifar(tmp_path):
