@@ -86,6 +86,79 @@ def _add_convert_parser(sub) -> None:
     p.add_argument("--no-top", action="store_true", help="without the classifier")
     p.add_argument("--input-shape", nargs=3, type=int, metavar=("H", "W", "C"))
     p.set_defaults(func=_cmd_convert)
+def _cmd_train(args) -> None:
+    from keras_resnet.training import train
+    train(args.model, args.data, out=args.out or _default_out(args), epochs=args.epochs,
+          batch_size=args.batch_size, weights=args.weights, recipe=args.recipe,
+          precision=args.precision, jit=args.jit, strategy=args.strategy, resume=args.resume,
+          image_size=args.image_size, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
+
+
+def _default_out(args) -> str:
+    if args.resume:
+        raise UsageError("--resume needs --out DIR (the run to continue)")
+    import time
+    kind = (args.data or "data").split(":")[0]
+    return f"runs/{args.model}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _cmd_evaluate(args) -> None:
+    from keras_resnet.training import evaluate
+    r = evaluate(args.model_file, args.data, batch_size=args.batch_size,
+                 confusion_png=args.confusion)
+    print(f"loss {r['loss']:.4f}  top-1 {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  "
+          f"({r['num_examples']} held-out images)")
+    print(f"confusion matrix: {r['confusion_png']}")
+
+
+def _cmd_predict(args) -> None:
+    from keras_resnet.training import predict
+    for path, top in predict(args.model_file, args.images, top_k=args.top_k):
+        print(f"{path}: " + ", ".join(f"{label} {p:.4f}" for label, p in top))
+
+
+def _add_training_parsers(sub) -> None:
+    """`train`, `evaluate` and `predict` (keras_resnet.training)."""
+    from keras_resnet.training import PRECISIONS, RECIPES, STRATEGIES
+
+    sources = "digits, cifar10:DIR, cifar100:DIR or folder:DIR"
+    p = sub.add_parser("train", help="train a model on a dataset; writes DIR/model.keras, "
+                                     "metrics.json, logs, checkpoints")
+    p.add_argument("--model", help="registry name, e.g. resnet20 (see `list`)")
+    p.add_argument("--data", metavar="SOURCE", help=sources)
+    p.add_argument("--epochs", type=int, help="default: the recipe's")
+    p.add_argument("--batch-size", type=int, help="global batch size; default: the recipe's "
+                                                  "(its learning rate scales linearly)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run directory (new or empty); default runs/MODEL-SOURCE-TIME")
+    p.add_argument("--weights", metavar="FILE", help="initial weights (recipe finetune)")
+    p.add_argument("--recipe", help=f"{' | '.join(RECIPES)} (default: paper-cifar, or "
+                                    f"finetune with --weights)")
+    p.add_argument("--precision", help=" | ".join(PRECISIONS) + " (default float32)")
+    p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                   help="XLA compilation (default: on with a GPU, off on CPU)")
+    p.add_argument("--strategy", default="auto", help=" | ".join(STRATEGIES) +
+                   " (multi_worker reads TF_CONFIG)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue --out from its last complete checkpoint")
+    p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
+    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="held-out loss, top-1, top-5 and a confusion matrix")
+    p.add_argument("--model-file", required=True, metavar="FILE", help="DIR/model.keras")
+    p.add_argument("--data", required=True, metavar="SOURCE", help=sources)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--confusion", metavar="PNG",
+                   help="confusion-matrix image (default: beside the model file)")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="top-k labels with probabilities for image files")
+    p.add_argument("--model-file", required=True, metavar="FILE", help="DIR/model.keras")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top-k", type=int, default=5)
+    p.set_defaults(func=_cmd_predict)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant")
     p.set_defaults(func=_cmd_summary)
     _add_convert_parser(sub)
+    _add_training_parsers(sub)
     return parser
 
 

@@ -1,0 +1,411 @@
+"""Recipes, train / evaluate / predict, checkpoints and --resume, precision, strategies, CLI."""
+
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from fake_data import write_cifar10, write_folder
+from keras_resnet import cli
+from keras_resnet.training import (RECIPES, _apply_weight_decay, _compile, evaluate,
+                                   latest_checkpoint, make_optimizer, predict, train)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Small and fast: ResNet20 at 16x16, two steps of 32 images per epoch.
+TINY = dict(epochs=2, batch_size=32, steps_per_epoch=2, image_size=16, verbose=0)
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def _log_epochs(out):
+    with open(os.path.join(out, "log.csv")) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _all_files(out):
+    return sorted(os.path.relpath(os.path.join(root, f), out)
+                  for root, _, files in os.walk(out) for f in files)
+
+
+# ----------------------------------------------------------------------------- recipes
+
+def test_paper_cifar_recipe_is_section_4_2():
+    r = RECIPES["paper-cifar"]
+    assert (r.optimizer, r.learning_rate, r.momentum, r.weight_decay, r.batch_size) == (
+        "sgd", 0.1, 0.9, 1e-4, 128)
+    assert (r.schedule, r.milestones, r.decay_factor) == ("step", (0.5, 0.75), 0.1)
+    # 164 epochs of 50k images at batch 128 = 391 * 164 = 64,124 iterations (paper: 64k)
+    assert abs(-(-50_000 // 128) * r.epochs - 64_000) < 200
+    opt = make_optimizer(r, batch_size=128, total_steps=64_000)
+    assert isinstance(opt, keras.optimizers.SGD) and opt.momentum == 0.9
+    values = [float(opt._learning_rate(s)) for s in (0, 32_000, 32_001, 48_000, 48_001, 64_000)]
+    np.testing.assert_allclose(values, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
+    doubled = make_optimizer(r, batch_size=256, total_steps=100)
+    assert float(doubled._learning_rate(0)) == pytest.approx(0.2)  # linear scaling
+    ft = make_optimizer(RECIPES["finetune"], batch_size=64, total_steps=100)
+    assert float(ft._learning_rate(0)) == pytest.approx(0.001)
+    assert float(ft._learning_rate(100)) == pytest.approx(0.0, abs=1e-9)  # cosine to zero
+
+
+def test_weight_decay_is_l2_on_kernels_only():
+    model = keras_resnet_model()
+    _apply_weight_decay(model, 1e-4)
+    kernels = [layer.kernel for layer in model.layers
+               if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    expected = 0.5e-4 * sum(float(np.sum(np.square(k.numpy()))) for k in kernels)
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+    assert len(model.losses) == len(kernels) == 20  # 19 convs + the classifier (option A)
+
+
+def keras_resnet_model(**kwargs):
+    from keras_resnet import ResNet20
+    return ResNet20((16, 16, 3), **kwargs)
+
+
+def test_jit_flag_reaches_compile():
+    model = keras_resnet_model()
+    _compile(model, "sgd", RECIPES["adam"], True)
+    assert model.jit_compile is True
+    _compile(model, "sgd", RECIPES["adam"], None)
+    assert model.jit_compile is False  # Keras' "auto": XLA off on a CPU-only machine
+
+
+# ----------------------------------------------------------------------------- train
+
+def test_train_writes_complete_run_directory(tmp_path):
+    out = str(tmp_path / "run")
+    result = train("resnet20", "digits", out=out, **TINY)
+    files = _all_files(out)
+    for name in ("run.json", "log.csv", "model.keras", "metrics.json", "training_curves.png",
+                 "confusion_matrix.png", "checkpoints/epoch-0002.keras"):
+        assert name in files
+    assert any(f.startswith("logs/train/events.out.tfevents") for f in files)
+    assert not [f for f in files if ".tmp" in f]
+    assert [f for f in files if f.startswith("checkpoints/")] == ["checkpoints/epoch-0002.keras"]
+
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    for key in ("accuracy", "top5_accuracy", "loss", "epochs", "seconds"):
+        assert key in metrics
+    assert metrics["epochs"] == 2 and metrics["seconds"] > 0 and metrics["num_test"] == 360
+    assert 0 <= metrics["accuracy"] <= metrics["top5_accuracy"] <= 1
+    assert _log_epochs(out) == [0, 1]
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["class_names"] == [str(i) for i in range(10)] and run["image_size"] == 16
+
+    # evaluate() on the saved model reproduces the numbers train() wrote.
+    again = evaluate(os.path.join(out, "model.keras"), "digits")
+    assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
+    assert again["loss"] == pytest.approx(metrics["loss"], rel=1e-5)
+    assert sum(map(sum, again["confusion"])) == 360
+    from PIL import Image
+    assert Image.open(os.path.join(out, "training_curves.png")).size[0] > 500
+
+    # predict() on held-out digits saved as 8x8 PNGs agrees with the model on the pipeline.
+    from keras_resnet.data import load_source
+    from keras_resnet.data.pipeline import make_dataset
+    data = load_source("digits")
+    batch = next(iter(make_dataset(data, "test", (16, 16), 4, training=False)))[0]
+    expected = result.model.predict(batch, verbose=0)
+    paths = []
+    for i in range(4):
+        paths.append(str(tmp_path / f"digit{i}.png"))
+        Image.fromarray(data.test.images[i, :, :, 0], mode="L").save(paths[-1])
+    for (path, top), probs in zip(predict(os.path.join(out, "model.keras"), paths, top_k=3),
+                                  expected):
+        assert [label for label, _ in top] == [str(j) for j in np.argsort(-probs)[:3]]
+        np.testing.assert_allclose([p for _, p in top], np.sort(probs)[::-1][:3], rtol=1e-4)
+
+
+def test_training_learns_the_digits(tmp_path):
+    # A real (if short) run: 3 epochs at 16x16 beat chance (0.1) by far. Seeds 0-3 gave
+    # 0.81-0.95; a misaligned label or a broken pipeline stays near 0.1.
+    result = train("resnet20", "digits", out=str(tmp_path / "run"), epochs=3, batch_size=64,
+                   image_size=16, verbose=0)
+    assert result.metrics["accuracy"] > 0.6, result.metrics
+
+
+def test_mixed_precision_keeps_softmax_float32(tmp_path):
+    out = tmp_path / "run"
+    result = train("resnet20", "digits", out=str(out), precision="mixed_float16",
+                   **{**TINY, "epochs": 1})
+    assert keras.config.dtype_policy().name == "float32"  # restored afterwards
+    checkpoint = keras.models.load_model(str(out / "checkpoints/epoch-0001.keras"))
+    for model in (result.model, keras.models.load_model(str(out / "model.keras")), checkpoint):
+        assert model.get_layer("conv1_conv").compute_dtype == "float16"
+        assert model.get_layer("predictions").compute_dtype == "float32"
+        assert model.output.dtype == "float32"
+    # The loss-scale optimizer and its state survive a checkpoint (what --resume loads).
+    trained, restored = result.model.optimizer, checkpoint.optimizer
+    assert isinstance(restored, keras.optimizers.LossScaleOptimizer)
+    assert int(restored.iterations.numpy()) == int(trained.iterations.numpy())
+    assert float(restored.dynamic_scale.numpy()) == float(trained.dynamic_scale.numpy())
+    from keras_resnet.training import _build_model, _dtype_policy
+    with _dtype_policy("mixed_bfloat16"):
+        model = _build_model("resnet20", (16, 16), 10, None)
+    assert model.get_layer("conv1_conv").compute_dtype == "bfloat16"
+    assert model.get_layer("predictions").compute_dtype == "float32"
+
+
+@pytest.mark.parametrize("strategy", ["one_device", "mirrored"])
+def test_strategies_train(tmp_path, strategy):
+    result = train("resnet20", "digits", out=str(tmp_path / "run"), strategy=strategy,
+                   **{**TINY, "epochs": 1})
+    assert result.metrics["replicas"] == 1 and os.path.isfile(tmp_path / "run/model.keras")
+
+
+def test_cifar_and_folder_sources_end_to_end(tmp_path, capsys):
+    write_cifar10(tmp_path / "c")
+    result = train("resnet20", f"cifar10:{tmp_path / 'c'}", out=str(tmp_path / "cifar"),
+                   **{**TINY, "epochs": 1})
+    assert result.metrics["num_test"] == 10
+    assert json.load(open(tmp_path / "cifar/run.json"))["class_names"][9] == "truck"
+
+    # Fine-tune those weights on 3 classes: the backbone is kept, the classifier replaced.
+    weights = str(tmp_path / "cifar.weights.h5")
+    result.model.save_weights(weights)
+    write_folder(tmp_path / "f", classes=("cat", "dog", "eel"), per_class=5)
+    out = tmp_path / "folder"
+    tuned = train("resnet20", f"folder:{tmp_path / 'f'}", out=str(out), weights=weights,
+                  **{**TINY, "epochs": 1, "steps_per_epoch": 1})
+    assert tuned.metrics["recipe"] == "finetune" and tuned.model.output_shape == (None, 3)
+    before = result.model.get_layer("conv3_block2_2_conv").get_weights()[0]
+    after = tuned.model.get_layer("conv3_block2_2_conv").get_weights()[0]
+    assert np.abs(after - before).max() < 1e-2 * np.abs(before).max()  # one step at lr 5e-4
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model-file", str(out / "model.keras"),
+                     "--data", f"folder:{tmp_path / 'f'}"]) == 0
+    text = capsys.readouterr().out
+    assert "top-1" in text and "top-5" in text and "(3 held-out images)" in text
+    image = str(tmp_path / "f/dog/1.png")
+    assert cli.main(["predict", "--model-file", str(out / "model.keras"), image]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(image + ": ") and {"cat", "dog", "eel"} <= set(line.split())
+    # A model trained on other classes is not scored on this folder.
+    assert cli.main(["evaluate", "--model-file", str(tmp_path / "cifar/model.keras"),
+                     "--data", f"folder:{tmp_path / 'f'}"]) == 2
+
+
+# ----------------------------------------------------------------------------- resume
+
+def test_resume_after_kill_continues_from_last_complete_checkpoint(tmp_path):
+    out = str(tmp_path / "run")
+    argv = ["train", "--model", "resnet20", "--data", "digits", "--epochs", "4",
+            "--batch-size", "32", "--steps-per-epoch", "3", "--image-size", "16", "--out", out]
+    proc = subprocess.Popen([sys.executable, "-m", "keras_resnet", *argv], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first = os.path.join(out, "checkpoints", "epoch-0001.keras")
+    try:
+        while not os.path.exists(first) and proc.poll() is None:
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # anywhere in epoch 2 (or saving its checkpoint)
+        proc.wait()
+    assert os.path.exists(first) or latest_checkpoint(out)[0] >= 1, proc.stderr.read()
+    done, path = latest_checkpoint(out)
+    assert 1 <= done < 4 and not os.path.exists(os.path.join(out, "model.keras"))
+    # Whatever a killed save leaves behind (a temporary name) must be ignored.
+    with open(os.path.join(out, "checkpoints", ".tmp-1-epoch-0009.keras"), "wb") as f:
+        f.write(b"PK\x03\x04 half a zip")
+    keras.models.load_model(path)  # the last complete checkpoint is a whole .keras file
+
+    result = train(None, None, out=out, resume=True, verbose=0)
+    assert _log_epochs(out) == [0, 1, 2, 3]  # every epoch once, none repeated
+    assert result.metrics["epochs"] == 4
+    assert int(result.model.optimizer.iterations.numpy()) == 4 * 3  # optimizer state restored
+    saved = keras.models.load_model(os.path.join(out, "model.keras"))
+    assert int(saved.optimizer.iterations.numpy()) == 12
+    # lr of the last epoch: 0.1 * 32/128 decayed twice (50% and 75% of 12 steps)
+    last = list(csv.DictReader(open(os.path.join(out, "log.csv"))))[-1]
+    assert float(last["learning_rate"]) == pytest.approx(0.025 * 0.01, rel=1e-5)
+
+    # Settings come from run.json; contradicting them is an error.
+    with pytest.raises(ValueError, match="epochs was 4, not 5"):
+        train(None, None, out=out, resume=True, epochs=5, verbose=0)
+
+
+def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
+    from keras_resnet.training import _truncate_log
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,loss\n0,2.5\n1,1.5\n2,1.25\n3,1.0\n")
+    _truncate_log(str(path), 2)  # resuming after epoch 2 of a run killed later
+    assert path.read_text() == "epoch,loss\n0,2.5\n1,1.5\n"
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def _bad_cifar(tmp_path):
+    d, _, _ = write_cifar10(tmp_path / "badc")
+    path = os.path.join(d, "data_batch_3")
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:100])
+    return f"cifar10:{tmp_path / 'badc'}"
+
+
+def _foreign_pickle(tmp_path):
+    d, _, _ = write_cifar10(tmp_path / "evil")
+    import pickle
+    open(os.path.join(d, "test_batch"), "wb").write(pickle.dumps({b"data": os.getcwd}))
+    return f"cifar10:{tmp_path / 'evil'}"
+
+
+def _bad_labels(tmp_path):
+    from fake_data import py2_pickle, to_rows
+    d, _, _ = write_cifar10(tmp_path / "labels")
+    rows = to_rows(np.zeros((2, 32, 32, 3), np.uint8))
+    open(os.path.join(d, "test_batch"), "wb").write(py2_pickle({"data": rows, "labels": [0, 12]}))
+    return f"cifar10:{tmp_path / 'labels'}"
+
+
+def _bad_image(tmp_path):
+    write_folder(tmp_path / "imgs")
+    (tmp_path / "imgs" / "cat" / "x.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    return f"folder:{tmp_path / 'imgs'}"
+
+
+def _empty_dir(tmp_path):
+    os.makedirs(tmp_path / "empty")
+    return f"folder:{tmp_path / 'empty'}"
+
+
+BAD_TRAIN = [
+    (["--model", "resnet21", "--data", "digits"], "Unknown model 'resnet21'"),
+    (["--model", "resnet20", "--data", "digits", "--recipe", "fast"], "`recipe` must be one of"),
+    (["--model", "resnet20", "--data", "mnist"], "`data` must be one of"),
+    (["--model", "resnet20", "--data", "cifar10:/no/such/dir"], "does not exist"),
+    (["--model", "resnet20", "--data", _empty_dir], "at least 2; found 0"),
+    (["--model", "resnet20", "--data", _bad_cifar], "truncated"),
+    (["--model", "resnet20", "--data", _foreign_pickle], "refusing to load"),
+    (["--model", "resnet20", "--data", _bad_labels], "label 12 at index 1 is out of range"),
+    (["--model", "resnet20", "--data", _bad_image], "unreadable image .*x.jpg"),
+    (["--model", "resnet20", "--data", "digits", "--precision", "float8"], "`precision`"),
+    (["--model", "resnet20", "--data", "digits", "--strategy", "tpu"], "`strategy`"),
+    (["--model", "resnet20", "--data", "digits", "--epochs", "0"], "`epochs` must be a positive"),
+    (["--model", "resnet20", "--data", "digits", "--weights", "/no/w.h5"], "does not exist"),
+    (["--model", "resnet20", "--data", "digits", "--image-size", "2"], "at least 4"),
+    (["--model", "resnet20", "--data", "digits", "--resume"], "--resume needs --out"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_TRAIN,
+                         ids=[str(i) for i in range(len(BAD_TRAIN))])
+def test_train_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
+    args = [a(tmp_path) if callable(a) else a for a in args]
+    out = tmp_path / "out"
+    assert cli.main(["train", *args, "--out", str(out)] if "--resume" not in args
+                    else ["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_more_bad_input(tmp_path, capsys, monkeypatch):
+    # multi_worker without TF_CONFIG
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert cli.main(["train", "--model", "resnet20", "--data", "digits", "--strategy",
+                     "multi_worker", "--out", str(tmp_path / "o")]) == 2
+    assert "TF_CONFIG" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    # an existing, non-empty --out without --resume is left alone
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "keep.txt").write_text("x")
+    assert cli.main(["train", "--model", "resnet20", "--data", "digits",
+                     "--out", str(tmp_path / "used")]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert os.listdir(tmp_path / "used") == ["keep.txt"]
+    # --resume of a directory that is no run
+    assert cli.main(["train", "--resume", "--out", str(tmp_path / "used")]) == 2
+    assert "run.json" in capsys.readouterr().err
+    # evaluate / predict with missing or unreadable files
+    assert cli.main(["evaluate", "--model-file", str(tmp_path / "no.keras"),
+                     "--data", "digits"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "used" / "model.keras").write_bytes(b"junk")
+    (tmp_path / "used" / "run.json").write_text(json.dumps(
+        {"class_names": ["a", "b"], "mean": [0, 0, 0], "std": [1, 1, 1], "image_size": 8}))
+    (tmp_path / "img.png").write_bytes(b"junk")
+    assert cli.main(["predict", "--model-file", str(tmp_path / "used/model.keras"),
+                     str(tmp_path / "img.png")]) == 2
+    assert "unreadable image" in capsys.readouterr().err
+    from PIL import Image
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    assert cli.main(["predict", "--model-file", str(tmp_path / "used/model.keras"),
+                     str(tmp_path / "ok.png")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_input_subprocess_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "keras_resnet", "train", "--model", "resnet20",
+                           "--data", "cifar10:/no/such/dir", "--out", str(tmp_path / "o")],
+                          env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 2
+    # TensorFlow's C++ runtime logs a few lines of its own when it is imported.
+    tf_noise = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:)")
+    lines = [line for line in proc.stderr.strip().splitlines() if not tf_noise.match(line)]
+    assert lines == [
+        "keras-resnet train: error: cifar10 data directory does not exist: '/no/such/dir'"]
+    assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- multi-worker
+
+WORKER = """
+import sys
+import numpy as np
+from keras_resnet.training import train
+result = train("resnet20", "digits", out=sys.argv[1], epochs=2, batch_size=32,
+               steps_per_epoch=3, image_size=16, strategy="multi_worker", verbose=0)
+np.savez(sys.argv[2], *[v.numpy() for v in result.model.weights])
+"""
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_end_with_identical_weights(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    out = str(tmp_path / "run")
+    procs = []
+    for i in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}
+        env = {**_env(), "TF_CONFIG": json.dumps(tf_config)}
+        procs.append(subprocess.Popen(
+            [sys.executable, str(script), out, str(tmp_path / f"w{i}.npz")], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        logs = [p.communicate(timeout=400)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs] == [0, 0], logs
+    w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
+    assert len(w0.files) == len(w1.files) > 60
+    for key in w0.files:
+        np.testing.assert_array_equal(w0[key], w1[key], err_msg=key)
+    metrics = json.load(open(os.path.join(out, "metrics.json")))  # written by the chief only
+    assert metrics["replicas"] == 2 and metrics["epochs"] == 2
+    initial = keras_resnet_model(num_classes=10).get_weights()  # training changed them
+    assert not all(np.array_equal(a, b) for a, b in zip(initial, [w0[k] for k in w0.files]))
