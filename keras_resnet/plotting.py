@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import keras
 
@@ -151,34 +151,26 @@ def _stages(groups) -> Dict[str, List[str]]:
     return stages
 
 
-def _header(model: keras.Model, dpi: int, fontsize: int) -> List[str]:
+def _header(title: str, dpi: int, fontsize: int) -> List[str]:
     return [
-        f"digraph {_quote(model.name)} {{",
+        f"digraph {_quote(title)} {{",
         f"  graph [rankdir=TB, dpi={int(dpi)}, ranksep=0.25, nodesep=0.3, bgcolor=white, "
-        f"label={_quote(model.name)}, labelloc=t, fontname=Helvetica, fontsize=18];",
+        f"label={_quote(title)}, labelloc=t, fontname=Helvetica, fontsize=18];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, '
         f'fontsize={fontsize}, fillcolor="{_GREY}", margin="0.1,0.04"];',
         "  edge [arrowsize=0.6];",
     ]
 
 
-def _node(name: str, label: str, fill: str) -> str:
-    return f"  {_quote(name)} [label={_quote(label)}, fillcolor={_quote(fill)}];"
-
-
-def _cluster(name: str, label: str, body: List[str]) -> List[str]:
+def _cluster(name: str, label: str, body: List[str], style: str = "rounded,dashed"
+             ) -> List[str]:
     return ([f"  subgraph {_quote('cluster_' + name)} {{",
-             f"    label={_quote(label)}; labeljust=l; style=\"rounded,dashed\"; fontsize=12;"]
+             f"    label={_quote(label)}; labeljust=l; style={_quote(style)}; fontsize=12;"]
             + ["  " + line for line in body] + ["  }"])
 
 
-def block_graph(model: keras.Model, *, dpi: int = 96) -> str:
-    """The block-level diagram of `model` as graphviz dot source.
-
-    One node per stem, residual block and head (plus inputs and any layer
-    outside the naming grammar), labelled with the block's type, stride, branch
-    convolutions, shortcut kind and output shape; blocks are boxed by stage.
-    """
+def _block_body(model: keras.Model, prefix: str) -> List[str]:
+    """Nodes (ids prefixed by `prefix`), stage clusters and edges of the block graph."""
     groups = _groups(model)
     stages = _stages(groups)
 
@@ -190,23 +182,22 @@ def block_graph(model: keras.Model, *, dpi: int = 96) -> str:
             label = _block_label(group, members)
         else:
             label = f"{group}\n{members[group].__class__.__name__}"
-        out = _shape(list(members.values())[-1].output.shape)
-        return _node(group, f"{label}\nout: {out}", fill)
+        label += f"\nout: {_shape(list(members.values())[-1].output.shape)}"
+        return f"  {_quote(prefix + group)} [label={_quote(label)}, fillcolor={_quote(fill)}];"
 
-    lines = _header(model, dpi, fontsize=11)
     in_stage = {g for members in stages.values() for g in members}
-    lines.extend(node(g, _GREY) for g in groups if g not in in_stage)
+    lines = [node(g, _GREY) for g in groups if g not in in_stage]
     for i, (stage, members) in enumerate(stages.items()):
         fill = _PALETTE[i % len(_PALETTE)]
-        lines.extend(_cluster(stage, f"{stage} ({len(members)} blocks)",
+        lines.extend(_cluster(prefix + stage, f"{stage} ({len(members)} blocks)",
                               [node(g, fill) for g in members]))
     seen = set()
     for source, dest in _edges(model):
         edge = (group_of(source.name), group_of(dest.name))
         if edge[0] != edge[1] and edge not in seen:
             seen.add(edge)
-            lines.append(f"  {_quote(edge[0])} -> {_quote(edge[1])};")
-    return "\n".join(lines + ["}"]) + "\n"
+            lines.append(f"  {_quote(prefix + edge[0])} -> {_quote(prefix + edge[1])};")
+    return lines
 
 
 def _layer_detail(layer) -> str:
@@ -227,14 +218,8 @@ def _layer_detail(layer) -> str:
     return ""
 
 
-def layer_graph(model: keras.Model, *, dpi: int = 96) -> str:
-    """The layer-level diagram of `model` as graphviz dot source: every layer
-    with its class, settings and output shape (as `keras.utils.plot_model`
-    with `show_shapes=True` draws it), boxed by stem, block and head.
-
-    Nodes are named after the layers, so the same model always gives the same
-    source; the labels are kept short so the SVG of ResNet152 stays small.
-    """
+def _layer_body(model: keras.Model, prefix: str) -> List[str]:
+    """Nodes (ids prefixed by `prefix`), block clusters and edges of the layer graph."""
     groups = _groups(model)
     fills = {g: _PALETTE[i % len(_PALETTE)]
              for i, members in enumerate(_stages(groups).values()) for g in members}
@@ -243,23 +228,60 @@ def layer_graph(model: keras.Model, *, dpi: int = 96) -> str:
         detail = _layer_detail(layer)
         kind = layer.__class__.__name__ + (f" {detail}" if detail else "")
         label = f"{layer.name}\n{kind}\n{_shape(layer.output.shape)}"
-        return _node(layer.name, label, fills.get(group_of(layer.name), _GREY))
+        fill = fills.get(group_of(layer.name), _GREY)
+        return f"  {_quote(prefix + layer.name)} [label={_quote(label)}, fillcolor={_quote(fill)}];"
 
-    lines = _header(model, dpi, fontsize=10)
+    lines = []
     for group, members in groups.items():
         if list(members) == [group]:  # a layer outside the grammar, e.g. the input
             lines.append(node(members[group]))
         else:
-            lines.extend(_cluster(group, group, [node(layer) for layer in members.values()]))
+            lines.extend(_cluster(prefix + group, group,
+                                  [node(layer) for layer in members.values()]))
     for source, dest in _edges(model):
-        lines.append(f"  {_quote(source.name)} -> {_quote(dest.name)};")
+        lines.append(f"  {_quote(prefix + source.name)} -> {_quote(prefix + dest.name)};")
+    return lines
+
+
+_BODIES = {"block": (_block_body, 11), "layer": (_layer_body, 10)}
+
+
+def dot_source(model: Union[keras.Model, Sequence[keras.Model]], level: str = "block", *,
+               dpi: int = 96) -> str:
+    """The graphviz dot source of the `level` ("block" or "layer") diagram.
+
+    `model` may be a list of models, drawn side by side (one box per model).
+    Node ids are layer names, so the same model always gives the same source.
+    """
+    _check_level(level)
+    body, fontsize = _BODIES[level]
+    if isinstance(model, keras.Model):
+        lines = _header(model.name, dpi, fontsize) + body(model, "")
+    else:
+        lines = _header("", dpi, fontsize)
+        for i, m in enumerate(model):
+            lines.extend(_cluster(f"model{i}", m.name, body(m, f"{i}/"), style="rounded"))
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def dot_source(model: keras.Model, level: str = "block", *, dpi: int = 96) -> str:
-    """The dot source of the `level` ("block" or "layer") diagram of `model`."""
-    _check_level(level)
-    return (block_graph if level == "block" else layer_graph)(model, dpi=dpi)
+def block_graph(model: keras.Model, *, dpi: int = 96) -> str:
+    """The block-level diagram of `model` as graphviz dot source.
+
+    One node per stem, residual block and head (plus inputs and any layer
+    outside the naming grammar), labelled with the block's type, stride, branch
+    convolutions, shortcut kind and output shape; blocks are boxed by stage.
+    """
+    return dot_source(model, "block", dpi=dpi)
+
+
+def layer_graph(model: keras.Model, *, dpi: int = 96) -> str:
+    """The layer-level diagram of `model` as graphviz dot source: every layer
+    with its class, settings and output shape (as `keras.utils.plot_model`
+    with `show_shapes=True` draws it), boxed by stem, block and head.
+
+    The labels are kept short so that the SVG of ResNet152 stays small.
+    """
+    return dot_source(model, "layer", dpi=dpi)
 
 
 def fingerprint(model: keras.Model, level: str = "block") -> str:
@@ -320,13 +342,13 @@ def render(source: str, path: str | os.PathLike, fmt: Optional[str] = None) -> s
     return path
 
 
-def plot_model(model: keras.Model, path: str | os.PathLike, *, level: str = "block",
-               format: Optional[str] = None, dpi: int = 96) -> str:
+def plot_model(model: Union[keras.Model, Sequence[keras.Model]], path: str | os.PathLike, *,
+               level: str = "block", format: Optional[str] = None, dpi: int = 96) -> str:
     """Draw `model` to `path` and return the path.
 
     Args:
         model: A functional Keras model (any of the zoo's, or one built from
-            `block`/`stack`).
+            `block`/`stack`), or a list of models to draw side by side.
         path: Output file, e.g. "resnet50.png".
         level: "block" (one node per stem, residual block and head; fits a
             readable PNG for every depth) or "layer" (every layer with its
