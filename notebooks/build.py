@@ -65,6 +65,8 @@ def load(name: str) -> nbformat.NotebookNode:
         elif kind is not None:
             lines.append(line)
     flush()
+    for i, cell in enumerate(cells):
+        cell.id = f"cell-{i}"  # stable ids keep the regenerated files' diffs small
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
