@@ -106,6 +106,18 @@ def test_sources_are_deterministic_across_sessions():
     assert first == second
 
 
+def test_a_list_of_models_is_drawn_side_by_side():
+    a = keras_resnet.ResNet20(input_shape=(8, 8, 3), name="a")
+    c = keras_resnet.ResNet20(input_shape=(8, 8, 3), shortcut="C", name="c")
+    source = plotting.dot_source([a, c], "layer")
+    nodes = _nodes(source)
+    assert len(nodes) == len(a.layers) + len(c.layers)
+    assert "0/conv3_block1_0_pad" in nodes and "1/conv3_block1_0_conv" in nodes
+    assert "1/conv3_block1_0_pad" not in nodes
+    assert ("1/conv3_block1_0_conv", "1/conv3_block1_0_bn") in _edges(source)
+    assert source.count('subgraph "cluster_model') == 2
+
+
 @pytest.mark.slow
 def test_resnet152_block_png_is_readable_and_unscaled(tmp_path, recwarn):
     path = plotting.plot_model(keras_resnet.ResNet152(), tmp_path / "resnet152.png")
