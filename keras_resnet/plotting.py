@@ -322,7 +322,10 @@ def render(source: str, path: str | os.PathLike, fmt: Optional[str] = None) -> s
     if not os.access(directory, os.W_OK):
         raise ValueError(f"Output directory is not writable: {directory!r}")
     dot = find_dot()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + fmt, dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + fmt, dir=directory)
+    except OSError as e:
+        raise ValueError(f"Cannot write to the output directory {directory!r}: {e.strerror}") from e
     os.close(fd)
     try:
         result = subprocess.run([dot, f"-T{fmt}", "-o", tmp], input=source.encode(),

@@ -226,6 +226,17 @@ def test_cli_reports_missing_dot(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_reports_an_unwritable_directory(tmp_path, capsys, monkeypatch):
+    def denied(*args, **kwargs):  # what a read-only directory does (root ignores chmod)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(plotting.tempfile, "mkstemp", denied)
+    assert cli.main(["plot", "resnet20", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot write to the output directory" in err and len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []
+
+
 def test_cli_summary(capsys):
     assert cli.main(["summary", "resnet20", "--input-shape", "16", "24", "3",
                      "--num-classes", "5", "--variant", "v1"]) == 0

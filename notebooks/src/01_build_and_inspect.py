@@ -1,10 +1,10 @@
 # %% [markdown]
 # # 1. Build and inspect every ResNet
 #
-# Every model in the zoo comes from one spec table (`keras_resnet.specs.ARCHS`). This notebook builds
-# each registered model, prints a summary, and checks its parameters and multiply-accumulates (MACs)
-# against the paper (He et al. 2015, Table 1 and section 4.2) and the peers (keras.applications,
-# torchvision). Regenerate with `.venv/bin/python notebooks/build.py 01_build_and_inspect`.
+# Every model in the zoo comes from one spec table (`keras_resnet.specs.ARCHS`). This notebook
+# builds each registered model, prints a summary, and checks its parameters and multiply-accumulates
+# (MACs) against the paper (He et al. 2015, Table 1 and section 4.2) and the peers
+# (keras.applications, torchvision). Regenerate with `.venv/bin/python notebooks/build.py 01_build_and_inspect`.
 
 # %%
 import keras
@@ -39,8 +39,8 @@ keras_resnet.ResNet20().summary()
 
 # %% [markdown]
 # ## Every depth: stages, parameters and MACs
-# For every registered model: the output shape and parameters of each stage (a per-stage summary read
-# from the layer names), then its parameter and MAC counts. `count_params()` includes the
+# For every registered model: the output shape and parameters of each stage (a per-stage summary
+# read from the layer names), then its parameter and MAC counts. `count_params()` includes the
 # BatchNormalization moving statistics (as keras.applications reports it); torchvision and the paper
 # count trainable parameters only. MACs are counted at the default input size (224x224 or 32x32), as
 # the paper's Table 1 counts "FLOPs" (multiply-adds).
@@ -97,9 +97,9 @@ print(format_table(("model", "variant", "params", "trainable", "= peers/paper", 
 
 # %% [markdown]
 # "= peers/paper" checks `count_params()` against keras.applications (ResNet50-152, V2), the
-# trainable count of the `variant="v1.5"` build against torchvision (ResNet18-152), and the trainable
-# count against the paper's section 4.2 (CIFAR nets). The MAC counts agree with Table 1 up to its
-# rounding to one decimal (1.814 -> 1.8, 3.664 -> 3.6, ...).
+# trainable count of the `variant="v1.5"` build against torchvision (ResNet18-152), and the
+# trainable count against the paper's section 4.2 (CIFAR nets). The MAC counts agree with Table 1
+# up to its rounding to one decimal (1.814 -> 1.8, 3.664 -> 3.6, ...).
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5))

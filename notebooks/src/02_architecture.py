@@ -84,8 +84,8 @@ print("trainable parameters by shortcut option")
 print(format_table(("model", "A", "B", "C"), rows))
 
 # %% [markdown]
-# Option A gives the paper's CIFAR counts exactly (ResNet20: 269,722). C adds about 0.9M parameters to
-# ResNet34 over B, for the 0.3 point of ImageNet error the paper reports (24.52% -> 24.19%).
+# Option A gives the paper's CIFAR counts exactly (ResNet20: 269,722). C adds about 0.9M parameters
+# to ResNet34 over B, for the 0.3 point of ImageNet error the paper reports (24.52% -> 24.19%).
 #
 # ## Conventions: v1 vs v1.5 vs v2
 # - **v1** (keras.applications, the seeds): the stride sits on a bottleneck's first 1x1 conv, every

@@ -7,8 +7,9 @@
 #
 # 1. **pretrain** a ResNet20 on the digits 0-4 and save its weights to a file;
 # 2. **load** them into a new ResNet20 with `weights=path`, cut the classifier off, add a new head;
-# 3. train the new head on the digits 5-9 with the backbone **frozen**, then **unfreeze** the backbone
-#    and fine-tune everything at a lower learning rate, with only 30 labelled images per class;
+# 3. train the new head on the digits 5-9 with the backbone **frozen**, then **unfreeze** the
+#    backbone and fine-tune everything at a lower learning rate, with only 30 labelled images per
+#    class;
 # 4. compare with the same network trained from scratch on the same 150 images.
 #
 # Test accuracy is read from the last epoch's `val_accuracy` (the test set is used only to report,
@@ -125,8 +126,8 @@ print(f"  pretrained, new head only (frozen backbone): {frozen_accuracy:.3f}")
 print(f"  pretrained, then fine-tuned end to end:      {tuned_accuracy:.3f}")
 print(f"  from scratch:                                {scratch_accuracy:.3f}")
 gain = tuned_accuracy - scratch_accuracy
-print(f"fine-tuning the pretrained net {'beats' if gain > 0.01 else 'matches' if gain > -0.01 else 'trails'} "
-      f"training from scratch ({gain * 100:+.1f} points)")
+verdict = "beats" if gain > 0.01 else "matches" if gain > -0.01 else "trails"
+print(f"fine-tuning the pretrained net {verdict} training from scratch ({gain * 100:+.1f} points)")
 
 # %%
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4))
@@ -154,5 +155,5 @@ plt.show()
 # reaches about 65-80%, since features learnt on digits 0-4 only partly fit 5-9; unfreezing the
 # backbone lifts it to about 90-95%, the level that training from scratch also reaches on a dataset
 # this small and easy. Transfer pays off when the source task is large and the target small and
-# harder: with an ImageNet checkpoint (`weights="imagenet"` or a converted torchvision file) the same
-# steps fine-tune ResNet50 on CIFAR-10 as seed 001 does.
+# harder: with an ImageNet checkpoint (`weights="imagenet"` or a converted torchvision file) the
+# same steps fine-tune ResNet50 on CIFAR-10 as seed 001 does.

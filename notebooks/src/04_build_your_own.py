@@ -31,8 +31,8 @@ def describe(model):
 
 # %% [markdown]
 # ## ResNet26 from a stage list
-# `keras_resnet.ResNet` takes any list of blocks per stage: two bottleneck blocks in each of the four
-# stages give a ResNet26 (3 x 8 + 2 weighted layers).
+# `keras_resnet.ResNet` takes any list of blocks per stage: two bottleneck blocks in each of the
+# four stages give a ResNet26 (3 x 8 + 2 weighted layers).
 
 # %% tags=["stable"]
 resnet26 = keras_resnet.ResNet((2, 2, 2, 2), block_type="bottleneck", name="resnet26")
@@ -53,7 +53,8 @@ by_hand = keras.Model(inputs, outputs, name="resnet26_by_hand")
 print(format_table(("model", "params", "trainable", "GMACs"),
                    [describe(resnet26), describe(by_hand)]))
 print("same layer names:", [l.name for l in by_hand.layers] == [l.name for l in resnet26.layers])
-print("same weight shapes:", [w.shape for w in by_hand.weights] == [w.shape for w in resnet26.weights])
+print("same weight shapes:",
+      [w.shape for w in by_hand.weights] == [w.shape for w in resnet26.weights])
 
 # %%
 display(Image(plotting.plot_model(by_hand, os.path.join(out, "resnet26.png"))))
@@ -61,8 +62,8 @@ display(Image(plotting.plot_model(by_hand, os.path.join(out, "resnet26.png"))))
 # %% [markdown]
 # ## A wide ResNet for small images
 # Zagoruyko & Komodakis' wide ResNets keep the CIFAR layout (3x3 stem, three stages) and multiply
-# the widths. Here: depth 14, widen factor 4 (widths 64/128/256 instead of 16/32/64), with a 16-filter
-# stem as in their paper, and the torchvision conventions (`variant="v1.5"`).
+# the widths. Here: depth 14, widen factor 4 (widths 64/128/256 instead of 16/32/64), with a
+# 16-filter stem as in their paper, and the torchvision conventions (`variant="v1.5"`).
 
 # %% tags=["stable"]
 def wide_resnet(input_shape, num_classes, blocks=2, widen=4, name="wide_resnet"):
