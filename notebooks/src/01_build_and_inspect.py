@@ -99,8 +99,8 @@ print(format_table(("model", "variant", "params", "trainable", "= peers/paper", 
 # %% [markdown]
 # "= peers/paper" checks `count_params()` against keras.applications (ResNet50-152, V2), the
 # trainable count of the `variant="v1.5"` build against torchvision (ResNet18-152), and the
-# trainable count against the paper's section 4.2 (CIFAR nets). The MAC counts are within 2% of Table 1,
-# which gives one decimal (it lists 3.6 for ResNet34's 3.664 and 3.8 for ResNet50's 3.858).
+# trainable count against the paper's section 4.2 (CIFAR nets). The MAC counts are within 2% of
+# Table 1, which gives one decimal (it lists 3.6 for ResNet34's 3.664 and 3.8 for ResNet50's 3.858).
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5))
