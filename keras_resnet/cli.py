@@ -86,6 +86,8 @@ def _add_convert_parser(sub) -> None:
     p.add_argument("--no-top", action="store_true", help="without the classifier")
     p.add_argument("--input-shape", nargs=3, type=int, metavar=("H", "W", "C"))
     p.set_defaults(func=_cmd_convert)
+
+
 def _cmd_train(args) -> None:
     from keras_resnet.training import train
     train(args.model, args.data, out=args.out or _default_out(args), epochs=args.epochs,
@@ -161,6 +163,48 @@ def _add_training_parsers(sub) -> None:
     p.set_defaults(func=_cmd_predict)
 
 
+def _cmd_plot(args) -> None:
+    from keras_resnet.plotting import GraphvizNotFoundError, plot_registered
+    from keras_resnet.registry import list_models
+    if bool(args.models) == bool(args.all):
+        raise UsageError("give one or more MODEL names or --all (not both)")
+    if args.level == "both" and args.format:
+        raise UsageError("--level both writes a block-level PNG and a layer-level SVG per "
+                         "model; drop --format or pick one --level")
+    kwargs = {}
+    if args.input_shape:
+        kwargs["input_shape"] = tuple(args.input_shape)
+    if args.variant:
+        kwargs["variant"] = args.variant
+    levels = ("block", "layer") if args.level == "both" else (args.level,)
+    try:
+        paths = plot_registered(list_models() if args.all else args.models, args.out,
+                                levels=levels, format=args.format, manifest=args.all, **kwargs)
+    except GraphvizNotFoundError as e:
+        raise UsageError(str(e)) from e
+    print("\n".join(paths))
+
+
+def _add_plot_parser(sub) -> None:
+    p = sub.add_parser(
+        "plot", help="draw architecture diagrams, one file per model",
+        description="Draw architecture diagrams, one file per model, named after it "
+                    "(resnet50.png). --level block (default) draws one node per stem, residual "
+                    "block and head and fits a readable PNG for every depth; --level layer "
+                    "draws every layer and is best as SVG; --level both writes NAME.png "
+                    "(block) and NAME.svg (layer). With --all, DIR/MANIFEST.json records "
+                    "what was drawn so the tests notice stale diagrams.")
+    p.add_argument("models", nargs="*", metavar="MODEL", help="registry names")
+    p.add_argument("--all", action="store_true", help="every registered model")
+    p.add_argument("--out", default=".", metavar="DIR", help="output directory (default: .)")
+    p.add_argument("--format", choices=("png", "svg", "pdf"),
+                   help="file format (default: png for block, svg for layer)")
+    p.add_argument("--level", choices=("block", "layer", "both"), default="block")
+    p.add_argument("--input-shape", nargs=3, type=int, metavar=("H", "W", "C"))
+    p.add_argument("--variant", help="v1, v1.5 or v2 (default: the model's own)")
+    p.set_defaults(func=_cmd_plot)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `keras-resnet` (one sub-parser per subcommand)."""
     parser = argparse.ArgumentParser(prog="keras-resnet",
@@ -183,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_summary)
     _add_convert_parser(sub)
     _add_training_parsers(sub)
+    _add_plot_parser(sub)
     return parser
 
 

@@ -1,0 +1,126 @@
+# %% [markdown]
+# # 1. Build and inspect every ResNet
+#
+# Every model in the zoo comes from one spec table (`keras_resnet.specs.ARCHS`). This notebook
+# builds each registered model, prints a summary, and checks its parameters and multiply-accumulates
+# (MACs) against the paper (He et al. 2015, Table 1 and section 4.2) and the peers
+# (keras.applications, torchvision). Regenerate with
+# `.venv/bin/python notebooks/build.py 01_build_and_inspect`.
+
+# %%
+import keras
+import matplotlib.pyplot as plt
+
+import keras_resnet
+from keras_resnet.report import format_table
+from keras_resnet.specs import ARCHS, paper_depth
+
+print("keras", keras.__version__, "| backend", keras.backend.backend())
+
+# %% [markdown]
+# ## The spec table
+# One line per architecture: block type, blocks per stage, widths and stem. The paper's depth counts
+# the weighted layers on the main path.
+
+# %% tags=["stable"]
+rows = [(s.name, s.block_type, s.blocks_per_stage, s.widths, s.stem, paper_depth(s))
+        for s in ARCHS.values()]
+print(format_table(("arch", "block", "blocks/stage", "widths", "stem", "depth"), rows))
+
+# %% [markdown]
+# ## `model.summary()`
+# The full summary of the smallest ImageNet net and of the smallest CIFAR net. Layer names follow
+# keras.applications: `conv{stage}_block{i}_{0|1|2|3}_{conv|bn|relu}`.
+
+# %% tags=["stable"]
+keras_resnet.ResNet18().summary()
+
+# %% tags=["stable"]
+keras_resnet.ResNet20().summary()
+
+# %% [markdown]
+# ## Every depth: stages, parameters and MACs
+# For every registered model: the output shape and parameters of each stage (a per-stage summary
+# read from the layer names), then its parameter and MAC counts. `count_params()` includes the
+# BatchNormalization moving statistics (as keras.applications reports it); torchvision and the paper
+# count trainable parameters only. MACs are counted at the default input size (224x224 or 32x32), as
+# the paper's Table 1 counts "FLOPs" (multiply-adds).
+
+# %% tags=["stable"]
+def stage_of(layer_name):
+    if layer_name.startswith(("conv1_", "pool1_")) or layer_name == "input":
+        return "stem"
+    if layer_name.startswith("conv") and "_block" in layer_name:
+        return layer_name.split("_")[0]
+    return "head"
+
+
+def trainable_params(model):
+    return sum(int(w.numpy().size) for w in model.trainable_weights)
+
+
+rows, points = [], []
+for name in keras_resnet.list_models():
+    info = keras_resnet.model_info(name)
+    model = info.builder()
+    stages = {}
+    for layer in model.layers:
+        stage = stages.setdefault(stage_of(layer.name), {"params": 0, "layers": 0})
+        stage["params"] += layer.count_params()
+        stage["layers"] += 1
+        stage["shape"] = layer.output.shape[1:]
+    print(f"{name}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    for stage, s in stages.items():
+        print(f"  {stage:<5} {s['layers']:>4} layers  {s['params']:>12,} params  out {s['shape']}")
+
+    ref = info.reference
+    params, trainable = model.count_params(), trainable_params(model)
+    macs = keras_resnet.count_macs(model)
+    checks = []
+    if "keras_applications_params" in ref:
+        checks.append(params == ref["keras_applications_params"])
+    if "paper_params" in ref:
+        checks.append(trainable == ref["paper_params"])
+    if "torchvision_params" in ref:  # the same net with torchvision's conventions
+        keras.backend.clear_session()
+        checks.append(trainable_params(info.builder(variant="v1.5")) == ref["torchvision_params"])
+    paper_gmacs = ref.get("paper_gmacs")
+    rows.append((name, info.variant, f"{params:,}", f"{trainable:,}",
+                 ("yes" if all(checks) else "NO") if checks else "-",
+                 f"{macs / 1e9:.3f}", paper_gmacs or "-",
+                 "-" if paper_gmacs is None else f"{(macs / 1e9 / paper_gmacs - 1) * 100:+.1f}%"))
+    points.append((name, trainable / 1e6, macs / 1e9))
+    keras.backend.clear_session()
+
+# %% tags=["stable"]
+print(format_table(("model", "variant", "params", "trainable", "= peers/paper", "GMACs",
+                    "paper GMACs", "vs paper"), rows))
+
+# %% [markdown]
+# "= peers/paper" checks `count_params()` against keras.applications (ResNet50-152, V2), the
+# trainable count of the `variant="v1.5"` build against torchvision (ResNet18-152), and the
+# trainable count against the paper's section 4.2 (CIFAR nets). The MAC counts are within 2% of
+# Table 1, which gives one decimal (it lists 3.6 for ResNet34's 3.664 and 3.8 for ResNet50's 3.858).
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4.5))
+for name, mparams, gmacs in points:
+    ax.scatter(mparams, gmacs, color="tab:blue" if gmacs > 1 else "tab:orange")
+    ax.annotate(name, (mparams, gmacs), fontsize=8, xytext=(4, 2), textcoords="offset points")
+ax.set(xscale="log", yscale="log", xlabel="trainable parameters (millions)",
+       ylabel="GMACs per image", title="Cost of every registered model at its default size")
+ax.grid(True, which="both", alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# ## Features for other tasks
+# Without the classifier any input of at least 32x32 works; the stage outputs
+# `conv{2..5}_block{n}_out` are the usual feature pyramid.
+
+# %% tags=["stable"]
+backbone = keras_resnet.ResNet50(include_top=False, input_shape=(256, 320, 3))
+outs = [backbone.get_layer(f"conv{s}_block{n}_out").output
+        for s, n in zip((2, 3, 4, 5), ARCHS["resnet50"].blocks_per_stage)]
+pyramid = keras.Model(backbone.input, outs)
+for tensor in pyramid.outputs:
+    print(tensor.shape)
