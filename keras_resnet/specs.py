@@ -191,3 +191,10 @@ def check_choice(argument: str, value: object, allowed: tuple) -> None:
         raise ValueError(
             f"`{argument}` must be one of {list(allowed)}. Received: {argument}={value!r}"
         )
+
+
+def paper_depth(spec: ArchSpec) -> int:
+    """Weighted layers along the main path as the paper counts them (the
+    convolutions of every block, the stem conv and the classifier)."""
+    per_block = 3 if spec.block_type == "bottleneck" else 2
+    return per_block * sum(spec.blocks_per_stage) + 2

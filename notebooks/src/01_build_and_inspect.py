@@ -81,9 +81,10 @@ for name in keras_resnet.list_models():
         checks.append(params == ref["keras_applications_params"])
     if "paper_params" in ref:
         checks.append(trainable == ref["paper_params"])
-    if "torchvision_params" in ref:  # the same net with torchvision's conventions
-        keras.backend.clear_session()
-        checks.append(trainable_params(info.builder(variant="v1.5")) == ref["torchvision_params"])
+    torch_reference = ref.get("torchvision_params", ref.get("timm_params"))
+    if torch_reference is not None:  # the same net with torchvision's / timm's conventions
+        twin = model if info.variant == "v1.5" else info.builder(variant="v1.5")
+        checks.append(trainable_params(twin) == torch_reference)
     paper_gmacs = ref.get("paper_gmacs")
     rows.append((name, info.variant, f"{params:,}", f"{trainable:,}",
                  ("yes" if all(checks) else "NO") if checks else "-",
