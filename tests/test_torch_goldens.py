@@ -20,9 +20,9 @@ def test_goldens_are_current(goldens):
     # The architecture table of the generator is the peers', and ours.
     for name, (block_type, blocks, groups, width, resnet_d, _) in g.DEPTHS.items():
         spec = ARCHS[name]
-        assert (spec.block_type, spec.blocks_per_stage, spec.groups, spec.width_per_group,
-                spec.stem == "deep", spec.avg_down) == (block_type, blocks, groups, width,
-                                                         resnet_d, resnet_d)
+        ours = (spec.block_type, spec.blocks_per_stage, spec.groups, spec.width_per_group,
+                spec.stem == "deep", spec.avg_down)
+        assert ours == (block_type, blocks, groups, width, resnet_d, resnet_d), name
     # numpy still draws the numbers the goldens were recorded with; if not, rerun
     # scripts/make_torch_goldens.py (see its docstring).
     np.testing.assert_allclose(g.fingerprint([g.random_input()]), goldens["input_fingerprint"],

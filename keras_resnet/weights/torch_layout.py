@@ -56,9 +56,10 @@ def _normalize_avg_down(state: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     `downsample.{0,1}`, so one set of patterns reads both layouts."""
     if not any(".downsample.2." in k for k in state):
         return state
+    renames = ((".downsample.1.", ".downsample.0."), (".downsample.2.", ".downsample.1."))
     renamed = {}
     for key, value in state.items():
-        for old, new in ((".downsample.1.", ".downsample.0."), (".downsample.2.", ".downsample.1.")):
+        for old, new in renames:
             if old in key:
                 key = key.replace(old, new)
                 break
