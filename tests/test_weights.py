@@ -432,7 +432,7 @@ def test_imagenet_with_an_empty_cache_fails_fast_saying_where(tmp_path, monkeypa
 
 
 def test_a_cached_file_with_a_wrong_md5_is_not_used(keras_applications_files, tmp_path,
-                                                      monkeypatch):
+                                                     monkeypatch):
     _unreachable(monkeypatch)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     remote = imagenet.IMAGENET_WEIGHTS[("resnet50", "v1")][False]  # the real md5

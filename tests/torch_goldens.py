@@ -1,8 +1,8 @@
-"""Deterministic random torchvision ResNet weights, drawn with numpy alone.
+"""Deterministic random torchvision/timm ResNet weights, drawn with numpy alone.
 
 Shared by `scripts/make_torch_goldens.py` (which loads them into torchvision's
-resnet18..152, ResNeXt and Wide ResNet, and timm's ResNet-D, and records their logits in `tests/goldens/torchvision_logits.npz`)
-and by `tests/test_torch_goldens.py` (which regenerates them without torch,
+resnet18..152, ResNeXt and Wide ResNet, and timm's ResNet-D, and records their
+logits in `tests/goldens/torchvision_logits.npz`) and by `tests/test_torch_goldens.py` (which regenerates them without torch,
 writes a `.safetensors` file and loads it into the Keras models). It imports
 numpy only, so it runs in a torch-only environment too.
 """
