@@ -431,8 +431,8 @@ def test_imagenet_with_an_empty_cache_fails_fast_saying_where(tmp_path, monkeypa
     assert not any((tmp_path / "models").glob("*"))  # nothing half-downloaded
 
 
-def test_a_cached_file_with_a_wrong_md5_is_not_used(keras_applications_files, tmp_path,
-                                                     monkeypatch):
+def test_a_cached_file_with_a_wrong_md5_is_not_used(
+        keras_applications_files, tmp_path, monkeypatch):
     _unreachable(monkeypatch)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     remote = imagenet.IMAGENET_WEIGHTS[("resnet50", "v1")][False]  # the real md5

@@ -2,8 +2,9 @@
 
 Shared by `scripts/make_torch_goldens.py` (which loads them into torchvision's
 resnet18..152, ResNeXt and Wide ResNet, and timm's ResNet-D, and records their
-logits in `tests/goldens/torchvision_logits.npz`) and by `tests/test_torch_goldens.py` (which regenerates them without torch,
-writes a `.safetensors` file and loads it into the Keras models). It imports
+logits in `tests/goldens/torchvision_logits.npz`) and by
+`tests/test_torch_goldens.py` (which regenerates them without torch, writes a
+`.safetensors` file and loads it into the Keras models). It imports
 numpy only, so it runs in a torch-only environment too.
 """
 
