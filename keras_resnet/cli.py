@@ -41,9 +41,9 @@ def _cmd_summary(args) -> None:
 
 def _cmd_convert(args) -> None:
     import os
-    import tempfile
     import warnings
 
+    from keras_resnet.atomic import atomic_path
     from keras_resnet.registry import get_model
     suffix = next((s for s in (".weights.h5", ".keras") if args.dst.endswith(s)), None)
     if suffix is None:
@@ -62,14 +62,8 @@ def _cmd_convert(args) -> None:
         model = get_model(args.model, **kwargs)
     for w in caught:
         print(f"keras-resnet convert: warning: {w.message}", file=sys.stderr)
-    fd, tmp = tempfile.mkstemp(prefix=".convert-", suffix=suffix, dir=directory)
-    os.close(fd)
-    try:  # never leave a half-written DST
+    with atomic_path(args.dst) as tmp:  # never leave a half-written DST
         model.save_weights(tmp) if suffix == ".weights.h5" else model.save(tmp)
-        os.replace(tmp, args.dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     print(f"wrote {args.dst}: {model.name} ({model.count_params():,} parameters) "
           f"from {args.src}")
 

@@ -16,11 +16,12 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import keras
+
+from keras_resnet.atomic import atomic_path, write_text
 
 LEVELS = ("block", "layer")
 FORMATS = ("png", "svg", "pdf")
@@ -323,25 +324,17 @@ def render(source: str, path: str | os.PathLike, fmt: Optional[str] = None) -> s
         raise ValueError(f"Output directory is not writable: {directory!r}")
     dot = find_dot()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + fmt, dir=directory)
+        with atomic_path(path) as tmp:
+            result = subprocess.run([dot, f"-T{fmt}", "-o", tmp], input=source.encode(),
+                                    capture_output=True, check=False)
+            if result.returncode != 0:
+                raise ValueError(f"graphviz failed to draw {path!r}: "
+                                 f"{result.stderr.decode(errors='replace').strip()}")
     except OSError as e:
         raise ValueError(f"Cannot write to the output directory {directory!r}: {e.strerror}") from e
-    os.close(fd)
-    try:
-        result = subprocess.run([dot, f"-T{fmt}", "-o", tmp], input=source.encode(),
-                                capture_output=True, check=False)
-        if result.returncode != 0:
-            raise ValueError(f"graphviz failed to draw {path!r}: "
-                             f"{result.stderr.decode(errors='replace').strip()}")
-        if "scaling" in result.stderr.decode(errors="replace"):
-            warnings.warn(f"{path}: the drawing exceeds graphviz's {MAX_BITMAP_SIDE} px limit "
-                          "and was scaled down; use level='block' or an SVG/PDF file.",
-                          stacklevel=2)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    if "scaling" in result.stderr.decode(errors="replace"):
+        warnings.warn(f"{path}: the drawing exceeds graphviz's {MAX_BITMAP_SIDE} px limit "
+                      "and was scaled down; use level='block' or an SVG/PDF file.", stacklevel=2)
     return path
 
 
@@ -377,18 +370,6 @@ MANIFEST = "MANIFEST.json"
 def _sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def _write_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def plot_registered(names: List[str], out_dir: str | os.PathLike, *,
@@ -439,6 +420,6 @@ def plot_registered(names: List[str], out_dir: str | os.PathLike, *,
         keras.backend.clear_session()
     if manifest:
         path = os.path.join(out_dir, MANIFEST)
-        _write_atomic(path, json.dumps({"models": records}, indent=1, sort_keys=True) + "\n")
+        write_text(path, json.dumps({"models": records}, indent=1, sort_keys=True) + "\n")
         written.append(path)
     return written

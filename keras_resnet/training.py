@@ -33,6 +33,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from keras_resnet.atomic import atomic_path, write_text
+
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})\.keras$")
@@ -110,50 +112,21 @@ class TrainResult:
 
 # ----------------------------------------------------------------------------- files
 
-def _atomic_write_text(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
 def _write_json(path: str, obj) -> None:
-    _atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def _save_model(model, path: str) -> None:
-    """`model.save` to a temporary name (Keras wants a .keras suffix), fsync, rename."""
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                       f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
+    with atomic_path(path) as tmp:
         model.save(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def _save_figure(fig, path: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.path.basename(path)}")
-    fig.savefig(tmp, format="png", dpi=100)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
 
 
 def latest_checkpoint(out: str) -> Tuple[int, Optional[str]]:
@@ -665,7 +638,7 @@ def _truncate_log(path: str, epochs_done: int) -> None:
     if len(keep) != len(rows):
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows(keep)
-        _atomic_write_text(path, text.getvalue())
+        write_text(path, text.getvalue())
 
 
 def _read_log(path: str) -> List[Dict[str, float]]:

@@ -23,6 +23,8 @@ from typing import List, Optional
 
 import nbformat
 
+from keras_resnet.atomic import write_text
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = os.path.join(HERE, "src")
 TIMEOUT_S = 600
@@ -103,15 +105,7 @@ def execute(nb: nbformat.NotebookNode, timeout: int = TIMEOUT_S) -> nbformat.Not
 def write(nb: nbformat.NotebookNode, name: str) -> str:
     """Write `nb` to `notebooks/NAME.ipynb` through a temporary file."""
     path = os.path.join(HERE, name + ".ipynb")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".ipynb", dir=HERE)
-    try:
-        with os.fdopen(fd, "w") as f:
-            nbformat.write(nb, f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_text(path, nbformat.writes(nb) + "\n")
     return path
 
 

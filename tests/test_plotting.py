@@ -230,7 +230,7 @@ def test_cli_reports_an_unwritable_directory(tmp_path, capsys, monkeypatch):
     def denied(*args, **kwargs):  # what a read-only directory does (root ignores chmod)
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(plotting.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(keras_resnet.atomic.tempfile, "mkstemp", denied)
     assert cli.main(["plot", "resnet20", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Cannot write to the output directory" in err and len(err.strip().splitlines()) == 1

@@ -293,7 +293,7 @@ BAD_TRAIN = [
     (["--model", "resnet20", "--data", "digits", "--strategy", "tpu"], "`strategy`"),
     (["--model", "resnet20", "--data", "digits", "--epochs", "0"], "`epochs` must be a positive"),
     (["--model", "resnet20", "--data", "digits", "--weights", "/no/w.h5"], "does not exist"),
-    (["--model", "resnet20", "--data", "digits", "--image-size", "2"], "at least 4"),
+    (["--model", "resnet20", "--data", "digits", "--image-size", "2"], "at least 8"),
     (["--model", "resnet20", "--data", "digits", "--resume"], "--resume needs --out"),
 ]
 
