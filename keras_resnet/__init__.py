@@ -1,6 +1,7 @@
 """keras_resnet: every ResNet, from one spec table, in Keras 3."""
 
 from keras_resnet.blocks import block, head, stack, stem
+from keras_resnet.inference import fold_batchnorm, with_dtype_policy
 from keras_resnet.macs import count_macs
 from keras_resnet.models import (ResNet, ResNet18, ResNet20, ResNet32, ResNet34, ResNet44,
                                  ResNet50, ResNet50V2, ResNet56, ResNet101, ResNet101V2,
