@@ -401,7 +401,10 @@ def targets(results: dict) -> dict:
         r = inf.get((key, dtype, batch))
         return r and r["img_s"]
 
-    train = {(r["framework"], r["model"]): r["img_s"] for r in results["training"]}
+    train = {}  # the faster layout of torch
+    for r in results["training"]:
+        key = (r["framework"], r["model"])
+        train[key] = max(train.get(key, 0), r["img_s"])
     peak = results["peaks"]["fma_gflops"]
     folded = inf[("folded", "fp32", 32)]
     rows = {
@@ -436,7 +439,7 @@ def targets(results: dict) -> dict:
             _ratio(rate("folded", "bf16"), torch_inf[("bf16", "channels_last", 32)]), "-")
     for name in ("resnet20", "resnet56", "resnet18"):
         label = "ResNet20" if name == "resnet20" else name.replace("resnet", "ResNet")
-        rows[f"{label} training, keras_resnet / torch"] = (
+        rows[f"{label} training, keras_resnet / torch (faster layout)"] = (
             _ratio(train.get(("keras_resnet", name)), train.get(("torch", name))),
             ">= 1.00" if name == "resnet20" else "-")
     out = {}
@@ -555,7 +558,8 @@ def main(argv=None) -> int:
                   "resnet56": "torch ResNet56 (torchvision BasicBlock)",
                   "resnet18": "torchvision resnet18 at 32x32"}
         for r in torch_train["records"]:
-            training.append(dict(framework="torch", label=labels[r["model"]], **r))
+            training.append(dict(framework="torch", label=f"{labels[r['model']]}, {r['layout']}",
+                                 **r))
     else:
         log("torch: not available, skipped")
     for r in torch_inference:

@@ -107,24 +107,27 @@ def train(args) -> dict:
     nets = {"resnet20": lambda: cifar_resnet(3), "resnet56": lambda: cifar_resnet(9),
             "resnet18": lambda: torchvision.models.resnet18(num_classes=10)}
     for name, build in nets.items():
-        model = build().train()
-        params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        x = torch.randn(args.train_batch, 3, 32, 32)
-        y = torch.randint(0, 10, (args.train_batch,))
+        for layout in ("NCHW", "channels_last"):
+            fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+            torch.manual_seed(0)
+            model = build().train().to(memory_format=fmt)
+            params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            loss_fn = torch.nn.CrossEntropyLoss()
+            x = torch.randn(args.train_batch, 3, 32, 32).to(memory_format=fmt)
+            y = torch.randint(0, 10, (args.train_batch,))
 
-        def step():
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(x), y).backward()
-            opt.step()
+            def step():
+                opt.zero_grad(set_to_none=True)
+                loss_fn(model(x), y).backward()
+                opt.step()
 
-        for _ in range(3):
-            step()
-        calls = args.train_calls.get(name, 2)
-        rate, rates = _median_rate(step, args.train_batch, args.repeats, calls)
-        records.append(dict(model=name, trainable_params=params, batch=args.train_batch,
-                            img_s=rate, img_s_runs=rates))
+            for _ in range(3):
+                step()
+            calls = args.train_calls.get(name, 2)
+            rate, rates = _median_rate(step, args.train_batch, args.repeats, calls)
+            records.append(dict(model=name, layout=layout, trainable_params=params,
+                                batch=args.train_batch, img_s=rate, img_s_runs=rates))
     return dict(task="train", records=records)
 
 
