@@ -52,6 +52,19 @@ def render_table(results: dict) -> str:
     rows = sorted(results["inference"],
                   key=lambda r: (-r["batch"], r["dtype"] != "fp32", r["order"]))
     lines += [_row(r, p["fma_gflops"]) for r in rows]
+    agree = results["bf16_agreement"]
+    rand, trained = agree["random_images"], agree["trained"]
+    lines += ["", f"bf16 top-1 agreement with our fp32 ResNet50 on "
+              f"{rand['ours_bf16']['images']} random images: unfolded "
+              f"{rand['ours_bf16']['top1_agreement']:.1%}, folded "
+              f"{rand['folded_bf16']['top1_agreement']:.1%}."]
+    if "skipped" not in trained:
+        lines[-1] += (f" {trained['model']}: agreement {trained['bf16_top1_agreement']:.1%} "
+                      f"(folded + bf16 {trained['folded_bf16_top1_agreement']:.1%}); test "
+                      f"accuracy fp32 {trained['fp32_accuracy']:.1%}, bf16 "
+                      f"{trained['bf16_accuracy']:.1%}, folded + bf16 "
+                      f"{trained['folded_bf16_accuracy']:.1%} on {trained['test_images']} "
+                      "images.")
     lines += ["", "| training, 32x32, batch 128 | keras_resnet img/s "
               "| torch img/s (NCHW / channels_last) | ratio to torch's faster |",
               "|---|---|---|---|"]
