@@ -108,8 +108,9 @@ def _keras_applications_resnet50(policy: str = "float32"):
         keras.config.set_dtype_policy("float32")
 
 
-# (key, label, builder) of the inference models; bf16 copies are made from these.
 def _inference_models(rng) -> list:
+    """(key, label, dtype, model) of every inference model, all with the same weights
+    where the architecture is the same."""
     import keras_resnet
     from keras_resnet.inference import fold_batchnorm, with_dtype_policy
 

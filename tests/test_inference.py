@@ -149,7 +149,8 @@ def test_fold_refuses_what_it_cannot_fold(case, message):
         outputs = keras.layers.Add()([keras.layers.BatchNormalization(name="bn")(y), y])
     elif case == "dense":
         inputs = keras.Input((5,))
-        outputs = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(3, name="d")(inputs))
+        dense = keras.layers.Dense(3, name="d")(inputs)
+        outputs = keras.layers.BatchNormalization(name="bn")(dense)
     elif case == "axis":
         inputs, y = _conv_bn()
         outputs = keras.layers.BatchNormalization(axis=1, name="bn")(y)
