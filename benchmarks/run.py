@@ -1,0 +1,605 @@
+"""Speed of keras_resnet next to keras.applications and torchvision, in one run.
+
+    .venv/bin/python -m benchmarks.run [--torch-python PATH] [--out benchmarks/results]
+
+Writes `results.json` and `speed.png` to `--out` and the table between the
+speed-table markers of README.md. What is measured, and how:
+
+- Threads are pinned (`--threads`, default all cores): OMP/MKL environment
+  variables and TensorFlow's intra-op pool, one inter-op thread; torch likewise.
+- Inference: a `tf.function` calling `model(x, training=False)` on a fixed
+  224x224 input, batch 32 (one call per round) and batch 1 (10 calls per
+  round). Training: a `tf.function` train step (forward, loss, gradients, SGD
+  momentum update) on a fixed in-memory batch of 128 at 32x32. The models of
+  a group are timed in interleaved rounds; each figure is the median of the
+  rounds (`--repeats`).
+- keras.applications' ResNet50 and ours get the same weights (BN statistics
+  randomized so that folding has work to do); bf16 is `mixed_bfloat16`, for
+  keras.applications by building under the global policy, for ours with
+  `keras_resnet.inference.with_dtype_policy`.
+- Build time: median of 3 builds in a fresh process (the first one cold).
+  Peak memory: peak RSS (VmHWM of /proc/self/status) of that process after
+  its first build and 3 inference batches of 32 (or 5 training steps).
+- GFLOP/s = 2 x MACs (`keras_resnet.count_macs`) x img/s, against the FP32 FMA
+  peak = cores x clock x 64 FLOP/cycle (two 512-bit FMA pipes per core), with
+  the clock measured by `fma_peak.c` (an FMA-bound loop) when a C compiler is
+  present, else read from /proc/cpuinfo; and against a 4096^3 TF sgemm.
+- torch: `torch_bench.py` runs under `--torch-python` (default: this
+  interpreter when it can import torch; skipped when none can).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks import summary
+
+HERE = pathlib.Path(__file__).resolve().parent
+FMA_FLOP_PER_CYCLE = 64  # 2 FMA pipes x 16 fp32 lanes x 2 FLOP, per core (Zen 5 / AVX-512)
+IMAGENET = (224, 224, 3)
+CIFAR = (32, 32, 3)
+
+
+def _pin_threads_env(threads: int) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _import_tf(threads: int):
+    _pin_threads_env(threads)
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return tf
+
+
+def _peak_rss_mb() -> float:
+    """This process' peak resident set (VmHWM). getrusage's ru_maxrss would do, but
+    Linux carries the parent's peak over fork + exec into it."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
+def _interleaved(fns: dict, images: int, repeats: int, calls: dict) -> dict:
+    """Median img/s of each function, timed in interleaved rounds (in forward,
+    then backward order, so that no function always runs first)."""
+    rates = {name: [] for name in fns}
+    for round_ in range(repeats):
+        for name, fn in list(fns.items())[::1 if round_ % 2 == 0 else -1]:
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                fn()
+            rates[name].append(images * calls[name] / (time.perf_counter() - start))
+    return {name: (statistics.median(r), r) for name, r in rates.items()}
+
+
+# ----------------------------------------------------------------------------- models
+
+def _randomize_bn(model, rng) -> None:
+    import keras
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
+                               rng.normal(0, 0.1, beta.shape).astype("float32"),
+                               rng.normal(0, 0.1, mean.shape).astype("float32"),
+                               rng.uniform(0.5, 2.0, var.shape).astype("float32")])
+
+
+def _keras_applications_resnet50(policy: str = "float32"):
+    import keras
+    keras.config.set_dtype_policy(policy)
+    try:
+        return keras.applications.ResNet50(weights=None)
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def _inference_models(rng) -> list:
+    """(key, label, dtype, model) of every inference model, all with the same weights
+    where the architecture is the same."""
+    import keras_resnet
+    from keras_resnet.inference import fold_batchnorm, with_dtype_policy
+
+    ka = _keras_applications_resnet50()
+    _randomize_bn(ka, rng)
+    ours = keras_resnet.ResNet50()
+    ours.set_weights(ka.get_weights())
+    ours15 = keras_resnet.ResNet50(variant="v1.5")
+    _randomize_bn(ours15, rng)
+    ka16 = _keras_applications_resnet50("mixed_bfloat16")
+    ka16.set_weights(ka.get_weights())
+    folded = fold_batchnorm(ours)
+    folded15 = fold_batchnorm(ours15)
+    return [
+        ("ka", "keras.applications ResNet50", "fp32", ka),
+        ("ours", "keras_resnet ResNet50", "fp32", ours),
+        ("folded", "keras_resnet ResNet50, BN folded", "fp32", folded),
+        ("ours15", "keras_resnet ResNet50 v1.5", "fp32", ours15),
+        ("folded15", "keras_resnet ResNet50 v1.5, BN folded", "fp32", folded15),
+        ("ka", "keras.applications ResNet50", "bf16", ka16),
+        ("ours", "keras_resnet ResNet50", "bf16", with_dtype_policy(ours)),
+        ("folded", "keras_resnet ResNet50, BN folded", "bf16", with_dtype_policy(folded)),
+    ]
+
+
+def _cifar_model(name: str):
+    import keras_resnet
+    if name == "resnet18":  # torchvision's resnet18(num_classes=10) at 32x32
+        return keras_resnet.ResNet18(CIFAR, 10, variant="v1.5", classifier_activation=None)
+    return keras_resnet.get_model(name, classifier_activation=None)
+
+
+def _train_step(model):
+    import keras
+    import tensorflow as tf
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    optimizer.build(model.trainable_variables)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables),
+                        model.trainable_variables)
+        return loss
+
+    return step
+
+
+# ----------------------------------------------------------------------------- phases
+
+def measure_peaks(tf, threads: int, repeats: int, clock_ghz) -> dict:
+    """FP32 FMA peak (measured or from the clock) and a large TF sgemm, in GFLOP/s."""
+    cpuinfo_mhz = _cpuinfo_mhz()
+    fma_measured = _fma_microbenchmark(threads)
+    n = 4096
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    matmul = tf.function(lambda: tf.linalg.matmul(a, b))
+    matmul().numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul().numpy()
+        times.append(time.perf_counter() - start)
+    sgemm = 2 * n ** 3 / statistics.median(times) / 1e9
+    if clock_ghz:
+        clock, source = clock_ghz, f"clock {clock_ghz} GHz given with --clock-ghz"
+    elif fma_measured:
+        clock = fma_measured / (threads * FMA_FLOP_PER_CYCLE)
+        source = (f"clock {clock:.2f} GHz measured by fma_peak.c, an FMA-bound loop "
+                  f"on {threads} threads")
+    else:
+        clock = cpuinfo_mhz / 1000
+        source = f"clock {clock:.3f} GHz read from /proc/cpuinfo"
+    return dict(fma_gflops=threads * clock * FMA_FLOP_PER_CYCLE, fma_clock_ghz=clock,
+                fma_source=source, fma_measured_gflops=fma_measured,
+                cpuinfo_mhz=cpuinfo_mhz,
+                cpuinfo_fma_gflops=threads * cpuinfo_mhz / 1000 * FMA_FLOP_PER_CYCLE,
+                sgemm_gflops=sgemm, sgemm_runs_s=times)
+
+
+def _cpuinfo_mhz() -> float:
+    with open("/proc/cpuinfo") as f:
+        return max(float(line.split(":")[1]) for line in f if line.startswith("cpu MHz"))
+
+
+def _fma_microbenchmark(threads: int):
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if not compiler:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "fma_peak")
+        subprocess.run([compiler, "-O3", "-mavx512f", "-fopenmp", str(HERE / "fma_peak.c"),
+                        "-o", exe], check=True, capture_output=True)
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        runs = [float(subprocess.run([exe, "1"], check=True, capture_output=True, text=True,
+                                     env=env).stdout.split()[0]) for _ in range(3)]
+    return max(runs)  # a peak: other load can only lower it
+
+
+def measure_inference(tf, args, rng) -> tuple:
+    """img/s of every inference model at batch 32 and 1, and bf16 top-1 agreement."""
+    import numpy as np
+    from keras_resnet import count_macs
+    models = _inference_models(rng)
+    macs = {}
+    for key, _, dtype, model in models:
+        if dtype == "fp32":
+            macs[key] = count_macs(model)
+    records = []
+    for batch, calls in ((32, 1), (1, args.batch1_calls)):
+        x = tf.constant(rng.normal(size=(batch,) + IMAGENET).astype("float32"))
+        fns = {}
+        for key, label, dtype, model in models:
+            fn = tf.function(lambda m=model: m(x, training=False))
+            for _ in range(2):  # trace, then warm oneDNN's primitive cache
+                fn().numpy()
+            fns[(key, dtype)] = lambda fn=fn: fn().numpy()
+        rates = _interleaved(fns, batch, args.repeats, {k: calls for k in fns})
+        for order, (key, label, dtype, model) in enumerate(models):
+            rate, runs = rates[(key, dtype)]
+            records.append(dict(key=key, label=label, dtype=dtype, batch=batch, order=order,
+                                img_s=rate, img_s_runs=runs, gmacs=macs[key] / 1e9,
+                                gflops=2 * macs[key] * rate / 1e9))
+        print(f"  inference batch {batch} done", file=sys.stderr)
+    # Agreement of the fast paths with our fp32 model on random images.
+    by = {(key, dtype): model for key, _, dtype, model in models}
+    x = rng.normal(size=(args.agreement_images,) + IMAGENET).astype("float32")
+    reference = by[("ours", "fp32")].predict(x, batch_size=32, verbose=0)
+    agreement = {}
+    for key, dtype in (("ka", "fp32"), ("folded", "fp32"), ("ours", "bf16"),
+                       ("folded", "bf16")):
+        out = by[(key, dtype)].predict(x, batch_size=32, verbose=0)
+        agreement[f"{key}_{dtype}"] = dict(
+            top1_agreement=float(np.mean(out.argmax(-1) == reference.argmax(-1))),
+            max_abs_diff=float(np.abs(out - reference).max()),
+            images=len(x))
+    return records, agreement
+
+
+def measure_training(tf, args, rng) -> list:
+    import numpy as np
+    from keras_resnet import count_macs
+    steps, models, macs = {}, {}, {}
+    for name in ("resnet20", "resnet56", "resnet18"):
+        model = _cifar_model(name)
+        macs[name] = count_macs(model)
+        step = _train_step(model)
+        x = tf.constant(rng.normal(size=(args.train_batch,) + CIFAR).astype("float32"))
+        y = tf.constant(rng.integers(0, 10, args.train_batch))
+        for _ in range(3):
+            step(x, y).numpy()
+        steps[name] = lambda step=step, x=x, y=y: step(x, y).numpy()
+        models[name] = model
+    rates = _interleaved(steps, args.train_batch, args.repeats, args.train_calls)
+    labels = {"resnet20": "ResNet20 (CIFAR)", "resnet56": "ResNet56 (CIFAR)",
+              "resnet18": "ResNet18 v1.5 at 32x32"}
+    return [dict(framework="keras_resnet", model=name, label=f"keras_resnet {labels[name]}",
+                 batch=args.train_batch, img_s=rate, img_s_runs=runs,
+                 trainable_params=int(sum(np.prod(v.shape)
+                                          for v in models[name].trainable_variables)),
+                 # forward + backward is about 3 forward passes
+                 approx_gflops=6 * macs[name] * rate / 1e9)
+            for name, (rate, runs) in rates.items()]
+
+
+def measure_bf16_trained(tf, args) -> dict:
+    """fp32 vs bf16 predictions of a ResNet20 trained on scikit-learn's digits."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        return dict(skipped="scikit-learn is not installed")
+    import keras
+    import numpy as np
+    import keras_resnet
+    from keras_resnet.inference import fold_batchnorm, with_dtype_policy
+    digits = load_digits()
+    images = np.kron(digits.images[..., None] / 16.0, np.ones((4, 4, 3))).astype("float32")
+    order = np.random.default_rng(0).permutation(len(images))
+    test, train = order[:360], order[360:]
+    keras.utils.set_random_seed(0)
+    model = keras_resnet.ResNet20()
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit(images[train], digits.target[train], batch_size=64, epochs=args.digits_epochs,
+              verbose=0)
+    x, y = images[test], digits.target[test]
+    p32 = model.predict(x, verbose=0)
+    out = dict(model="ResNet20 trained on sklearn digits (8x8 upsampled to 32x32), "
+                     f"{args.digits_epochs} epochs", test_images=len(x),
+               fp32_accuracy=float(np.mean(p32.argmax(-1) == y)))
+    for name, fast in (("bf16", with_dtype_policy(model)),
+                       ("folded_bf16", with_dtype_policy(fold_batchnorm(model)))):
+        p = fast.predict(x, verbose=0)
+        out[f"{name}_accuracy"] = float(np.mean(p.argmax(-1) == y))
+        out[f"{name}_top1_agreement"] = float(np.mean(p.argmax(-1) == p32.argmax(-1)))
+        out[f"{name}_max_abs_prob_diff"] = float(np.abs(p - p32).max())
+    return out
+
+
+# ----------------------------------------------------------------------------- children
+
+CHILD_MODELS = {"ka": "keras.applications ResNet50", "ours": "keras_resnet ResNet50",
+                "folded": "keras_resnet ResNet50, BN folded",
+                "ours15": "keras_resnet ResNet50 v1.5", "resnet20": "keras_resnet ResNet20",
+                "resnet56": "keras_resnet ResNet56",
+                "resnet18": "keras_resnet ResNet18 v1.5 at 32x32"}
+
+
+def child(name: str, threads: int) -> dict:
+    """Build time and peak RSS of one model in this (fresh) process."""
+    tf = _import_tf(threads)
+    import numpy as np
+    import keras_resnet
+    from keras_resnet.inference import fold_batchnorm
+    baseline = _peak_rss_mb()
+    rng = np.random.default_rng(0)
+    builder = {"ka": _keras_applications_resnet50,
+               "ours": keras_resnet.ResNet50, "folded": keras_resnet.ResNet50,
+               "ours15": lambda: keras_resnet.ResNet50(variant="v1.5")}.get(
+        name, lambda: _cifar_model(name))
+    start = time.perf_counter()
+    model = builder()
+    builds = [time.perf_counter() - start]
+    result = dict(model=name, label=CHILD_MODELS[name], rss_after_import_mb=baseline)
+    if name == "folded":
+        start = time.perf_counter()
+        model = fold_batchnorm(model)
+        result["fold_s"] = time.perf_counter() - start
+    if name in ("resnet20", "resnet56", "resnet18"):
+        step = _train_step(model)
+        x = tf.constant(rng.normal(size=(128,) + CIFAR).astype("float32"))
+        y = tf.constant(rng.integers(0, 10, 128))
+        for _ in range(5):
+            step(x, y).numpy()
+        result["peak_rss_task"] = "5 training steps, batch 128"
+    else:
+        x = tf.constant(rng.normal(size=(32,) + IMAGENET).astype("float32"))
+        fn = tf.function(lambda: model(x, training=False))
+        for _ in range(3):
+            fn().numpy()
+        result["peak_rss_task"] = "3 inference batches of 32, fp32"
+    result["peak_rss_mb"] = _peak_rss_mb()
+    for _ in range(2):  # after the memory reading: more builds would raise the peak
+        start = time.perf_counter()
+        builder()
+        builds.append(time.perf_counter() - start)
+    result.update(build_s=statistics.median(builds), build_runs_s=builds)
+    return result
+
+
+def run_child(name: str, threads: int) -> dict:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.run", "--child", name,
+                          "--threads", str(threads)], cwd=summary.ROOT, check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _torch_python(requested):
+    if requested is not None:
+        return requested or None  # "" disables torch
+    if os.environ.get("KERAS_RESNET_TORCH_PYTHON"):
+        return os.environ["KERAS_RESNET_TORCH_PYTHON"]
+    import importlib.util
+    return sys.executable if importlib.util.find_spec("torch") else None
+
+
+def run_torch(python: str, task: str, args) -> dict:
+    command = [python, str(HERE / "torch_bench.py"), task, "--threads", str(args.threads),
+               "--repeats", str(args.repeats), "--batch1-calls", str(args.batch1_calls),
+               "--train-batch", str(args.train_batch),
+               "--train-calls", json.dumps(args.train_calls)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+# ----------------------------------------------------------------------------- report
+
+def _ratio(a, b):
+    return None if a is None or b is None else a / b
+
+
+def targets(results: dict) -> dict:
+    """Every ratio the issue sets a target for, from this run's numbers."""
+    inf = {(r["key"], r["dtype"], r["batch"]): r for r in results["inference"]}
+
+    def rate(key, dtype="fp32", batch=32):
+        r = inf.get((key, dtype, batch))
+        return r and r["img_s"]
+
+    train = {}  # the faster layout of torch
+    for r in results["training"]:
+        key = (r["framework"], r["model"])
+        train[key] = max(train.get(key, 0), r["img_s"])
+    peak = results["peaks"]["fma_gflops"]
+    folded = inf[("folded", "fp32", 32)]
+    rows = {
+        "unfolded / keras.applications, fp32 batch 32": (
+            _ratio(rate("ours"), rate("ka")), ">= 0.97"),
+        "unfolded / keras.applications, fp32 batch 1": (
+            _ratio(rate("ours", batch=1), rate("ka", batch=1)), ">= 0.97"),
+        "folded / keras.applications, fp32 batch 32": (
+            _ratio(rate("folded"), rate("ka")), ">= 1.10"),
+        "folded / keras.applications, fp32 batch 1": (
+            _ratio(rate("folded", batch=1), rate("ka", batch=1)), ">= 1.10"),
+        "folded fp32 batch 32, fraction of FMA peak": (folded["gflops"] / peak, ">= 0.80"),
+        "folded fp32 batch 32, fraction of TF sgemm": (
+            folded["gflops"] / results["peaks"]["sgemm_gflops"], "-"),
+        "bf16 / fp32, keras_resnet unfolded, batch 32": (
+            _ratio(rate("ours", "bf16"), rate("ours")), ">= 1.30"),
+        "bf16 / fp32, keras_resnet folded, batch 32": (
+            _ratio(rate("folded", "bf16"), rate("folded")), ">= 1.30"),
+        "folded bf16 / keras_resnet fp32 unfolded, batch 32": (
+            _ratio(rate("folded", "bf16"), rate("ours")), ">= 1.30"),
+        "keras.applications bf16 / fp32, batch 32": (
+            _ratio(rate("ka", "bf16"), rate("ka")), "-"),
+    }
+    torch_inf = {(r["dtype"], r["layout"], r["batch"]): r["img_s"]
+                 for r in results.get("torch_inference", [])}
+    if torch_inf:
+        best_torch_fp32 = max(torch_inf[("fp32", "NCHW", 32)],
+                              torch_inf[("fp32", "channels_last", 32)])
+        rows["keras_resnet v1.5 folded / torchvision (best layout), fp32 batch 32"] = (
+            _ratio(rate("folded15"), best_torch_fp32), "-")
+        rows["keras_resnet folded bf16 / torchvision bf16 autocast, batch 32"] = (
+            _ratio(rate("folded", "bf16"), torch_inf[("bf16", "channels_last", 32)]), "-")
+    for name in ("resnet20", "resnet56", "resnet18"):
+        label = "ResNet20" if name == "resnet20" else name.replace("resnet", "ResNet")
+        rows[f"{label} training, keras_resnet / torch (faster layout)"] = (
+            _ratio(train.get(("keras_resnet", name)), train.get(("torch", name))),
+            ">= 1.00" if name == "resnet20" else "-")
+    out = {}
+    for name, (value, target) in rows.items():
+        met = None
+        if value is not None and target.startswith(">="):
+            met = value >= float(target[3:])
+        out[name] = dict(value=value, target=target, met=met)
+    return out
+
+
+def _machine(tf, torch_info) -> dict:
+    import keras
+    import numpy as np
+    cpu = platform.processor() or "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    flags = open("/proc/cpuinfo").read()
+    return dict(cpu=cpu, cores=os.cpu_count(), avx512=" avx512f " in flags,
+                avx512_bf16=" avx512_bf16 " in flags, python=platform.python_version(),
+                platform=platform.platform(), tensorflow=tf.__version__,
+                keras=keras.__version__, numpy=np.__version__,
+                onednn=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+                torch=torch_info.get("torch"), torchvision=torch_info.get("torchvision"),
+                load_start=list(os.getloadavg()))
+
+
+def _write_atomically(path: pathlib.Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Benchmark keras_resnet against keras.applications and torchvision.")
+    parser.add_argument("--out", type=pathlib.Path, default=summary.RESULTS_DIR,
+                        help="directory for results.json and speed.png")
+    parser.add_argument("--readme", default=str(summary.ROOT / "README.md"),
+                        help="README whose speed table to rewrite ('' to leave it alone)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds per figure")
+    parser.add_argument("--batch1-calls", type=int, default=10)
+    parser.add_argument("--agreement-images", type=int, default=128)
+    parser.add_argument("--digits-epochs", type=int, default=10)
+    parser.add_argument("--train-batch", type=int, default=128)
+    parser.add_argument("--torch-python", default=None,
+                        help="a Python with torch + torchvision ('' to skip torch)")
+    parser.add_argument("--clock-ghz", type=float, default=None,
+                        help="CPU clock for the FMA peak instead of measuring it")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 rounds, fewer images: checks the harness, not the speed")
+    parser.add_argument("--child", choices=list(CHILD_MODELS), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.repeats < 1:
+        parser.error("--threads and --repeats must be positive")
+    if args.quick:
+        args.repeats, args.batch1_calls, args.agreement_images = 2, 2, 32
+        args.digits_epochs = 1
+    args.train_calls = {"resnet20": 5, "resnet56": 2, "resnet18": 5}
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.threads)))
+        return 0
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = os.getloadavg()
+    tf = _import_tf(args.threads)
+    import numpy as np
+    rng = np.random.default_rng(0)
+    log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr)  # noqa
+
+    log("peaks: FMA loop and 4096^3 sgemm")
+    peaks = measure_peaks(tf, args.threads, args.repeats, args.clock_ghz)
+    log("inference: keras.applications vs keras_resnet, fp32 and bf16")
+    inference, agreement = measure_inference(tf, args, rng)
+    log("training: ResNet20/56/18 train steps")
+    training = measure_training(tf, args, rng)
+    log("bf16 agreement on a trained net")
+    trained = measure_bf16_trained(tf, args)
+    log("build time and peak memory, one fresh process per model")
+    children = [run_child(name, args.threads) for name in CHILD_MODELS]
+
+    torch_python = _torch_python(args.torch_python)
+    torch_info, torch_inference = {}, []
+    if torch_python:
+        log(f"torch with {torch_python}")
+        torch_infer = run_torch(torch_python, "infer", args)
+        torch_train = run_torch(torch_python, "train", args)
+        torch_info = dict(torch=torch_infer["torch"], torchvision=torch_infer["torchvision"])
+        gmacs15 = next(r["gmacs"] for r in inference if r["key"] == "ours15")
+        for r in torch_infer["records"]:
+            r.update(gflops=2 * gmacs15 * r["img_s"], gmacs=gmacs15)
+            torch_inference.append(r)
+        children.append(dict(model="torchvision_resnet50", label="torchvision resnet50",
+                             build_s=torch_infer["build_s"],
+                             peak_rss_mb=torch_infer["peak_rss_mb"],
+                             peak_rss_task="the whole torch inference run"))
+        children.append(dict(model="torch_train", label="torch ResNet20/56 + resnet18",
+                             peak_rss_mb=torch_train["peak_rss_mb"],
+                             peak_rss_task="the whole torch training run"))
+        labels = {"resnet20": "torch ResNet20 (torchvision BasicBlock)",
+                  "resnet56": "torch ResNet56 (torchvision BasicBlock)",
+                  "resnet18": "torchvision resnet18 at 32x32"}
+        for r in torch_train["records"]:
+            training.append(dict(framework="torch", label=f"{labels[r['model']]}, {r['layout']}",
+                                 **r))
+    else:
+        log("torch: not available, skipped")
+    for r in torch_inference:
+        inference.append(dict(key=f"torch_{r['layout']}", order=100 + len(inference),
+                              label=f"torchvision resnet50 ({r['layout']})", **r))
+
+    m = _machine(tf, torch_info)
+    m["load_start"] = list(load_start)
+    m["load_end"] = list(os.getloadavg())
+    results = dict(
+        harness_fingerprint=summary.fingerprint(),
+        command="python -m benchmarks.run " + " ".join(argv if argv is not None
+                                                        else sys.argv[1:]),
+        started=started.isoformat(timespec="seconds"),
+        finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        machine=m,
+        settings=dict(threads=args.threads, repeats=args.repeats,
+                      batch1_calls=args.batch1_calls, train_batch=args.train_batch,
+                      train_calls=args.train_calls, quick=args.quick,
+                      inference_timing="tf.function(model(x, training=False)), fixed input",
+                      training_timing="tf.function train step (SGD momentum 0.9), "
+                                      "fixed in-memory batch",
+                      memory="peak RSS (VmHWM in /proc/self/status) of a fresh process"),
+        peaks=peaks, inference=inference, torch_inference=torch_inference,
+        training=training, bf16_agreement=dict(random_images=agreement, trained=trained),
+        build_and_memory=children,
+    )
+    results["targets"] = targets(results)
+    _write_atomically(args.out / "results.json",
+                      lambda tmp: pathlib.Path(tmp).write_text(json.dumps(results, indent=1)))
+    _write_atomically(args.out / "speed.png", lambda tmp: summary.plot(results, tmp))
+    table = summary.render_table(results)
+    if args.readme:
+        readme = pathlib.Path(args.readme)
+        text = summary.replace_readme_section(readme.read_text(), table)
+        _write_atomically(readme, lambda tmp: pathlib.Path(tmp).write_text(text))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

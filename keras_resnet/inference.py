@@ -1,0 +1,218 @@
+"""Deploy-time transforms: BatchNormalization folding and low-precision copies.
+
+Both work on any functional (or built Sequential) Keras model by re-running its
+graph with `keras.models.clone_model`, so they know nothing about ResNet layer
+names; the weights of every layer they keep are copied over unchanged.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Dict, List, Tuple
+
+import keras
+import numpy as np
+from keras.src.models.functional import Functional  # no public alias in Keras 3
+
+# Convolutions whose kernel ends with the output-channel axis, so a per-channel
+# scale after them is a scale of the kernel's last axis.
+_FOLDABLE_CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+
+
+def _as_functional(model, argument: str = "model") -> Functional:
+    if isinstance(model, keras.Sequential):
+        if not model.built:
+            raise ValueError(f"`{argument}` is a Sequential model that is not built yet; "
+                             "build it (give it an Input) first.")
+        (inputs,), (outputs,) = model.inputs, model.outputs  # a Sequential has one of each
+        return keras.Model(inputs, outputs, name=model.name)
+    if not isinstance(model, Functional):
+        raise ValueError(f"`{argument}` must be a functional or Sequential keras.Model. "
+                         f"Received: {argument}={model!r}")
+    return model
+
+
+def _model_nodes(model: Functional) -> list:
+    return [node for nodes in model._nodes_by_depth.values() for node in nodes]
+
+
+def _plan_folds(model: Functional) -> Tuple[Dict[int, tuple], Dict[str, str]]:
+    """Split the model's BatchNormalizations into foldable ones and the rest.
+
+    Returns ({id(bn): (bn, conv)} for each BN that can be folded into `conv`,
+    {bn name: why not} for the others).
+    """
+    nodes = _model_nodes(model)
+    consumers = collections.Counter(id(t) for node in nodes for t in node.input_tensors)
+    consumers.update(id(t) for t in model.outputs)
+    calls = collections.defaultdict(list)
+    for node in nodes:
+        calls[id(node.operation)].append(node)
+    folds, kept = {}, {}
+    for bn in model.layers:  # in model order, so messages list layers in that order
+        if not isinstance(bn, keras.layers.BatchNormalization):
+            continue
+        if len(calls[id(bn)]) > 1:
+            kept[bn.name] = "it is called more than once"
+            continue
+        source = calls[id(bn)][0].input_tensors[0]
+        conv = source._keras_history.operation
+        rank = len(source.shape)
+        if not isinstance(conv, _FOLDABLE_CONVS):
+            kept[bn.name] = (f"its input comes from {conv.name!r} "
+                             f"({conv.__class__.__name__}), not a convolution")
+        elif len(calls[id(conv)]) > 1:
+            kept[bn.name] = f"the convolution {conv.name!r} before it is shared"
+        elif consumers[id(source)] > 1:
+            kept[bn.name] = f"the output of {conv.name!r} is also used elsewhere"
+        elif conv.activation is not keras.activations.linear:
+            kept[bn.name] = f"{conv.name!r} applies an activation before it"
+        elif bn.axis % rank != (1 if conv.data_format == "channels_first" else rank - 1):
+            kept[bn.name] = f"it does not normalize the channel axis of {conv.name!r}"
+        else:
+            folds[id(bn)] = (bn, conv)
+    return folds, kept
+
+
+def _folded_weights(conv, bn) -> List[np.ndarray]:
+    """The kernel and bias of `conv` followed by `bn` in inference mode, in float64."""
+    kernel = np.asarray(conv.kernel, dtype="float64")
+    bias = np.asarray(conv.bias, dtype="float64") if conv.use_bias else 0.0
+    mean = np.asarray(bn.moving_mean, dtype="float64")
+    var = np.asarray(bn.moving_variance, dtype="float64")
+    gamma = np.asarray(bn.gamma, dtype="float64") if bn.scale else 1.0
+    beta = np.asarray(bn.beta, dtype="float64") if bn.center else 0.0
+    scale = gamma / np.sqrt(var + bn.epsilon)
+    return [kernel * scale, (bias - mean) * scale + beta]
+
+
+def _fold(model: Functional) -> Tuple[keras.Model, int, Dict[str, str]]:
+    """Fold every foldable BN of `model` and of the functional models nested in it."""
+    folds, kept = _plan_folds(model)
+    fold_into = {id(conv): bn for bn, conv in folds.values()}
+    folded_count = len(folds)
+    clones = []  # (original, clone) pairs whose weights are copied afterwards
+
+    def clone_function(layer):
+        nonlocal folded_count
+        if id(layer) in folds:
+            return layer  # never called: call_function skips it
+        if isinstance(layer, (Functional, keras.Sequential)):
+            inner, count, inner_kept = _fold(_as_functional(layer))
+            folded_count += count
+            kept.update({f"{layer.name}/{name}": why for name, why in inner_kept.items()})
+            return inner
+        config = layer.get_config()
+        if id(layer) in fold_into:
+            config.update(use_bias=True, bias_initializer="zeros", bias_regularizer=None,
+                          bias_constraint=None)
+        clone = layer.__class__.from_config(config)
+        clones.append((layer, clone))
+        return clone
+
+    def call_function(layer, *args, **kwargs):
+        if id(layer) in folds:
+            return args[0]
+        return layer(*args, **kwargs)
+
+    new_model = keras.models.clone_model(model, clone_function=clone_function,
+                                         call_function=call_function)
+    for layer, clone in clones:
+        if id(layer) in fold_into:
+            weights = _folded_weights(layer, fold_into[id(layer)])
+            clone.set_weights([w.astype(v.dtype) for w, v in zip(weights, clone.weights)])
+        else:
+            clone.set_weights(layer.get_weights())
+    return new_model, folded_count, kept
+
+
+def fold_batchnorm(model: keras.Model, *, allow_partial: bool = False) -> keras.Model:
+    """Return an equivalent inference model with BatchNormalization folded into convolutions.
+
+    Each BatchNormalization whose input is a Conv1D/2D/3D used only by it (no
+    activation, not shared, channel axis normalized) is removed, and the
+    convolution's kernel and bias absorb it (computed in float64):
+    `kernel * s` and `(bias - moving_mean) * s + beta` with
+    `s = gamma / sqrt(moving_variance + epsilon)`. The convolution gets a
+    bias if it had none. Every other layer, name and weight is kept; the
+    input model is not modified. The result matches the original in
+    inference mode (`training=False`); training it updates no BN statistics.
+
+    Pre-activation ("v2") ResNets put some BatchNormalizations after an Add
+    or a pooling layer, where there is no convolution to fold them into.
+
+    Args:
+        model: A functional or built Sequential model; functional models
+            nested in it are folded too.
+        allow_partial: Keep the BatchNormalizations that cannot be folded
+            instead of raising (for "v2" ResNets, which keep their
+            `*_preact_bn` and `post_bn` layers).
+
+    Returns:
+        A new functional `keras.Model`.
+
+    Raises:
+        ValueError: If `model` is not functional/Sequential, has no
+            BatchNormalization to fold, or (unless `allow_partial`) has one
+            that cannot be folded; the message names each such layer and why.
+    """
+    if not isinstance(allow_partial, bool):
+        raise ValueError(f"`allow_partial` must be True or False. "
+                         f"Received: allow_partial={allow_partial!r}")
+    new_model, folded_count, kept = _fold(_as_functional(model))
+    if kept and not allow_partial:
+        reasons = "; ".join(f"{name}: {why}" for name, why in list(kept.items())[:3])
+        if len(kept) > 3:
+            reasons += f"; and {len(kept) - 3} more"
+        raise ValueError(
+            f"Cannot fold {len(kept)} BatchNormalization layer(s) of model "
+            f"{model.name!r} into a preceding convolution ({reasons}). Pass "
+            "`allow_partial=True` to fold the others and keep these.")
+    if folded_count == 0:
+        raise ValueError(f"Model {model.name!r} has no BatchNormalization layer that "
+                         "directly follows a convolution; there is nothing to fold.")
+    return new_model
+
+
+def with_dtype_policy(model: keras.Model, policy: str = "mixed_bfloat16", *,
+                      float32_outputs: bool = True) -> keras.Model:
+    """Return a copy of `model` whose layers compute under the dtype policy `policy`.
+
+    The same as building the model under `keras.config.set_dtype_policy(policy)`
+    and copying the weights over, for any functional model (a folded one
+    too). With `float32_outputs` the layers that produce the model's outputs
+    stay float32, so probabilities are not rounded to bfloat16 (Keras'
+    mixed-precision advice, and what the zoo's builders do).
+
+    Args:
+        model: A functional or built Sequential model (not modified).
+        policy: A Keras dtype policy name, e.g. "mixed_bfloat16",
+            "mixed_float16" or "float32".
+        float32_outputs: Keep the output layers in float32.
+
+    Returns:
+        A new functional `keras.Model` with the same weights.
+    """
+    try:
+        keras.dtype_policies.get(policy)
+    except (ValueError, TypeError) as e:
+        raise ValueError("`policy` must be a Keras dtype policy name such as "
+                         f"'mixed_bfloat16'. Received: policy={policy!r}") from e
+    model = _as_functional(model)
+    output_layers = {id(t._keras_history.operation) for t in model.outputs}
+    clones = []
+
+    def clone_function(layer):
+        config = layer.get_config()
+        if "dtype" in config:
+            keep32 = float32_outputs and id(layer) in output_layers
+            config["dtype"] = "float32" if keep32 else policy
+        clone = layer.__class__.from_config(config)
+        clones.append((layer, clone))
+        return clone
+
+    # recursive: layers of nested functional models get the policy too.
+    new_model = keras.models.clone_model(model, clone_function=clone_function, recursive=True)
+    for layer, clone in clones:
+        clone.set_weights(layer.get_weights())
+    return new_model

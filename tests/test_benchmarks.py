@@ -1,0 +1,55 @@
+"""The committed benchmark results: present, complete, made by this harness, in the README.
+
+The benchmark itself is not run here (`python -m benchmarks.run`, see README "Speed").
+"""
+
+import json
+
+import pytest
+
+from benchmarks import summary
+
+KEYS = {"harness_fingerprint", "command", "started", "finished", "machine", "settings", "peaks",
+        "inference", "torch_inference", "training", "bf16_agreement", "build_and_memory",
+        "targets"}
+
+
+@pytest.fixture(scope="module")
+def results():
+    assert summary.RESULTS_JSON.is_file(), "run `python -m benchmarks.run` to make the results"
+    return json.loads(summary.RESULTS_JSON.read_text())
+
+
+def test_results_were_made_by_this_harness(results):
+    assert results["harness_fingerprint"] == summary.fingerprint(), (
+        "benchmarks/ or keras_resnet/inference.py changed since the results were made: "
+        "rerun `python -m benchmarks.run`")
+    assert not results["settings"]["quick"]
+
+
+def test_results_are_complete(results):
+    assert KEYS <= set(results)
+    machine = results["machine"]
+    assert {"cpu", "cores", "tensorflow", "keras", "load_start", "load_end"} <= set(machine)
+    assert results["peaks"]["fma_gflops"] > 0 and results["peaks"]["sgemm_gflops"] > 0
+    measured = {(r["key"], r["dtype"], r["batch"]) for r in results["inference"]}
+    for key in ("ka", "ours", "folded"):
+        for dtype in ("fp32", "bf16"):
+            assert {(key, dtype, 1), (key, dtype, 32)} <= measured
+    trained = {(r["framework"], r["model"]) for r in results["training"]}
+    assert {("keras_resnet", "resnet20"), ("keras_resnet", "resnet56")} <= trained
+    for record in results["inference"] + results["training"]:
+        assert record["img_s"] > 0 and len(record["img_s_runs"]) == results["settings"]["repeats"]
+    assert all(m["peak_rss_mb"] > 0 and "build_s" in m for m in results["build_and_memory"]
+               if m["model"] in ("ka", "ours", "folded"))
+    for name in ("unfolded / keras.applications, fp32 batch 32",
+                 "folded / keras.applications, fp32 batch 32",
+                 "folded fp32 batch 32, fraction of FMA peak",
+                 "bf16 / fp32, keras_resnet unfolded, batch 32"):
+        assert results["targets"][name]["value"] > 0
+
+
+def test_chart_and_readme_table_match_the_results(results):
+    assert summary.CHART_PNG.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    readme = (summary.ROOT / "README.md").read_text()
+    assert summary.readme_section(readme) == summary.render_table(results)
