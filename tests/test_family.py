@@ -139,3 +139,19 @@ def test_drop_path_is_linear_in_depth_and_only_active_while_training(rng):
 def test_bad_family_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_backbone_loads_torch_weights_like_the_headless_model(tmp_path, rng):
+    from safetensors.numpy import save_file
+
+    import torch_goldens as g
+    path = tmp_path / "resnet18.safetensors"
+    save_file(g.random_state_dict("resnet18"), str(path))
+    features = keras_resnet.backbone("resnet18", (64, 64, 3), variant="v1.5", weights=str(path),
+                                     output_stride=16)
+    headless = keras_resnet.ResNet18((64, 64, 3), include_top=False, variant="v1.5",
+                                     weights=str(path))
+    for a, b in zip(features.get_weights(), headless.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = rng.uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
+    assert features(x)["conv5"].shape == (1, 4, 4, 512)  # dilated, same weights
