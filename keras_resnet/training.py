@@ -349,28 +349,19 @@ def _compile(model, optimizer, recipe: Recipe, jit) -> None:
 
 
 def _build_model(name: str, image_size: Tuple[int, int], num_classes: int, weights):
-    """The registry model for the data; with `weights`, a fresh classifier on top."""
-    import keras
+    """The registry model for the data. `weights` from a model with other classes
+    (e.g. ImageNet) load into everything but the classifier, which stays fresh
+    (the weights loader's fine-tuning rule, with a warning)."""
+    from keras_resnet.registry import get_model
 
-    from keras_resnet import blocks
-    from keras_resnet.registry import get_model, model_info
-
-    shape = (*image_size, 3)
-    if weights is None:
-        return get_model(name, input_shape=shape, num_classes=num_classes)
-    try:  # weights of this very model with the same classes
-        return get_model(name, input_shape=shape, num_classes=num_classes, weights=weights)
-    except Exception:  # noqa: BLE001 - Keras raises several kinds on a mismatch
-        pass
-    # A backbone trained on other classes (e.g. ImageNet): keep it, new classifier.
     try:
-        backbone = get_model(name, input_shape=shape, include_top=False, weights=weights)
-    except Exception as e:  # noqa: BLE001
+        return get_model(name, input_shape=(*image_size, 3), num_classes=num_classes,
+                         weights=weights)
+    except ValueError as e:
+        if weights is None:
+            raise
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"cannot load `weights` {weights!r} into {name}: {first}") from None
-    outputs = blocks.head(backbone.output, include_top=True, num_classes=num_classes,
-                          variant=model_info(name).variant)
-    return keras.Model(backbone.input, outputs, name=backbone.name)
 
 
 @contextlib.contextmanager
