@@ -15,8 +15,8 @@ import keras
 from keras import layers
 
 from keras_resnet.layers import DropPath, ZeroPadChannels
-from keras_resnet.specs import (BLOCK_TYPES, SHORTCUTS, STEMS, Variant, check_choice,
-                                expansion, get_variant)
+from keras_resnet.specs import (SHORTCUTS, STEMS, Variant, check_block_options, check_choice,
+                                check_zero_init_residual, expansion, get_variant)
 
 
 def _channel_axis() -> int:
@@ -73,10 +73,6 @@ def _last_conv(x, filters, kernel_size, v: Variant, name, zero_init: bool, **con
 
 def _basic_branch(x, filters, stride, v: Variant, name, *, groups, width_per_group,
                   dilation, zero_init):
-    if groups != 1 or width_per_group != 64:
-        raise ValueError("Basic blocks have no grouped or widened conv: `groups` must be 1 "
-                         f"and `width_per_group` 64. Received: groups={groups}, "
-                         f"width_per_group={width_per_group}")
     x = _conv_bn_relu(x, filters, 3, stride, v, f"{name}_1", dilation=dilation)
     return _last_conv(x, filters, 3, v, f"{name}_2", zero_init, dilation=dilation)
 
@@ -146,12 +142,10 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
     Returns:
         The block's output tensor.
     """
-    check_choice("block_type", block_type, BLOCK_TYPES)
+    check_block_options(block_type, groups, width_per_group)
     check_choice("shortcut", shortcut, SHORTCUTS)
     v = _as_variant(variant)
-    if zero_init_residual and v.preactivation:
-        raise ValueError("`zero_init_residual=True` needs a BatchNormalization at the end of "
-                         f"the residual branch: use variant 'v1' or 'v1.5', not {v.name!r}.")
+    check_zero_init_residual(zero_init_residual, v)
     name = name or f"block{keras.backend.get_uid('keras_resnet_block')}"
     out_channels = filters * expansion(block_type)
     if v.preactivation:

@@ -8,8 +8,9 @@ from typing import Callable, Optional, Sequence
 import keras
 
 from keras_resnet import blocks
-from keras_resnet.specs import (ARCHS, BLOCK_TYPES, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, STEMS,
-                                ArchSpec, check_choice, get_variant)
+from keras_resnet.specs import (ARCHS, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, STEMS, ArchSpec,
+                                check_block_options, check_choice, check_zero_init_residual,
+                                get_variant)
 
 
 def _is_int(value) -> bool:
@@ -73,11 +74,8 @@ def _check_weights(weights) -> None:
 def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_activation,
                      variant, shortcut, weights, output_stride, zero_init_residual,
                      drop_path_rate):
-    v = get_variant(variant)
     check_choice("output_stride", output_stride, OUTPUT_STRIDES)
-    if zero_init_residual and v.preactivation:
-        raise ValueError("`zero_init_residual=True` needs a BatchNormalization at the end of "
-                         f"each residual branch: use variant 'v1' or 'v1.5', not {variant!r}.")
+    check_zero_init_residual(zero_init_residual, get_variant(variant))
     if (not isinstance(drop_path_rate, (int, float)) or isinstance(drop_path_rate, bool)
             or not 0 <= drop_path_rate < 1):
         raise ValueError("`drop_path_rate` must be a number in [0, 1). "
@@ -209,7 +207,7 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
     Returns:
         A `keras.Model`.
     """
-    check_choice("block_type", block_type, BLOCK_TYPES)
+    check_block_options(block_type, groups, width_per_group)
     check_choice("stem", stem, STEMS)
     if (not isinstance(blocks_per_stage, (tuple, list)) or not blocks_per_stage
             or not all(_is_int(b) and b > 0 for b in blocks_per_stage)):
@@ -222,13 +220,6 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         raise ValueError("`widths` must list one positive integer per stage "
                          f"({len(blocks_per_stage)} stages). Received: widths={widths!r}")
     default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
-    for argument, value in (("groups", groups), ("width_per_group", width_per_group)):
-        if not (_is_int(value) and value > 0):
-            raise ValueError(f"`{argument}` must be a positive integer. "
-                             f"Received: {argument}={value!r}")
-    if block_type == "basic" and (groups, width_per_group) != (1, 64):
-        raise ValueError("Basic blocks have no grouped or widened conv: `groups` must be 1 "
-                         "and `width_per_group` 64 with block_type='basic'.")
     spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem, groups=groups,
                     width_per_group=width_per_group, avg_down=avg_down,
                     default_input_shape=default_shape, default_variant=variant,

@@ -193,6 +193,27 @@ def check_choice(argument: str, value: object, allowed: tuple) -> None:
         )
 
 
+def check_block_options(block_type: str, groups: int, width_per_group: int) -> None:
+    """Check a block's grouped/widened-conv options (used by `block` and `ResNet`)."""
+    check_choice("block_type", block_type, BLOCK_TYPES)
+    for argument, value in (("groups", groups), ("width_per_group", width_per_group)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"`{argument}` must be a positive integer. "
+                             f"Received: {argument}={value!r}")
+    if block_type == "basic" and (groups, width_per_group) != (1, 64):
+        raise ValueError("Basic blocks have no grouped or widened conv: `groups` must be 1 "
+                         f"and `width_per_group` 64. Received: groups={groups}, "
+                         f"width_per_group={width_per_group}")
+
+
+def check_zero_init_residual(zero_init_residual: bool, variant: Variant) -> None:
+    """`zero_init_residual` zeroes the BN that ends each branch: "v2" has none."""
+    if zero_init_residual and variant.preactivation:
+        raise ValueError("`zero_init_residual=True` needs a BatchNormalization at the end of "
+                         "each residual branch: use variant 'v1' or 'v1.5', not "
+                         f"{variant.name!r}.")
+
+
 def paper_depth(spec: ArchSpec) -> int:
     """Weighted layers along the main path as the paper counts them (the
     convolutions of every block, the stem conv and the classifier)."""
