@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence
+import dataclasses
+from typing import Dict, List, Optional, Sequence
 
 import keras
 
@@ -37,30 +38,64 @@ def list_table() -> str:
     return format_table(("model", "variant", "input", "params", "GMACs"), rows)
 
 
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """A registered model measured at its defaults, beside its published figures."""
+
+    name: str
+    params: int
+    trainable: int
+    macs: int
+    torch_trainable: Optional[int]  # trainable of the v1.5 twin, where torch has the net
+    reference: Dict[str, float]
+
+    @property
+    def torch_reference(self) -> Optional[int]:
+        return self.reference.get("torchvision_params", self.reference.get("timm_params"))
+
+    def agrees(self) -> Optional[bool]:
+        """Whether every published parameter count is met (None: nothing to compare)."""
+        ref = self.reference
+        checks = [self.params == ref[k] for k in ("keras_applications_params",) if k in ref]
+        checks += [self.trainable == ref[k] for k in ("paper_params",) if k in ref]
+        if self.torch_reference is not None:
+            checks.append(self.torch_trainable == self.torch_reference)
+        return all(checks) if checks else None
+
+    def vs_paper(self) -> Optional[str]:
+        paper = self.reference.get("paper_gmacs")
+        return None if paper is None else f"{(self.macs / 1e9 / paper - 1) * 100:+.1f}%"
+
+
+def measure(name: str, model: Optional[keras.Model] = None) -> Measurement:
+    """Measure registered model `name` (built at its defaults unless `model` is
+    given), building its v1.5 twin too where torchvision or timm has the net."""
+    info = model_info(name)
+    model = model or info.builder()
+    trainable = _trainable(model)
+    result = Measurement(name, model.count_params(), trainable, count_macs(model), None,
+                         info.reference)
+    if result.torch_reference is not None:
+        twin_trainable = trainable
+        if info.variant != "v1.5":  # the torch peers use the v1.5 convention
+            twin_trainable = _trainable(info.builder(variant="v1.5"))
+        result = dataclasses.replace(result, torch_trainable=twin_trainable)
+    return result
+
+
 def params_rows(names: Sequence[str] | None = None) -> List[tuple]:
     """Build each model (and its v1.5 twin where torchvision has one) and
     measure parameters and MACs next to the published figures."""
     rows = []
     for name in names or list_models():
-        info = model_info(name)
-        ref = info.reference
-        model = info.builder()
-        params, trainable, macs = model.count_params(), _trainable(model), count_macs(model)
+        m = measure(name)
         keras.backend.clear_session()
-        torch_reference = ref.get("torchvision_params", ref.get("timm_params"))
-        torch_trainable = None
-        if torch_reference is not None:
-            torch_trainable = trainable
-            if info.variant != "v1.5":  # the torch peers use the v1.5 convention
-                torch_trainable = _trainable(info.builder(variant="v1.5"))
-                keras.backend.clear_session()
-        paper_gmacs = ref.get("paper_gmacs")
         rows.append((
-            name, info.variant, f"{params:,}", _ref(ref.get("keras_applications_params")),
-            f"{trainable:,}", _ref(ref.get("paper_params")),
-            _ref(torch_trainable), _ref(torch_reference),
-            f"{macs / 1e9:.3f}", paper_gmacs,
-            None if paper_gmacs is None else f"{(macs / 1e9 / paper_gmacs - 1) * 100:+.1f}%",
+            name, model_info(name).variant, f"{m.params:,}",
+            _ref(m.reference.get("keras_applications_params")), f"{m.trainable:,}",
+            _ref(m.reference.get("paper_params")), _ref(m.torch_trainable),
+            _ref(m.torch_reference), f"{m.macs / 1e9:.3f}", m.reference.get("paper_gmacs"),
+            m.vs_paper(),
         ))
     return rows
 

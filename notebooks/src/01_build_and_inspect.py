@@ -12,7 +12,7 @@ import keras
 import matplotlib.pyplot as plt
 
 import keras_resnet
-from keras_resnet.report import format_table
+from keras_resnet.report import format_table, measure
 from keras_resnet.specs import ARCHS, paper_depth
 
 print("keras", keras.__version__, "| backend", keras.backend.backend())
@@ -55,10 +55,6 @@ def stage_of(layer_name):
     return "head"
 
 
-def trainable_params(model):
-    return sum(int(w.numpy().size) for w in model.trainable_weights)
-
-
 rows, points = [], []
 for name in keras_resnet.list_models():
     info = keras_resnet.model_info(name)
@@ -73,24 +69,13 @@ for name in keras_resnet.list_models():
     for stage, s in stages.items():
         print(f"  {stage:<5} {s['layers']:>4} layers  {s['params']:>12,} params  out {s['shape']}")
 
-    ref = info.reference
-    params, trainable = model.count_params(), trainable_params(model)
-    macs = keras_resnet.count_macs(model)
-    checks = []
-    if "keras_applications_params" in ref:
-        checks.append(params == ref["keras_applications_params"])
-    if "paper_params" in ref:
-        checks.append(trainable == ref["paper_params"])
-    torch_reference = ref.get("torchvision_params", ref.get("timm_params"))
-    if torch_reference is not None:  # the same net with torchvision's / timm's conventions
-        twin = model if info.variant == "v1.5" else info.builder(variant="v1.5")
-        checks.append(trainable_params(twin) == torch_reference)
-    paper_gmacs = ref.get("paper_gmacs")
-    rows.append((name, info.variant, f"{params:,}", f"{trainable:,}",
-                 ("yes" if all(checks) else "NO") if checks else "-",
-                 f"{macs / 1e9:.3f}", paper_gmacs or "-",
-                 "-" if paper_gmacs is None else f"{(macs / 1e9 / paper_gmacs - 1) * 100:+.1f}%"))
-    points.append((name, trainable / 1e6, macs / 1e9))
+    m = measure(name, model)  # parameters, MACs, and the v1.5 twin where torch has the net
+    agrees = m.agrees()
+    rows.append((name, info.variant, f"{m.params:,}", f"{m.trainable:,}",
+                 "-" if agrees is None else ("yes" if agrees else "NO"),
+                 f"{m.macs / 1e9:.3f}", m.reference.get("paper_gmacs") or "-",
+                 m.vs_paper() or "-"))
+    points.append((name, m.trainable / 1e6, m.macs / 1e9))
     keras.backend.clear_session()
 
 # %% tags=["stable"]
