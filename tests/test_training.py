@@ -16,8 +16,9 @@ import pytest
 
 from fake_data import write_cifar10, write_folder
 from keras_resnet import cli
-from keras_resnet.training import (RECIPES, _apply_weight_decay, _compile, evaluate,
-                                   latest_checkpoint, make_optimizer, predict, train)
+from keras_resnet.training import (RECIPES, evaluate, latest_checkpoint, make_optimizer,
+                                   predict, train)
+from keras_resnet.training.recipes import _apply_weight_decay, _compile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small and fast: ResNet20 at 16x16, two steps of 32 images per epoch.
@@ -151,7 +152,7 @@ def test_mixed_precision_keeps_softmax_float32(tmp_path):
     assert isinstance(restored, keras.optimizers.LossScaleOptimizer)
     assert int(restored.iterations.numpy()) == int(trained.iterations.numpy())
     assert float(restored.dynamic_scale.numpy()) == float(trained.dynamic_scale.numpy())
-    from keras_resnet.training import _build_model, _dtype_policy
+    from keras_resnet.training.run import _build_model, _dtype_policy
     with _dtype_policy("mixed_bfloat16"):
         model = _build_model("resnet20", (16, 16), 10, None)
     assert model.get_layer("conv1_conv").compute_dtype == "bfloat16"
@@ -236,7 +237,7 @@ def test_resume_after_kill_continues_from_last_complete_checkpoint(tmp_path):
 
 
 def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
-    from keras_resnet.training import _truncate_log
+    from keras_resnet.training.files import _truncate_log
     path = tmp_path / "log.csv"
     path.write_text("epoch,loss\n0,2.5\n1,1.5\n2,1.25\n3,1.0\n")
     _truncate_log(str(path), 2)  # resuming after epoch 2 of a run killed later

@@ -1,0 +1,27 @@
+"""Training recipes as data, and the `train`, `evaluate` and `predict` functions.
+
+One job per module:
+
+    run.py         train / evaluate / predict and the run directory they write
+    settings.py    argument checks; a run's settings, new or read back from run.json
+    recipes.py     Recipe, RECIPES; the optimizer, weight decay and compile settings
+    callbacks.py   epoch statistics and per-epoch checkpoints
+    distribute.py  tf.distribute strategies, TF_CONFIG, the multi-worker workarounds
+    files.py       atomic JSON and model writes, checkpoints, log.csv on resume
+    reports.py     training curves and confusion matrix PNGs
+"""
+
+from keras_resnet.training.callbacks import average_over_workers
+from keras_resnet.training.distribute import STRATEGIES, make_strategy
+from keras_resnet.training.files import CHECKPOINT_RE, latest_checkpoint
+from keras_resnet.training.recipes import RECIPES, Recipe, get_recipe, make_optimizer
+from keras_resnet.training.reports import plot_confusion_matrix, plot_training_curves
+from keras_resnet.training.run import TrainResult, evaluate, evaluate_model, predict, train
+from keras_resnet.training.settings import PRECISIONS
+
+__all__ = [
+    "train", "evaluate", "predict", "evaluate_model", "TrainResult",
+    "PRECISIONS", "STRATEGIES", "RECIPES", "Recipe", "get_recipe", "make_optimizer",
+    "make_strategy", "average_over_workers", "CHECKPOINT_RE", "latest_checkpoint",
+    "plot_training_curves", "plot_confusion_matrix",
+]

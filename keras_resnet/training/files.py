@@ -1,0 +1,68 @@
+"""Files of the run directory: atomic JSON and model writes, checkpoints, log.csv on resume.
+
+Every file is written to a temporary name in the same directory and renamed
+(`keras_resnet.atomic`), so a run killed at any moment leaves only complete files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from typing import Optional, Tuple
+
+from keras_resnet.atomic import atomic_path, write_text
+
+CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})\.keras$")
+
+
+def _write_json(path: str, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def _save_model(model, path: str) -> None:
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def latest_checkpoint(out: str) -> Tuple[int, Optional[str]]:
+    """(epochs completed, path) of the newest complete checkpoint in `out`, or (0, None).
+
+    Only fully renamed `epoch-NNNN.keras` files count; temporary files left
+    by a killed run are ignored.
+    """
+    directory = os.path.join(out, "checkpoints")
+    best = (0, None)
+    if os.path.isdir(directory):
+        for name in os.listdir(directory):
+            m = CHECKPOINT_RE.match(name)
+            if m and int(m.group(1)) > best[0]:
+                best = (int(m.group(1)), os.path.join(directory, name))
+    return best
+
+
+def _read_json(path: str, what: str) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path!r}") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {what} {path!r}: {e}") from None
+
+
+def _truncate_log(path: str, epochs_done: int) -> None:
+    """Drop log.csv rows of epochs after the checkpoint we resume from."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    keep = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) < epochs_done]
+    if len(keep) != len(rows):
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(keep)
+        write_text(path, text.getvalue())

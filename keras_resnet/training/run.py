@@ -1,0 +1,310 @@
+"""The `train`, `evaluate` and `predict` functions.
+
+A run directory (`out`) holds, when training ends:
+
+    run.json              the settings, class names and input normalisation
+    log.csv               one row per epoch (loss, accuracy, val_*, learning_rate, seconds)
+    logs/                 TensorBoard event files
+    checkpoints/          epoch-NNNN.keras, the last complete epoch (model + optimizer)
+    model.keras           the trained model
+    metrics.json          held-out loss, accuracy, top5_accuracy, epochs, seconds, ...
+    training_curves.png   loss and accuracy per epoch
+    confusion_matrix.png  held-out confusion matrix
+
+Every file is written to a temporary name in the same directory and renamed,
+so a run killed at any moment leaves only complete files; `resume=True`
+continues from the last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from keras_resnet.training.callbacks import _callback_classes
+from keras_resnet.training.distribute import (_build_for_distribution, _is_chief, _num_workers,
+                                              make_strategy)
+from keras_resnet.training.files import (_read_json, _save_model, _truncate_log, _write_json,
+                                         latest_checkpoint)
+from keras_resnet.training.recipes import (_apply_weight_decay, _compile, get_recipe,
+                                           make_optimizer)
+from keras_resnet.training.reports import (_logged_seconds, plot_confusion_matrix,
+                                           plot_training_curves)
+from keras_resnet.training.settings import _check_positive, _resolve_settings
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the trained model, its held-out metrics and the run directory."""
+
+    model: object
+    metrics: Dict[str, object]
+    out: str
+
+
+def _build_model(name: str, image_size: Tuple[int, int], num_classes: int, weights):
+    """The registry model for the data. `weights` from a model with other classes
+    (e.g. ImageNet) load into everything but the classifier, which stays fresh
+    (the weights loader's fine-tuning rule, with a warning)."""
+    from keras_resnet.registry import get_model
+
+    try:
+        return get_model(name, input_shape=(*image_size, 3), num_classes=num_classes,
+                         weights=weights)
+    except ValueError as e:
+        if weights is None:
+            raise
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"cannot load `weights` {weights!r} into {name}: {first}") from None
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision: str):
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _log(verbose, *parts) -> None:
+    if verbose:
+        print("keras-resnet:", *parts, flush=True)
+
+
+def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Optional[int] = None,
+          batch_size: Optional[int] = None, weights: Optional[str] = None,
+          recipe: Optional[str] = None, precision: Optional[str] = None,
+          jit: Optional[bool] = None, strategy: str = "auto", resume: bool = False,
+          image_size: Optional[int] = None, steps_per_epoch: Optional[int] = None,
+          seed: int = 0, verbose: int = 1) -> TrainResult:
+    """Train a registered model on a data SOURCE and write the run directory `out`.
+
+    Args:
+        model: Registry name, e.g. "resnet20" (may be None with `resume`).
+        data: SOURCE: "digits", "cifar10:DIR", "cifar100:DIR" or "folder:DIR".
+        out: Run directory; must be new or empty unless `resume`.
+        epochs, batch_size: Default to the recipe's. A batch size other than
+            the recipe's scales its learning rate linearly. The batch is global
+            (split over the replicas of the strategy).
+        weights: Initial weights (a file); the classifier is replaced when its
+            classes differ. Default recipe then "finetune", else "paper-cifar".
+        recipe: A key of `RECIPES`.
+        precision: "float32", "mixed_float16" or "mixed_bfloat16"; the
+            classifier's softmax stays float32.
+        jit: XLA compilation: True, False, or None for Keras' "auto" (on with a GPU).
+        strategy: "auto", "one_device", "mirrored" or "multi_worker" (TF_CONFIG).
+        resume: Continue `out` from its last complete checkpoint, with its settings.
+        image_size: Square input size; default the model's (32 for the CIFAR nets).
+        steps_per_epoch: Cap on the batches per epoch (default: one pass).
+        seed: Seeds weights, shuffling and augmentation.
+        verbose: 0 silent, 1 progress bars and messages.
+
+    Returns:
+        A `TrainResult` with the model and the metrics written to metrics.json.
+    """
+    settings = _resolve_settings(model, data, out=out, epochs=epochs, batch_size=batch_size,
+                                 weights=weights, recipe=recipe, precision=precision, jit=jit,
+                                 strategy=strategy, resume=resume, image_size=image_size,
+                                 steps_per_epoch=steps_per_epoch, seed=seed)
+    from keras_resnet.data import load_source
+    dataset = load_source(settings["data"])  # numpy only: no TF op before the strategy
+    if resume and dataset.class_names != settings.get("class_names"):
+        raise ValueError(f"--resume: {settings['data']} now has other classes than the run")
+
+    dist = make_strategy(strategy)
+    import keras
+    import tensorflow as tf
+
+    from keras_resnet.data.pipeline import make_dataset
+
+    chief = _is_chief(dist)
+    devices = ", ".join(d.name for d in tf.config.list_logical_devices())
+    _log(verbose, f"devices: {devices}; strategy {type(dist).__name__} with "
+                  f"{dist.num_replicas_in_sync} replica(s); precision {settings['precision']}")
+    keras.utils.set_random_seed(settings["seed"])
+    r = get_recipe(settings["recipe"])
+    size = (settings["image_size"],) * 2
+    bs = settings["batch_size"]
+    steps = settings["steps_per_epoch"] or math.ceil(len(dataset.train) / bs)
+    n_epochs = settings["epochs"]
+
+    start_epoch, ckpt = latest_checkpoint(out) if resume else (0, None)
+    with _dtype_policy(settings["precision"]), dist.scope():
+        if ckpt:
+            _log(verbose, f"resuming {out} from {ckpt} (epoch {start_epoch} of {n_epochs} done)")
+            net = keras.models.load_model(ckpt)
+            optimizer = net.optimizer
+        else:
+            net = _build_model(settings["model"], size, dataset.num_classes, settings["weights"])
+            optimizer = make_optimizer(r, batch_size=bs, total_steps=steps * n_epochs)
+            if settings["precision"] == "mixed_float16":
+                # Wrapped here rather than by compile(), so that the compile config in
+                # each checkpoint names the LossScaleOptimizer and --resume restores it.
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        _apply_weight_decay(net, r.weight_decay)
+        _compile(net, optimizer, r, settings["jit"])
+
+    train_ds = make_dataset(dataset, "train", size, bs, training=True,
+                            augment_images=r.augment, seed=settings["seed"])
+    if settings["steps_per_epoch"]:
+        train_ds = train_ds.repeat()
+    val_ds = make_dataset(dataset, "test", size, bs, training=False)
+    if dist.num_replicas_in_sync > 1:
+        _build_for_distribution(net, dist, train_ds)
+
+    # Workers other than the chief write their copies to a scratch directory.
+    run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
+    try:
+        if not resume:
+            os.makedirs(run_dir, exist_ok=True)
+            _write_json(os.path.join(run_dir, "run.json"), {
+                **{k: v for k, v in settings.items() if k != "jit"},
+                "class_names": dataset.class_names, "mean": list(dataset.mean),
+                "std": list(dataset.std), "num_train": len(dataset.train),
+                "num_test": len(dataset.test)})
+        log_csv = os.path.join(run_dir, "log.csv")
+        _truncate_log(log_csv, start_epoch)
+        stats, checkpoint = _callback_classes()
+        callbacks = [  # in this order: see EpochCheckpoint
+            stats(strategy=dist if _num_workers(dist) > 1 else None),
+            keras.callbacks.CSVLogger(log_csv, append=True),
+            keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
+            checkpoint(os.path.join(run_dir, "checkpoints")),
+        ]
+        if start_epoch < n_epochs:
+            try:
+                net.fit(train_ds, validation_data=val_ds, epochs=n_epochs,
+                        initial_epoch=start_epoch, steps_per_epoch=steps,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
+            except tf.errors.InvalidArgumentError as e:
+                raise ValueError(f"input pipeline failed: {e.message.splitlines()[0]}") from None
+        results = evaluate_model(net, dataset, size, batch_size=bs)
+        metrics = {
+            "loss": results["loss"], "accuracy": results["accuracy"],
+            "top5_accuracy": results["top5_accuracy"], "num_test": results["num_examples"],
+            "epochs": n_epochs, "seconds": round(_logged_seconds(log_csv), 1),
+            "model": settings["model"], "data": settings["data"], "recipe": settings["recipe"],
+            "batch_size": bs, "precision": settings["precision"],
+            "replicas": dist.num_replicas_in_sync,
+        }
+        _save_model(net, os.path.join(run_dir, "model.keras"))
+        plot_training_curves(log_csv, os.path.join(run_dir, "training_curves.png"))
+        plot_confusion_matrix(results["confusion"], dataset.class_names,
+                              os.path.join(run_dir, "confusion_matrix.png"))
+        _write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    finally:
+        if not chief:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    _log(verbose, f"held-out accuracy {metrics['accuracy']:.4f}, top-5 "
+                  f"{metrics['top5_accuracy']:.4f}, loss {metrics['loss']:.4f} "
+                  f"({metrics['num_test']} images); wrote {out}")
+    return TrainResult(net, metrics, out)
+
+
+def evaluate_model(model, dataset, image_size: Tuple[int, int], *,
+                   batch_size: int = 128) -> Dict[str, object]:
+    """Loss, top-1 and top-5 accuracy and the confusion matrix on `dataset.test`."""
+    from keras_resnet.data.pipeline import make_dataset
+
+    ds = make_dataset(dataset, "test", image_size, batch_size, training=False)
+    probs = np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
+    labels = dataset.test.labels
+    n = probs.shape[-1]
+    if n != dataset.num_classes:
+        raise ValueError(f"the model predicts {n} classes but the data has "
+                         f"{dataset.num_classes}")
+    picked = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
+    k = min(5, n)
+    topk = np.argsort(-probs, axis=1)[:, :k]
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (labels, probs.argmax(axis=1)), 1)
+    return {"loss": float(-np.log(picked).mean()),
+            "accuracy": float((probs.argmax(axis=1) == labels).mean()),
+            "top5_accuracy": float((topk == labels[:, None]).any(axis=1).mean()),
+            "num_examples": int(len(labels)), "confusion": confusion.tolist()}
+
+
+def _load_run(model_file: str):
+    """The saved model and the run.json beside it (classes, input normalisation)."""
+    import keras
+
+    if not os.path.isfile(model_file):
+        raise ValueError(f"`model_file` does not exist: {model_file!r}")
+    run = _read_json(os.path.join(os.path.dirname(os.path.abspath(model_file)), "run.json"),
+                     "run.json beside the model file (written by `keras-resnet train`)")
+    for key in ("class_names", "mean", "std", "image_size"):
+        if key not in run:
+            raise ValueError(f"run.json beside {model_file!r} has no {key!r}")
+    try:
+        model = keras.models.load_model(model_file, compile=False)
+    except Exception as e:  # Keras raises many kinds for a file that is not a model
+        raise ValueError(f"cannot load {model_file!r} as a Keras model: "
+                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return model, run
+
+
+def evaluate(model_file: str, data: str, *, batch_size: int = 128,
+             confusion_png: Optional[str] = None) -> Dict[str, object]:
+    """Held-out loss, top-1 and top-5 accuracy of a trained model on a SOURCE.
+
+    Writes the confusion matrix to `confusion_png` (default: beside the model,
+    `confusion_matrix.png`). The class names and normalisation come from the
+    run.json that `train` wrote beside the model.
+    """
+    _check_positive("batch_size", batch_size)
+    from keras_resnet.data import load_source
+
+    dataset = load_source(data)
+    model, run = _load_run(model_file)
+    if dataset.class_names != run["class_names"]:
+        raise ValueError(f"{data} has classes {dataset.class_names[:10]} but the model was "
+                         f"trained on {run['class_names'][:10]}")
+    dataset.mean, dataset.std = run["mean"], run["std"]
+    size = (run["image_size"],) * 2
+    results = evaluate_model(model, dataset, size, batch_size=batch_size)
+    png = confusion_png or os.path.join(os.path.dirname(os.path.abspath(model_file)),
+                                        "confusion_matrix.png")
+    plot_confusion_matrix(results["confusion"], dataset.class_names, png)
+    results["confusion_png"] = png
+    return results
+
+
+def predict(model_file: str, images: Sequence[str], *,
+            top_k: int = 5) -> List[Tuple[str, List[Tuple[str, float]]]]:
+    """Top-k (label, probability) for each image file, most probable first."""
+    _check_positive("top_k", top_k)
+    if not images:
+        raise ValueError("`images` must list at least one image file")
+    from keras_resnet.data.folder import check_image
+
+    for path in images:
+        if not os.path.isfile(path):
+            raise ValueError(f"image file does not exist: {path!r}")
+        check_image(path)
+    model, run = _load_run(model_file)
+    import tensorflow as tf
+
+    from keras_resnet.data.pipeline import decode_file, preprocess
+
+    size = (run["image_size"],) * 2
+    batch = tf.stack([preprocess(decode_file(tf.constant(p)), size, run["mean"], run["std"])
+                      for p in images])
+    probs = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
+    names = run["class_names"]
+    k = min(top_k, len(names))
+    out = []
+    for path, p in zip(images, probs):
+        order = np.argsort(-p)[:k]
+        out.append((path, [(names[i], float(p[i])) for i in order]))
+    return out
