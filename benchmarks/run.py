@@ -6,11 +6,16 @@ Writes `results.json` and `speed.png` to `--out` and the table between the
 speed-table markers of README.md. What is measured, and how:
 
 - Threads are pinned (`--threads`, default all cores): OMP/MKL environment
-  variables and TensorFlow's intra-op pool, one inter-op thread; torch likewise.
+  variables, TensorFlow's intra-op pool and torch's intra-op threads. The
+  TensorFlow inter-op pool gets `--threads` too, TensorFlow's own default on a
+  machine of that many cores; torch's eager autograd runs its ops one after
+  another, so its inter-op pool idles (it gets one thread).
 - Inference: a `tf.function` calling `model(x, training=False)` on a fixed
   224x224 input, batch 32 (one call per round) and batch 1 (10 calls per
   round). Training: a `tf.function` train step (forward, loss, gradients, SGD
-  momentum update) on a fixed in-memory batch of 128 at 32x32. The models of
+  momentum update) on a fixed in-memory batch of 128 at 32x32; ResNet20 is
+  also timed with Keras' own BatchNormalization in place of our fused layer
+  (same weights), to show what the layer is worth. The models of
   a group are timed in interleaved rounds; each figure is the median of the
   rounds (`--repeats`).
 - keras.applications' ResNet50 and ours get the same weights (BN statistics
@@ -52,9 +57,9 @@ CIFAR = (32, 32, 3)
 
 
 def _pin_threads_env(threads: int) -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                "TF_NUM_INTEROP_THREADS"):
         os.environ[var] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -62,7 +67,7 @@ def _import_tf(threads: int):
     _pin_threads_env(threads)
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
     return tf
 
 
@@ -253,12 +258,18 @@ def measure_inference(tf, args, rng) -> tuple:
     return records, agreement
 
 
+TRAINING = {"resnet20": "ResNet20 (CIFAR)",
+            "resnet20_kerasbn": "ResNet20 (CIFAR), Keras' BatchNormalization",
+            "resnet56": "ResNet56 (CIFAR)", "resnet18": "ResNet18 v1.5 at 32x32"}
+
+
 def measure_training(tf, args, rng) -> list:
     import numpy as np
-    from keras_resnet import count_macs
+    from keras_resnet import count_macs, with_keras_batchnorm
     steps, models, macs = {}, {}, {}
-    for name in ("resnet20", "resnet56", "resnet18"):
-        model = _cifar_model(name)
+    for name in TRAINING:
+        model = (with_keras_batchnorm(_cifar_model("resnet20")) if name == "resnet20_kerasbn"
+                 else _cifar_model(name))
         macs[name] = count_macs(model)
         step = _train_step(model)
         x = tf.constant(rng.normal(size=(args.train_batch,) + CIFAR).astype("float32"))
@@ -268,9 +279,9 @@ def measure_training(tf, args, rng) -> list:
         steps[name] = lambda step=step, x=x, y=y: step(x, y).numpy()
         models[name] = model
     rates = _interleaved(steps, args.train_batch, args.repeats, args.train_calls)
-    labels = {"resnet20": "ResNet20 (CIFAR)", "resnet56": "ResNet56 (CIFAR)",
-              "resnet18": "ResNet18 v1.5 at 32x32"}
-    return [dict(framework="keras_resnet", model=name, label=f"keras_resnet {labels[name]}",
+    return [dict(framework="keras_resnet", model=name.split("_")[0],
+                 batchnorm="keras" if name.endswith("_kerasbn") else "fused",
+                 label=f"keras_resnet {TRAINING[name]}",
                  batch=args.train_batch, img_s=rate, img_s_runs=runs,
                  trainable_params=int(sum(np.prod(v.shape)
                                           for v in models[name].trainable_variables)),
@@ -402,10 +413,13 @@ def targets(results: dict) -> dict:
         r = inf.get((key, dtype, batch))
         return r and r["img_s"]
 
-    train = {}  # the faster layout of torch
+    train = {}  # the faster layout of torch; our models as built (fused BN)
     for r in results["training"]:
         key = (r["framework"], r["model"])
-        train[key] = max(train.get(key, 0), r["img_s"])
+        if r.get("batchnorm") != "keras":
+            train[key] = max(train.get(key, 0), r["img_s"])
+    keras_bn = next((r["img_s"] for r in results["training"]
+                     if r.get("batchnorm") == "keras"), None)
     peak = results["peaks"]["fma_gflops"]
     folded = inf[("folded", "fp32", 32)]
     rows = {
@@ -438,8 +452,12 @@ def targets(results: dict) -> dict:
             _ratio(rate("folded15"), best_torch_fp32), "-")
         rows["keras_resnet folded bf16 / torchvision bf16 autocast, batch 32"] = (
             _ratio(rate("folded", "bf16"), torch_inf[("bf16", "channels_last", 32)]), "-")
+    rows["ResNet20 training, keras_resnet / the same with Keras' BatchNormalization"] = (
+        _ratio(train.get(("keras_resnet", "resnet20")), keras_bn), "-")
+    rows["ResNet20 training with Keras' BatchNormalization / torch (faster layout)"] = (
+        _ratio(keras_bn, train.get(("torch", "resnet20"))), "-")
     for name in ("resnet20", "resnet56", "resnet18"):
-        label = "ResNet20" if name == "resnet20" else name.replace("resnet", "ResNet")
+        label = name.replace("resnet", "ResNet")
         rows[f"{label} training, keras_resnet / torch (faster layout)"] = (
             _ratio(train.get(("keras_resnet", name)), train.get(("torch", name))),
             ">= 1.00" if name == "resnet20" else "-")
@@ -471,18 +489,6 @@ def _machine(tf, torch_info) -> dict:
                 load_start=list(os.getloadavg()))
 
 
-def _write_atomically(path: pathlib.Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
@@ -510,7 +516,7 @@ def parse_args(argv=None):
     if args.quick:
         args.repeats, args.batch1_calls, args.agreement_images = 2, 2, 32
         args.digits_epochs = 1
-    args.train_calls = {"resnet20": 5, "resnet56": 2, "resnet18": 5}
+    args.train_calls = {"resnet20": 5, "resnet20_kerasbn": 5, "resnet56": 2, "resnet18": 5}
     return args
 
 
@@ -572,12 +578,13 @@ def main(argv=None) -> int:
     m["load_end"] = list(os.getloadavg())
     results = dict(
         harness_fingerprint=summary.fingerprint(),
-        command="python -m benchmarks.run " + " ".join(argv if argv is not None
-                                                        else sys.argv[1:]),
+        command="python -m benchmarks.run " + " ".join(
+            sys.argv[1:] if argv is None else argv),
         started=started.isoformat(timespec="seconds"),
         finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         machine=m,
-        settings=dict(threads=args.threads, repeats=args.repeats,
+        settings=dict(threads=args.threads, tf_inter_op_threads=args.threads,
+                      torch_inter_op_threads=1, repeats=args.repeats,
                       batch1_calls=args.batch1_calls, train_batch=args.train_batch,
                       train_calls=args.train_calls, quick=args.quick,
                       inference_timing="tf.function(model(x, training=False)), fixed input",
@@ -589,14 +596,16 @@ def main(argv=None) -> int:
         build_and_memory=children,
     )
     results["targets"] = targets(results)
-    _write_atomically(args.out / "results.json",
-                      lambda tmp: pathlib.Path(tmp).write_text(json.dumps(results, indent=1)))
-    _write_atomically(args.out / "speed.png", lambda tmp: summary.plot(results, tmp))
+    from keras_resnet.atomic import atomic_path, write_text  # after _import_tf pinned threads
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text(args.out / "results.json", json.dumps(results, indent=1))
+    with atomic_path(args.out / "speed.png") as tmp:
+        summary.plot(results, tmp)
     table = summary.render_table(results)
     if args.readme:
         readme = pathlib.Path(args.readme)
         text = summary.replace_readme_section(readme.read_text(), table)
-        _write_atomically(readme, lambda tmp: pathlib.Path(tmp).write_text(text))
+        write_text(readme, text)
     print(table)
     return 0
 

@@ -17,7 +17,7 @@ README_END = "<!-- speed-table:end -->"
 # The files that decide what is measured and how: change one, rerun the benchmark. (This
 # file only presents results; the test compares its README table with the JSON instead.)
 FINGERPRINTED = ("benchmarks/run.py", "benchmarks/torch_bench.py", "benchmarks/fma_peak.c",
-                 "keras_resnet/inference.py")
+                 "keras_resnet/inference.py", "keras_resnet/layers.py")
 
 
 def fingerprint() -> str:
@@ -41,7 +41,9 @@ def render_table(results: dict) -> str:
     p = results["peaks"]
     lines = [
         f"Measured {results['finished'][:16].replace('T', ' ')} UTC by `{results['command']}` on "
-        f"{m['cpu']} ({m['cores']} cores, {results['settings']['threads']} threads), "
+        f"{m['cpu']} ({m['cores']} cores, {results['settings']['threads']} threads"
+        + (f", {results['settings']['tf_inter_op_threads']} TensorFlow inter-op threads"
+           if "tf_inter_op_threads" in results["settings"] else "") + "), "
         f"TensorFlow {m['tensorflow']}, Keras {m['keras']}"
         + (f", torch {m['torch']}" if m.get("torch") else "") + "; "
         f"load average {m['load_start'][0]:.2f} at the start, {m['load_end'][0]:.2f} at the end. "

@@ -5,7 +5,8 @@ __version__ = "0.1.0"
 from keras_resnet.backbone import backbone, stage_names
 from keras_resnet.blocks import block, head, stack, stem
 from keras_resnet.finetune import freeze
-from keras_resnet.inference import fold_batchnorm, with_dtype_policy
+from keras_resnet.inference import fold_batchnorm, with_dtype_policy, with_keras_batchnorm
+from keras_resnet.layers import FusedBatchNormalization
 from keras_resnet.macs import count_macs
 from keras_resnet.models import (ResNet, ResNet18, ResNet20, ResNet32, ResNet34, ResNet44,
                                  ResNet50, ResNet50D, ResNet50V2, ResNet56, ResNet101,

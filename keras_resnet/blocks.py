@@ -14,7 +14,7 @@ from typing import Sequence, Union
 import keras
 from keras import layers
 
-from keras_resnet.layers import DropPath, ZeroPadChannels
+from keras_resnet.layers import DropPath, FusedBatchNormalization, ZeroPadChannels
 from keras_resnet.specs import (SHORTCUTS, STEMS, Variant, check_block_options, check_choice,
                                 check_zero_init_residual, expansion, get_variant)
 
@@ -52,10 +52,10 @@ def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool,
 
 
 def _bn(x, v: Variant, name, *, zero_gamma: bool = False):
-    return layers.BatchNormalization(axis=_channel_axis(), epsilon=v.bn_epsilon,
-                                     momentum=v.bn_momentum,
-                                     gamma_initializer="zeros" if zero_gamma else "ones",
-                                     name=name)(x)
+    return FusedBatchNormalization(axis=_channel_axis(), epsilon=v.bn_epsilon,
+                                   momentum=v.bn_momentum,
+                                   gamma_initializer="zeros" if zero_gamma else "ones",
+                                   name=name)(x)
 
 
 def _conv_bn_relu(x, filters, kernel_size, stride, v: Variant, name, **conv_options):

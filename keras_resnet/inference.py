@@ -1,6 +1,6 @@
-"""Deploy-time transforms: BatchNormalization folding and low-precision copies.
+"""Deploy-time transforms: BatchNormalization folding, low-precision and stock-layer copies.
 
-Both work on any functional (or built Sequential) Keras model by re-running its
+All work on any functional (or built Sequential) Keras model by re-running its
 graph with `keras.models.clone_model`, so they know nothing about ResNet layer
 names; the weights of every layer they keep are copied over unchanged.
 """
@@ -200,18 +200,47 @@ def with_dtype_policy(model: keras.Model, policy: str = "mixed_bfloat16", *,
                          f"'mixed_bfloat16'. Received: policy={policy!r}") from e
     model = _as_functional(model)
     output_layers = {id(t._keras_history.operation) for t in model.outputs}
-    clones = []
 
-    def clone_function(layer):
+    def config_of(layer):
         config = layer.get_config()
         if "dtype" in config:
             keep32 = float32_outputs and id(layer) in output_layers
             config["dtype"] = "float32" if keep32 else policy
-        clone = layer.__class__.from_config(config)
+        return layer.__class__, config
+
+    return _copy_layer_by_layer(model, config_of)
+
+
+def with_keras_batchnorm(model: keras.Model) -> keras.Model:
+    """Return a copy of `model` with Keras' own BatchNormalization in place of
+    `keras_resnet.layers.FusedBatchNormalization` (same config and weights).
+
+    The zoo's models use the fused layer for speed; a copy with stock layers
+    saves to a `.keras` file that Keras loads without keras_resnet installed
+    (unless the model has other custom layers, such as the CIFAR nets'
+    option-A shortcut).
+    """
+    from keras_resnet.layers import FusedBatchNormalization
+
+    def config_of(layer):
+        stock = isinstance(layer, FusedBatchNormalization)
+        return keras.layers.BatchNormalization if stock else layer.__class__, layer.get_config()
+
+    return _copy_layer_by_layer(_as_functional(model), config_of)
+
+
+def _copy_layer_by_layer(model: Functional, config_of) -> keras.Model:
+    """Clone `model`, making each layer as `cls.from_config(config)` with
+    `cls, config = config_of(layer)`, and copy every layer's weights over."""
+    clones = []
+
+    def clone_function(layer):
+        cls, config = config_of(layer)
+        clone = cls.from_config(config)
         clones.append((layer, clone))
         return clone
 
-    # recursive: layers of nested functional models get the policy too.
+    # recursive: layers of nested functional models are made the same way.
     new_model = keras.models.clone_model(model, clone_function=clone_function, recursive=True)
     for layer, clone in clones:
         clone.set_weights(layer.get_weights())

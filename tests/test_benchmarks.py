@@ -22,7 +22,8 @@ def results():
 
 def test_results_were_made_by_this_harness(results):
     assert results["harness_fingerprint"] == summary.fingerprint(), (
-        "benchmarks/ or keras_resnet/inference.py changed since the results were made: "
+        "benchmarks/ or the fast paths it measures (keras_resnet/inference.py, layers.py) "
+        "changed since the results were made: "
         "rerun `python -m benchmarks.run`")
     assert not results["settings"]["quick"]
 
@@ -38,6 +39,9 @@ def test_results_are_complete(results):
             assert {(key, dtype, 1), (key, dtype, 32)} <= measured
     trained = {(r["framework"], r["model"]) for r in results["training"]}
     assert {("keras_resnet", "resnet20"), ("keras_resnet", "resnet56")} <= trained
+    resnet20 = {r.get("batchnorm") for r in results["training"] if r["model"] == "resnet20"
+                and r["framework"] == "keras_resnet"}
+    assert resnet20 == {"fused", "keras"}  # ours as built, and with Keras' BN for comparison
     for record in results["inference"] + results["training"]:
         assert record["img_s"] > 0 and len(record["img_s_runs"]) == results["settings"]["repeats"]
     assert all(m["peak_rss_mb"] > 0 and "build_s" in m for m in results["build_and_memory"]
