@@ -127,7 +127,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             x=x, scale=scale, offset=offset, mean=tf.constant([]), variance=tf.constant([]),
             epsilon=self.epsilon, data_format=data_format, is_training=True)[:3]
         # The kernel returns the unbiased batch variance; Keras averages the biased one.
-        count = tf.cast(tf.size(x, out_type="int64") // channels, "float32")
+        count = tf.cast(tf.size(x, out_type=tf.int64) // channels, "float32")
         variance = variance * tf.maximum(count - 1.0, 0.0) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum
