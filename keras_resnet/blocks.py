@@ -169,7 +169,7 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
           block_type: str = "bottleneck", variant: Union[str, Variant] = "v1",
           shortcut: str = "B", dilation: int = 1, dilate: bool = False,
           drop_path_rate: Union[float, Sequence[float]] = 0.0, name: str | None = None,
-          **block_options):
+          return_feature_map: bool = False, **block_options):
     """A stage of `blocks` residual blocks that downsamples by `stride` once.
 
     The stride sits on the first block, or on the last one for "v2" (as in
@@ -188,11 +188,14 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
             `dilation`, the blocks after it use `dilation * stride`.
         drop_path_rate: One rate for every block, or one per block.
         name: Stage prefix, e.g. "conv3"; blocks are named `{name}_block{i}`.
+        return_feature_map: Also return the stage's feature map at its own
+            resolution: its output, or for "v2" (whose last block strides for
+            the next stage) the input of its last block.
         **block_options: `groups`, `width_per_group`, `avg_down`,
             `zero_init_residual`, passed to every `block`.
 
     Returns:
-        The stage's output tensor.
+        The stage's output tensor, or `(output, feature_map)`.
     """
     if not isinstance(blocks, int) or blocks < 1:
         raise ValueError(f"`blocks` must be a positive integer. Received: blocks={blocks!r}")
@@ -204,7 +207,10 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
         raise ValueError(f"`drop_path_rate` must be a number or give one rate per block "
                          f"({blocks}). Received: drop_path_rate={drop_path_rate!r}")
     strided = blocks if v.stride_at_stage_end else 1
+    feature_map = x
     for i in range(1, blocks + 1):
+        if i == blocks:
+            feature_map = x  # the input of the last block
         block_stride, block_dilation = 1, dilation
         if i == strided and not dilate:
             block_stride = stride
@@ -213,7 +219,9 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
         x = block(x, filters, block_stride, block_type=block_type, variant=v,
                   shortcut=shortcut, dilation=block_dilation, drop_path_rate=rates[i - 1],
                   name=f"{name}_block{i}", **block_options)
-    return x
+    if not v.stride_at_stage_end:
+        feature_map = x
+    return (x, feature_map) if return_feature_map else x
 
 
 def stem(x, filters: int = 64, *, kind: str = "imagenet",
@@ -227,7 +235,7 @@ def stem(x, filters: int = 64, *, kind: str = "imagenet",
     ReLU (section 4.2 of the paper). Pre-activation variants leave out the
     final BN and ReLU: the first block applies them.
     """
-    check_choice("stem", kind, STEMS)
+    check_choice("stem", kind, tuple(STEMS))
     v = _as_variant(variant)
     last_before_bn = not v.preactivation
     if kind == "imagenet":

@@ -1,16 +1,30 @@
 """The `keras-resnet` command: a thin argparse layer over the library.
 
 Every failure the user can fix (unknown model, bad shape, ...) prints one line
-and exits with code 2; heavy imports happen inside the subcommand that needs them.
+and exits with code 2. Heavy imports happen inside the subcommand that needs
+them: `--help` and `list` never load TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
 import sys
-from typing import Optional, Sequence
+import threading
+from typing import Iterator, Optional, Sequence
 
 EXIT_USAGE = 2
+
+# TensorFlow's C++ start-up lines (absl's "I0000 00:00:... port.cc:153] oneDNN
+# ...", CUDA probing, CPU features) are not the CLI's output. TF_CPP_MIN_LOG_LEVEL
+# does not silence the ones logged before absl is initialised, so the CLI drops
+# them from stderr; KERAS_RESNET_TF_LOGS=1 keeps them.
+_TF_LOG_LINE = re.compile(r"^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |"
+                          r"WARNING: All log messages before absl::InitializeLog|"
+                          r"To enable the following instructions: .* rebuild TensorFlow)")
+
 
 
 class UsageError(Exception):
@@ -18,8 +32,8 @@ class UsageError(Exception):
 
 
 def _cmd_list(args) -> None:
-    from keras_resnet.report import list_table
-    print(list_table())
+    from keras_resnet.report import list_table, pretrained_table
+    print(pretrained_table() if args.pretrained else list_table())
 
 
 def _cmd_params(args) -> None:
@@ -206,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="the registered models with their metadata")
+    p.add_argument("--pretrained", action="store_true",
+                   help="list the pretrained weights instead (accuracy, preprocessing, license)")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("params", help="build every model; parameters and MACs next to "
@@ -225,11 +241,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _without_tensorflow_log_lines() -> Iterator[None]:
+    """Route file descriptor 2 through a filter that drops TensorFlow's C++ log
+    lines and passes every other line on as it comes."""
+    if os.environ.get("KERAS_RESNET_TF_LOGS") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward():
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not _TF_LOG_LINE.match(line.decode(errors="replace")):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the thread drains and ends
+        thread.join(timeout=5)
+        os.close(saved)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of `keras-resnet` and `python -m keras_resnet`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with _without_tensorflow_log_lines():
+            args.func(args)
     except (UsageError, ValueError) as e:
         print(f"keras-resnet {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

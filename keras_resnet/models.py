@@ -1,4 +1,8 @@
-"""The generic ResNet builder, argument checking, and the public ResNetN functions."""
+"""The generic ResNet builder, argument checking, and the public ResNetN functions.
+
+The public builders (`ResNet18`, ..., `ResNet110`) are made here from the
+registry's rows (`keras_resnet.registry`), one per registered model.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from typing import Callable, Optional, Sequence
 import keras
 
 from keras_resnet import blocks
-from keras_resnet.specs import (ARCHS, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, STEMS, ArchSpec,
+from keras_resnet.registry import REGISTRY, ModelInfo
+from keras_resnet.specs import (OUTPUT_STRIDES, POOLINGS, SHORTCUTS, ArchSpec,
                                 check_block_options, check_choice, check_zero_init_residual,
-                                get_variant)
+                                get_stem, get_variant)
 
 
 def _is_int(value) -> bool:
@@ -128,22 +133,24 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     else:
         inputs = x = keras.Input(tensor=input_tensor, shape=input_shape, name="input")
 
-    x = blocks.stem(x, spec.widths[0], kind=spec.stem, variant=v)
+    stem_output = x = blocks.stem(x, spec.widths[0], kind=spec.stem.name, variant=v)
+    stage_outputs, pyramid_outputs = {"conv1": stem_output}, {}
     strides = spec.stage_strides
     if v.stride_at_stage_end:  # each stage downsamples for the next one
         strides = strides[1:] + (1,)
     # Stochastic depth grows linearly from 0 at the first block (timm's rule).
     total = sum(spec.blocks_per_stage)
     rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
-    reached, dilation = spec.stem_stride, 1
-    for stage, (width, depth, stride) in enumerate(
-            zip(spec.widths, spec.blocks_per_stage, strides), start=2):
+    reached, dilation = spec.stem.stride, 1
+    for stage, width, depth, stride in zip(spec.stage_names, spec.widths,
+                                           spec.blocks_per_stage, strides):
         dilate = reached * stride > output_stride
-        x = blocks.stack(x, width, depth, stride, block_type=spec.block_type, variant=v,
-                         shortcut=shortcut, dilation=dilation, dilate=dilate,
-                         drop_path_rate=rates[:depth], groups=spec.groups,
-                         width_per_group=spec.width_per_group, avg_down=spec.avg_down,
-                         zero_init_residual=zero_init_residual, name=f"conv{stage}")
+        x, feature_map = blocks.stack(
+            x, width, depth, stride, block_type=spec.block_type, variant=v, shortcut=shortcut,
+            dilation=dilation, dilate=dilate, drop_path_rate=rates[:depth], groups=spec.groups,
+            width_per_group=spec.width_per_group, avg_down=spec.avg_down,
+            zero_init_residual=zero_init_residual, name=stage, return_feature_map=True)
+        stage_outputs[stage], pyramid_outputs[stage] = x, feature_map
         rates = rates[depth:]
         if dilate:
             dilation *= stride
@@ -152,6 +159,11 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     x = blocks.head(x, include_top=include_top, num_classes=num_classes, pooling=pooling,
                     classifier_activation=classifier_activation, variant=v)
     model = keras.Model(inputs, x, name=name or _default_name(spec, variant))
+    # Recorded while building (as keras-hub's `pyramid_outputs`), so `freeze` and
+    # `backbone` find the stages without reading layer names. Keras does not save
+    # these attributes: a model loaded from a file has neither.
+    model.stage_outputs = stage_outputs
+    model.pyramid_outputs = pyramid_outputs
 
     if weights is not None:
         from keras_resnet.weights import load_weights  # keeps the model code import-light
@@ -179,11 +191,12 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
     Args:
         blocks_per_stage: Residual blocks in each stage, e.g. (3, 4, 6, 3).
         input_shape: Image shape in `keras.config.image_data_format()` order;
-            default (224, 224, 3) with the classifier and any size without.
+            default the stem's size with the classifier ((224, 224, 3), or
+            (32, 32, 3) for "cifar") and any size without.
         num_classes: Classifier width.
         block_type: "basic" or "bottleneck".
-        widths: Filters of each stage; default doubles from 64 ("imagenet"
-            stem) or 16 ("cifar" stem) each stage.
+        widths: Filters of each stage; default doubles each stage from the
+            stem's base width (64 for "imagenet" and "deep", 16 for "cifar").
         stem: "imagenet" (7x7/2 conv + max-pool), "deep" (ResNet-D's three
             3x3 convs + max-pool) or "cifar" (one 3x3 conv).
         groups: Groups of each bottleneck's 3x3 conv (ResNeXt cardinality).
@@ -208,22 +221,20 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         A `keras.Model`.
     """
     check_block_options(block_type, groups, width_per_group)
-    check_choice("stem", stem, STEMS)
+    stem_record = get_stem(stem)
     if (not isinstance(blocks_per_stage, (tuple, list)) or not blocks_per_stage
             or not all(_is_int(b) and b > 0 for b in blocks_per_stage)):
         raise ValueError("`blocks_per_stage` must be a non-empty list of positive integers. "
                          f"Received: blocks_per_stage={blocks_per_stage!r}")
-    base = 64 if stem == "imagenet" else 16
-    widths = tuple(widths) if widths is not None else tuple(
-        base * 2 ** i for i in range(len(blocks_per_stage)))
-    if len(widths) != len(blocks_per_stage) or not all(_is_int(w) and w > 0 for w in widths):
-        raise ValueError("`widths` must list one positive integer per stage "
-                         f"({len(blocks_per_stage)} stages). Received: widths={widths!r}")
-    default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
-    spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem, groups=groups,
-                    width_per_group=width_per_group, avg_down=avg_down,
-                    default_input_shape=default_shape, default_variant=variant,
-                    default_shortcut=shortcut)
+    if widths is not None:
+        widths = tuple(widths) if isinstance(widths, (tuple, list)) else widths
+        if (not isinstance(widths, tuple) or len(widths) != len(blocks_per_stage)
+                or not all(_is_int(w) and w > 0 for w in widths)):
+            raise ValueError("`widths` must list one positive integer per stage "
+                             f"({len(blocks_per_stage)} stages). Received: widths={widths!r}")
+    spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem_record,
+                    groups=groups, width_per_group=width_per_group, avg_down=avg_down,
+                    default_variant=variant, default_shortcut=shortcut)
     return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                         weights=weights, input_tensor=input_tensor, pooling=pooling,
                         classifier_activation=classifier_activation, name=name,
@@ -258,15 +269,13 @@ Returns:
 """
 
 
-def _public_builder(arch: str, *, title: str, what: str, variant: Optional[str] = None
-                    ) -> Callable[..., keras.Model]:
-    """Make the public `ResNetN` function for registry entry `arch`."""
-    spec = ARCHS[arch]
-    variant = variant or spec.default_variant
+def _public_builder(info: ModelInfo) -> Callable[..., keras.Model]:
+    """Make the public builder (`ResNet50`, ...) of one registry row."""
+    spec, default_variant = info.spec, info.variant
 
     def builder(input_shape=None, num_classes: int = spec.default_num_classes, *,
                 include_top: bool = True, weights=None, input_tensor=None, pooling=None,
-                classifier_activation="softmax", variant: str = variant,
+                classifier_activation="softmax", variant: str = default_variant,
                 shortcut: str = spec.default_shortcut, zero_init_residual: bool = False,
                 drop_path_rate: float = 0.0, name: Optional[str] = None):
         return build_resnet(spec, input_shape, num_classes, include_top=include_top,
@@ -275,13 +284,15 @@ def _public_builder(arch: str, *, title: str, what: str, variant: Optional[str] 
                             shortcut=shortcut, zero_init_residual=zero_init_residual,
                             drop_path_rate=drop_path_rate, name=name)
 
-    builder.__name__ = builder.__qualname__ = title
+    builder.__name__ = builder.__qualname__ = info.builder_name
+    builder.__module__ = __name__
     builder.__doc__ = _DOC.format(
-        title=title, what=what, default_shape=spec.default_input_shape,
-        min_size=spec.min_input_size, num_classes=spec.default_num_classes,
-        variant=variant, shortcut=spec.default_shortcut,
+        title=info.builder_name, what=f" ({info.description})" if info.description else "",
+        default_shape=spec.default_input_shape, min_size=spec.min_input_size,
+        num_classes=spec.default_num_classes, variant=default_variant,
+        shortcut=spec.default_shortcut,
         arch=f"{spec.block_type.capitalize()} blocks per stage: {spec.blocks_per_stage}, "
-             f"widths {spec.widths}, {spec.stem} stem"
+             f"widths {spec.widths}, {spec.stem.name} stem"
              + (f", {spec.groups} groups" if spec.groups > 1 else "")
              + (f", {spec.width_per_group // 64}x wide 3x3" if spec.groups == 1
                 and spec.width_per_group > 64 else "")
@@ -289,26 +300,9 @@ def _public_builder(arch: str, *, title: str, what: str, variant: Optional[str] 
     return builder
 
 
-ResNet18 = _public_builder("resnet18", title="ResNet18", what="")
-ResNet34 = _public_builder("resnet34", title="ResNet34", what="")
-ResNet50 = _public_builder("resnet50", title="ResNet50", what="")
-ResNet101 = _public_builder("resnet101", title="ResNet101", what="")
-ResNet152 = _public_builder("resnet152", title="ResNet152", what="")
-ResNet200 = _public_builder("resnet200", title="ResNet200", what="")
-ResNet50D = _public_builder("resnet50d", title="ResNet50D", what=" (ResNet-D, Bag of Tricks)")
-ResNet101D = _public_builder("resnet101d", title="ResNet101D", what=" (ResNet-D, Bag of Tricks)")
-ResNeXt50_32x4d = _public_builder("resnext50_32x4d", title="ResNeXt50_32x4d", what="")
-ResNeXt101_32x8d = _public_builder("resnext101_32x8d", title="ResNeXt101_32x8d", what="")
-WideResNet50_2 = _public_builder("wide_resnet50_2", title="WideResNet50_2", what="")
-WideResNet101_2 = _public_builder("wide_resnet101_2", title="WideResNet101_2", what="")
-ResNet50V2 = _public_builder("resnet50", title="ResNet50V2", what=" (pre-activation)",
-                             variant="v2")
-ResNet101V2 = _public_builder("resnet101", title="ResNet101V2", what=" (pre-activation)",
-                              variant="v2")
-ResNet152V2 = _public_builder("resnet152", title="ResNet152V2", what=" (pre-activation)",
-                              variant="v2")
-ResNet20 = _public_builder("resnet20", title="ResNet20", what=" for CIFAR (paper, 4.2)")
-ResNet32 = _public_builder("resnet32", title="ResNet32", what=" for CIFAR (paper, 4.2)")
-ResNet44 = _public_builder("resnet44", title="ResNet44", what=" for CIFAR (paper, 4.2)")
-ResNet56 = _public_builder("resnet56", title="ResNet56", what=" for CIFAR (paper, 4.2)")
-ResNet110 = _public_builder("resnet110", title="ResNet110", what=" for CIFAR (paper, 4.2)")
+# One public builder per registry row: ResNet18, ..., ResNet152V2, ResNet20, ...
+for _info in REGISTRY.values():
+    globals()[_info.builder_name] = _public_builder(_info)
+del _info
+
+__all__ = ["ResNet", "build_resnet", *(info.builder_name for info in REGISTRY.values())]

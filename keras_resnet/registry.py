@@ -1,20 +1,24 @@
-"""The model registry: every named model, its builder and its metadata.
+"""The model registry: one row per named model, the single place a model is added.
 
-`params`, `trainable_params` and `macs` are recorded for each model at its
-default input size and variant (as torchvision records `_meta`); the test suite
-rebuilds every model and checks them, so they cannot drift. `reference` holds
-the published figures the model is compared against.
+Each row (`register(...)`) holds the model's architecture, its default
+convention, the public builder it gets (`keras_resnet.ResNet50`, ...) and its
+metadata: `params`, `trainable_params` and `macs` recorded at its default input
+size and variant (as torchvision records `_meta`; the test suite rebuilds every
+model and checks them, so they cannot drift), and `reference`, the published
+figures it is compared against. The public builders, their docstrings, the
+`keras-resnet list` table and the tests' per-model expectations all derive from
+these rows.
+
+This module imports no framework: listing models and their metadata is instant.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Optional
+import types
+from typing import Dict, List, Mapping, Optional
 
-import keras
-
-from keras_resnet import models
-from keras_resnet.specs import ARCHS
+from keras_resnet.specs import STEMS, ArchSpec, cifar_arch, get_variant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,86 +27,171 @@ class ModelInfo:
 
     Attributes:
         name: Registry name, e.g. "resnet50".
-        arch: Spec name in `keras_resnet.specs.ARCHS`.
+        builder_name: Name of its public builder, e.g. "ResNet50".
+        spec: Its architecture (`keras_resnet.specs.ArchSpec`).
         variant: Default convention ("v1", "v1.5", "v2").
-        input_shape: Default input shape (channels last).
-        num_classes: Default number of classes.
+        description: What the builder's docstring says the model is, e.g.
+            "pre-activation" (may be empty).
         params: `model.count_params()`, BN moving statistics included.
         trainable_params: Trainable parameters only (torchvision's figure).
         macs: Multiply-accumulates for one image at `input_shape`.
-        reference: Published figures: "paper_gmacs" (Table 1),
+        reference: Published figures: "paper_gmacs" (the paper's Table 1),
             "keras_applications_params" (count_params), "torchvision_params"
-            (trainable, the same architecture with variant="v1.5"),
-            "paper_params" (section 4.2), "paper_cifar10_error" (%).
+            and "timm_params" (trainable, the same architecture with
+            variant="v1.5"), "paper_params" (section 4.2), "paper_cifar10_error"
+            (%, section 4.2).
     """
 
     name: str
-    arch: str
+    builder_name: str
+    spec: ArchSpec
     variant: str
-    input_shape: tuple
-    num_classes: int
+    description: str
     params: int
     trainable_params: int
     macs: int
-    reference: Dict[str, float]
-    builder: Callable[..., keras.Model] = dataclasses.field(repr=False, compare=False)
+    reference: Mapping[str, float]
+
+    @property
+    def arch(self) -> str:
+        """Architecture name (the spec's), which keys its weight files."""
+        return self.spec.name
+
+    @property
+    def input_shape(self) -> tuple:
+        """Default input shape (channels last)."""
+        return self.spec.default_input_shape
+
+    @property
+    def num_classes(self) -> int:
+        """Default number of classes."""
+        return self.spec.default_num_classes
+
+    @property
+    def builder(self):
+        """The public builder function (imports the model code, and Keras)."""
+        from keras_resnet import models
+        return getattr(models, self.builder_name)
 
 
-_MODELS = [
-    # name, builder, arch, variant, params, trainable, macs, reference
-    ("resnet18", models.ResNet18, "resnet18", "v1", 11_703_912, 11_694_312, 1_814_073_344,
-     dict(paper_gmacs=1.8, torchvision_params=11_689_512)),
-    ("resnet34", models.ResNet34, "resnet34", "v1", 21_823_208, 21_806_184, 3_663_761_408,
-     dict(paper_gmacs=3.6, torchvision_params=21_797_672)),
-    ("resnet50", models.ResNet50, "resnet50", "v1", 25_636_712, 25_583_592, 3_857_973_248,
-     dict(paper_gmacs=3.8, keras_applications_params=25_636_712,
-          torchvision_params=25_557_032)),
-    ("resnet101", models.ResNet101, "resnet101", "v1", 44_707_176, 44_601_832, 7_570_194_432,
-     dict(paper_gmacs=7.6, keras_applications_params=44_707_176,
-          torchvision_params=44_549_160)),
-    ("resnet152", models.ResNet152, "resnet152", "v1", 60_419_944, 60_268_520, 11_282_415_616,
-     dict(paper_gmacs=11.3, keras_applications_params=60_419_944,
-          torchvision_params=60_192_808)),
-    ("resnet200", models.ResNet200, "resnet200", "v1", 64_937_832, 64_761_832, 14_776_270_848,
-     dict(timm_params=64_673_832)),
-    ("resnet50d", models.ResNet50D, "resnet50d", "v1.5", 25_629_512, 25_576_264, 4_328_824_832,
-     dict(timm_params=25_576_264)),
-    ("resnet101d", models.ResNet101D, "resnet101d", "v1.5", 44_673_864, 44_568_392,
-     8_041_046_016, dict(timm_params=44_568_392)),
-    ("resnext50_32x4d", models.ResNeXt50_32x4d, "resnext50_32x4d", "v1.5", 25_097_128,
-     25_028_904, 4_230_479_872, dict(torchvision_params=25_028_904)),
-    ("resnext101_32x8d", models.ResNeXt101_32x8d, "resnext101_32x8d", "v1.5", 88_994_216,
-     88_791_336, 16_414_015_488, dict(torchvision_params=88_791_336)),
-    ("wide_resnet50_2", models.WideResNet50_2, "wide_resnet50_2", "v1.5", 68_951_464,
-     68_883_240, 11_398_021_120, dict(torchvision_params=68_883_240)),
-    ("wide_resnet101_2", models.WideResNet101_2, "wide_resnet101_2", "v1.5", 127_024_552,
-     126_886_696, 22_753_050_624, dict(torchvision_params=126_886_696)),
-    ("resnet50v2", models.ResNet50V2, "resnet50", "v2", 25_613_800, 25_568_360, 3_482_255_360,
-     dict(keras_applications_params=25_613_800)),
-    ("resnet101v2", models.ResNet101V2, "resnet101", "v2", 44_675_560, 44_577_896, 7_194_476_544,
-     dict(keras_applications_params=44_675_560)),
-    ("resnet152v2", models.ResNet152V2, "resnet152", "v2", 60_380_648, 60_236_904, 10_906_697_728,
-     dict(keras_applications_params=60_380_648)),
-    ("resnet20", models.ResNet20, "resnet20", "v1.5", 271_098, 269_722, 40_551_040,
-     dict(paper_params=269_722, paper_cifar10_error=8.75)),
-    ("resnet32", models.ResNet32, "resnet32", "v1.5", 466_426, 464_154, 68_862_592,
-     dict(paper_params=464_154, paper_cifar10_error=7.51)),
-    ("resnet44", models.ResNet44, "resnet44", "v1.5", 661_754, 658_586, 97_174_144,
-     dict(paper_params=658_586, paper_cifar10_error=7.17)),
-    ("resnet56", models.ResNet56, "resnet56", "v1.5", 857_082, 853_018, 125_485_696,
-     dict(paper_params=853_018, paper_cifar10_error=6.97)),
-    ("resnet110", models.ResNet110, "resnet110", "v1.5", 1_736_058, 1_727_962, 252_887_680,
-     dict(paper_params=1_727_962, paper_cifar10_error=6.43)),
-]
+REGISTRY: Dict[str, ModelInfo] = {}
 
 
-def _info(name, builder, arch, variant, params, trainable, macs, reference) -> ModelInfo:
-    spec = ARCHS[arch]
-    return ModelInfo(name, arch, variant, spec.default_input_shape, spec.default_num_classes,
-                     params, trainable, macs, reference, builder)
+def register(*, name: str, builder_name: str, spec: ArchSpec, params: int,
+             trainable_params: int, macs: int, reference: Mapping[str, float],
+             variant: Optional[str] = None, description: str = "") -> ModelInfo:
+    """Add one model to the registry; a name or builder used twice raises."""
+    variant = spec.default_variant if variant is None else variant
+    get_variant(variant)
+    taken = {info.builder_name: info.name for info in REGISTRY.values()}
+    if name in REGISTRY or builder_name in taken:
+        raise ValueError(f"Model {name!r} (builder {builder_name}) is already registered.")
+    same_arch = [i.spec for i in REGISTRY.values() if i.spec.name == spec.name]
+    if same_arch and same_arch[0] != spec:
+        raise ValueError(f"Architecture {spec.name!r} is already registered with another spec.")
+    info = ModelInfo(name=name, builder_name=builder_name, spec=spec, variant=variant,
+                     description=description, params=params,
+                     trainable_params=trainable_params, macs=macs,
+                     reference=types.MappingProxyType(dict(reference)))
+    REGISTRY[name] = info
+    return info
 
 
-REGISTRY: Dict[str, ModelInfo] = {row[0]: _info(*row) for row in _MODELS}
+# --- the rows: the paper's ImageNet nets (Table 1), by depth -------------------
+
+_resnet50 = ArchSpec("resnet50", "bottleneck", (3, 4, 6, 3))
+_resnet101 = ArchSpec("resnet101", "bottleneck", (3, 4, 23, 3))
+_resnet152 = ArchSpec("resnet152", "bottleneck", (3, 8, 36, 3))
+
+register(name="resnet18", builder_name="ResNet18",
+         spec=ArchSpec("resnet18", "basic", (2, 2, 2, 2)),
+         params=11_703_912, trainable_params=11_694_312, macs=1_814_073_344,
+         reference=dict(paper_gmacs=1.8, torchvision_params=11_689_512))
+register(name="resnet34", builder_name="ResNet34",
+         spec=ArchSpec("resnet34", "basic", (3, 4, 6, 3)),
+         params=21_823_208, trainable_params=21_806_184, macs=3_663_761_408,
+         reference=dict(paper_gmacs=3.6, torchvision_params=21_797_672))
+register(name="resnet50", builder_name="ResNet50", spec=_resnet50,
+         params=25_636_712, trainable_params=25_583_592, macs=3_857_973_248,
+         reference=dict(paper_gmacs=3.8, keras_applications_params=25_636_712,
+                        torchvision_params=25_557_032))
+register(name="resnet101", builder_name="ResNet101", spec=_resnet101,
+         params=44_707_176, trainable_params=44_601_832, macs=7_570_194_432,
+         reference=dict(paper_gmacs=7.6, keras_applications_params=44_707_176,
+                        torchvision_params=44_549_160))
+register(name="resnet152", builder_name="ResNet152", spec=_resnet152,
+         params=60_419_944, trainable_params=60_268_520, macs=11_282_415_616,
+         reference=dict(paper_gmacs=11.3, keras_applications_params=60_419_944,
+                        torchvision_params=60_192_808))
+register(name="resnet200", builder_name="ResNet200",
+         spec=ArchSpec("resnet200", "bottleneck", (3, 24, 36, 3)),
+         params=64_937_832, trainable_params=64_761_832, macs=14_776_270_848,
+         reference=dict(timm_params=64_673_832))
+
+# --- the family: ResNet-D (Bag of Tricks, as in timm), ResNeXt, Wide ResNet ------
+
+register(name="resnet50d", builder_name="ResNet50D", description="ResNet-D, Bag of Tricks",
+         spec=ArchSpec("resnet50d", "bottleneck", (3, 4, 6, 3), stem=STEMS["deep"],
+                       avg_down=True, default_variant="v1.5"),
+         params=25_629_512, trainable_params=25_576_264, macs=4_328_824_832,
+         reference=dict(timm_params=25_576_264))
+register(name="resnet101d", builder_name="ResNet101D", description="ResNet-D, Bag of Tricks",
+         spec=ArchSpec("resnet101d", "bottleneck", (3, 4, 23, 3), stem=STEMS["deep"],
+                       avg_down=True, default_variant="v1.5"),
+         params=44_673_864, trainable_params=44_568_392, macs=8_041_046_016,
+         reference=dict(timm_params=44_568_392))
+register(name="resnext50_32x4d", builder_name="ResNeXt50_32x4d",
+         spec=ArchSpec("resnext50_32x4d", "bottleneck", (3, 4, 6, 3), groups=32,
+                       width_per_group=4, default_variant="v1.5"),
+         params=25_097_128, trainable_params=25_028_904, macs=4_230_479_872,
+         reference=dict(torchvision_params=25_028_904))
+register(name="resnext101_32x8d", builder_name="ResNeXt101_32x8d",
+         spec=ArchSpec("resnext101_32x8d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=8, default_variant="v1.5"),
+         params=88_994_216, trainable_params=88_791_336, macs=16_414_015_488,
+         reference=dict(torchvision_params=88_791_336))
+register(name="wide_resnet50_2", builder_name="WideResNet50_2",
+         spec=ArchSpec("wide_resnet50_2", "bottleneck", (3, 4, 6, 3), width_per_group=128,
+                       default_variant="v1.5"),
+         params=68_951_464, trainable_params=68_883_240, macs=11_398_021_120,
+         reference=dict(torchvision_params=68_883_240))
+register(name="wide_resnet101_2", builder_name="WideResNet101_2",
+         spec=ArchSpec("wide_resnet101_2", "bottleneck", (3, 4, 23, 3), width_per_group=128,
+                       default_variant="v1.5"),
+         params=127_024_552, trainable_params=126_886_696, macs=22_753_050_624,
+         reference=dict(torchvision_params=126_886_696))
+
+# --- pre-activation (He et al. 2016), keras.applications' ResNetV2 ------------
+
+register(name="resnet50v2", builder_name="ResNet50V2", spec=_resnet50, variant="v2",
+         description="pre-activation",
+         params=25_613_800, trainable_params=25_568_360, macs=3_482_255_360,
+         reference=dict(keras_applications_params=25_613_800))
+register(name="resnet101v2", builder_name="ResNet101V2", spec=_resnet101, variant="v2",
+         description="pre-activation",
+         params=44_675_560, trainable_params=44_577_896, macs=7_194_476_544,
+         reference=dict(keras_applications_params=44_675_560))
+register(name="resnet152v2", builder_name="ResNet152V2", spec=_resnet152, variant="v2",
+         description="pre-activation",
+         params=60_380_648, trainable_params=60_236_904, macs=10_906_697_728,
+         reference=dict(keras_applications_params=60_380_648))
+
+# --- the paper's CIFAR nets (section 4.2), depth 6n + 2 -------------------------
+
+# n, params, trainable, MACs, and the paper's parameter count and CIFAR-10 error (%).
+for _n, _params, _trainable, _macs, _paper_params, _error in (
+        (3, 271_098, 269_722, 40_551_040, 269_722, 8.75),
+        (5, 466_426, 464_154, 68_862_592, 464_154, 7.51),
+        (7, 661_754, 658_586, 97_174_144, 658_586, 7.17),
+        (9, 857_082, 853_018, 125_485_696, 853_018, 6.97),
+        (18, 1_736_058, 1_727_962, 252_887_680, 1_727_962, 6.43)):
+    register(name=f"resnet{6 * _n + 2}", builder_name=f"ResNet{6 * _n + 2}",
+             spec=cifar_arch(f"resnet{6 * _n + 2}", _n), description="for CIFAR (paper, 4.2)",
+             params=_params, trainable_params=_trainable, macs=_macs,
+             reference=dict(paper_params=_paper_params, paper_cifar10_error=_error))
+
+# Every registered architecture by name (a V2 model shares its v1 twin's).
+ARCHS: Dict[str, ArchSpec] = {info.spec.name: info.spec for info in REGISTRY.values()}
 
 
 def list_models() -> List[str]:
@@ -115,12 +204,17 @@ def model_info(name: str) -> ModelInfo:
     return REGISTRY[_check_name(name)]
 
 
-def get_model(name: str, **kwargs) -> keras.Model:
+def builder_names() -> List[str]:
+    """Names of the public builders, e.g. ["ResNet18", ...], in registry order."""
+    return [info.builder_name for info in REGISTRY.values()]
+
+
+def get_model(name: str, **kwargs):
     """Build a registered model by name; keyword arguments go to its builder.
 
     Example: `get_model("resnet50", input_shape=(64, 64, 3), num_classes=10)`.
     """
-    return REGISTRY[_check_name(name)].builder(**kwargs)
+    return model_info(name).builder(**kwargs)
 
 
 def _check_name(name: Optional[str]) -> str:

@@ -1,17 +1,18 @@
-"""Tables of the registry: parameters and MACs next to the paper's and the peers'."""
+"""Tables of the registry: parameters and MACs next to the paper's and the peers'.
+
+`list_table` reads the registry alone; the `params` tables build every model
+(and import Keras when called).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Dict, List, Optional, Sequence
 
-import keras
-
-from keras_resnet.macs import count_macs
 from keras_resnet.registry import list_models, model_info
 
 
-def _trainable(model: keras.Model) -> int:
+def _trainable(model) -> int:
     return sum(int(w.numpy().size) for w in model.trainable_weights)
 
 
@@ -36,6 +37,15 @@ def list_table() -> str:
         rows.append((name, info.variant, "x".join(map(str, info.input_shape)),
                      f"{info.params:,}", f"{info.macs / 1e9:.3f}"))
     return format_table(("model", "variant", "input", "params", "GMACs"), rows)
+
+
+def pretrained_table() -> str:
+    """The pretrained-weights table (data; builds nothing)."""
+    from keras_resnet.pretrained import list_pretrained
+    rows = [(p.name, p.top1, p.top5, p.eval_size, p.crop_pct, p.preprocessing, p.source,
+             p.license) for p in list_pretrained()]
+    return format_table(("weights", "top-1", "top-5", "eval size", "crop_pct",
+                         "preprocessing", "source", "license"), rows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,9 +77,10 @@ class Measurement:
         return None if paper is None else f"{(self.macs / 1e9 / paper - 1) * 100:+.1f}%"
 
 
-def measure(name: str, model: Optional[keras.Model] = None) -> Measurement:
+def measure(name: str, model=None) -> Measurement:
     """Measure registered model `name` (built at its defaults unless `model` is
     given), building its v1.5 twin too where torchvision or timm has the net."""
+    from keras_resnet.macs import count_macs
     info = model_info(name)
     model = model or info.builder()
     trainable = _trainable(model)
@@ -86,6 +97,7 @@ def measure(name: str, model: Optional[keras.Model] = None) -> Measurement:
 def params_rows(names: Sequence[str] | None = None) -> List[tuple]:
     """Build each model (and its v1.5 twin where torchvision has one) and
     measure parameters and MACs next to the published figures."""
+    import keras
     rows = []
     for name in names or list_models():
         m = measure(name)

@@ -1,21 +1,51 @@
-"""The one table of architectures and conventions every model is built from.
+"""The vocabulary every model is described in: stems, conventions, architectures.
 
-An architecture (`ArchSpec`) says which block, how many blocks per stage, how
-wide each stage is, and which stem it uses. A convention (`Variant`) says where
-the stride sits, which convolutions carry a bias, and the BatchNormalization
-constants. Adding a depth is one line in `ARCHS`.
+A stem (`Stem`) says how the network starts: its stride, its first width and
+the input sizes it suits. A convention (`Variant`) says where the stride sits,
+which convolutions carry a bias, and the BatchNormalization constants. An
+architecture (`ArchSpec`) says which block, how many blocks per stage, how
+wide each stage is, and which stem it uses. The registered architectures are
+rows of `keras_resnet.registry`. Nothing here imports a framework.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
+from typing import Optional, Tuple
 
 BLOCK_TYPES = ("basic", "bottleneck")
-STEMS = ("imagenet", "deep", "cifar")
 OUTPUT_STRIDES = (8, 16, 32)
 SHORTCUTS = ("A", "B", "C")
 POOLINGS = (None, "avg", "max")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stem:
+    """The layers before the first stage, and what follows from them.
+
+    Attributes:
+        name: "imagenet" (7x7/2 conv + 3x3/2 max-pool), "deep" (ResNet-D:
+            three 3x3 convs + max-pool) or "cifar" (one 3x3/1 conv).
+        stride: Downsampling of the stem (4 with its max-pool, 1 for CIFAR).
+        base_width: Width of the first stage when none is given (each later
+            stage doubles it).
+        default_input_size: Height and width of the input when none is given.
+        min_input_size: Smallest height/width accepted: 32 with stride 4 (a
+            1x1 last feature map after four stages), 8 for CIFAR's (2x2).
+    """
+
+    name: str
+    stride: int
+    base_width: int
+    default_input_size: int
+    min_input_size: int
+
+
+STEMS = {stem.name: stem for stem in (
+    Stem("imagenet", stride=4, base_width=64, default_input_size=224, min_input_size=32),
+    Stem("deep", stride=4, base_width=64, default_input_size=224, min_input_size=32),
+    Stem("cifar", stride=1, base_width=16, default_input_size=32, min_input_size=8),
+)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,20 +108,19 @@ class ArchSpec:
     """One architecture: its blocks, stage depths and widths, stem and defaults.
 
     Attributes:
-        name: Registry name, e.g. "resnet50".
+        name: Architecture name, e.g. "resnet50" (also the default model name
+            and the key of its weight files).
         block_type: "basic" (two 3x3 convs) or "bottleneck" (1x1-3x3-1x1, x4).
         blocks_per_stage: Number of residual blocks in each stage.
-        widths: Filters of each stage (a bottleneck outputs 4x this).
-        stem: "imagenet" (7x7/2 conv + 3x3/2 max-pool), "deep" (ResNet-D:
-            three 3x3 convs + max-pool) or "cifar" (one 3x3 conv).
+        widths: Filters of each stage (a bottleneck outputs 4x this); default
+            the stem's base width, doubled each stage.
+        stem: The `Stem` record (see `STEMS`).
         groups: Groups of a bottleneck's 3x3 conv (ResNeXt's cardinality).
         width_per_group: Channels per group at width 64; a bottleneck's inner
             width is `widths[i] * width_per_group // 64 * groups` (torchvision's
             rule: 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
         avg_down: ResNet-D shortcut: a 2x2 average pool before a stride-1
             projection instead of a strided 1x1 projection.
-        default_input_shape: Channels-last input shape used when none is given
-            with `include_top=True`, and for the registry's MAC count.
         default_num_classes: Classifier width by default.
         default_variant: Convention used by default.
         default_shortcut: Shortcut option used by default ("A", "B" or "C").
@@ -100,15 +129,32 @@ class ArchSpec:
     name: str
     block_type: str
     blocks_per_stage: Tuple[int, ...]
-    widths: Tuple[int, ...] = (64, 128, 256, 512)
-    stem: str = "imagenet"
+    widths: Optional[Tuple[int, ...]] = None
+    stem: Stem = STEMS["imagenet"]
     groups: int = 1
     width_per_group: int = 64
     avg_down: bool = False
-    default_input_shape: Tuple[int, int, int] = (224, 224, 3)
     default_num_classes: int = 1000
     default_variant: str = "v1"
     default_shortcut: str = "B"
+
+    def __post_init__(self):
+        if self.widths is None:
+            widths = tuple(self.stem.base_width * 2 ** i
+                           for i in range(len(self.blocks_per_stage)))
+            object.__setattr__(self, "widths", widths)
+
+    @property
+    def default_input_shape(self) -> Tuple[int, int, int]:
+        """Channels-last input shape used when none is given with the classifier,
+        and for the registry's MAC count."""
+        size = self.stem.default_input_size
+        return (size, size, 3)
+
+    @property
+    def min_input_size(self) -> int:
+        """Smallest height/width accepted (the stem's)."""
+        return self.stem.min_input_size
 
     @property
     def stage_strides(self) -> Tuple[int, ...]:
@@ -116,54 +162,23 @@ class ArchSpec:
         return (1,) + (2,) * (len(self.blocks_per_stage) - 1)
 
     @property
-    def min_input_size(self) -> int:
-        """Smallest height/width accepted: 32 for the ImageNet stem (a 1x1 last
-        feature map), 8 for the CIFAR stem (2x2)."""
-        return 8 if self.stem == "cifar" else 32
-
-    @property
-    def stem_stride(self) -> int:
-        """Downsampling of the stem: 4 with its max-pool, 1 for CIFAR."""
-        return 1 if self.stem == "cifar" else 4
+    def stage_names(self) -> Tuple[str, ...]:
+        """Names of the stages, "conv2" onwards (the stem is "conv1")."""
+        return tuple(f"conv{s}" for s in range(2, len(self.blocks_per_stage) + 2))
 
 
-def _cifar(name: str, n: int) -> ArchSpec:
-    # Section 4.2 of the paper: depth 6n + 2, option A, no bias (BN follows
-    # every conv), which gives its parameter counts exactly.
-    return ArchSpec(name, "basic", (n, n, n), widths=(16, 32, 64), stem="cifar",
-                    default_input_shape=(32, 32, 3), default_num_classes=10,
+def cifar_arch(name: str, n: int) -> ArchSpec:
+    """The paper's CIFAR net of depth 6n + 2 (section 4.2): three stages of n
+    basic blocks, widths 16-32-64, option A, no conv bias (BN follows every
+    conv), which gives its parameter counts exactly."""
+    return ArchSpec(name, "basic", (n, n, n), stem=STEMS["cifar"], default_num_classes=10,
                     default_variant="v1.5", default_shortcut="A")
 
 
-ARCHS = {
-    spec.name: spec
-    for spec in (
-        ArchSpec("resnet18", "basic", (2, 2, 2, 2)),
-        ArchSpec("resnet34", "basic", (3, 4, 6, 3)),
-        ArchSpec("resnet50", "bottleneck", (3, 4, 6, 3)),
-        ArchSpec("resnet101", "bottleneck", (3, 4, 23, 3)),
-        ArchSpec("resnet152", "bottleneck", (3, 8, 36, 3)),
-        ArchSpec("resnet200", "bottleneck", (3, 24, 36, 3)),
-        # Bag of Tricks' ResNet-D as in timm: deep stem, average-pool shortcut.
-        ArchSpec("resnet50d", "bottleneck", (3, 4, 6, 3), stem="deep", avg_down=True,
-                 default_variant="v1.5"),
-        ArchSpec("resnet101d", "bottleneck", (3, 4, 23, 3), stem="deep", avg_down=True,
-                 default_variant="v1.5"),
-        ArchSpec("resnext50_32x4d", "bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4,
-                 default_variant="v1.5"),
-        ArchSpec("resnext101_32x8d", "bottleneck", (3, 4, 23, 3), groups=32, width_per_group=8,
-                 default_variant="v1.5"),
-        ArchSpec("wide_resnet50_2", "bottleneck", (3, 4, 6, 3), width_per_group=128,
-                 default_variant="v1.5"),
-        ArchSpec("wide_resnet101_2", "bottleneck", (3, 4, 23, 3), width_per_group=128,
-                 default_variant="v1.5"),
-        _cifar("resnet20", 3),
-        _cifar("resnet32", 5),
-        _cifar("resnet44", 7),
-        _cifar("resnet56", 9),
-        _cifar("resnet110", 18),
-    )
-}
+def get_stem(name: str) -> Stem:
+    """Look a stem up by name, with a clear error for an unknown one."""
+    check_choice("stem", name, tuple(STEMS))
+    return STEMS[name]
 
 
 def get_variant(variant: str) -> Variant:
@@ -178,11 +193,6 @@ def get_variant(variant: str) -> Variant:
 def expansion(block_type: str) -> int:
     """Output channels of a block per unit of its width."""
     return 4 if block_type == "bottleneck" else 1
-
-
-def output_channels(spec: ArchSpec) -> int:
-    """Channels of the last stage's output."""
-    return spec.widths[-1] * expansion(spec.block_type)
 
 
 def check_choice(argument: str, value: object, allowed: tuple) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 import keras_resnet
 from keras_resnet.inference import fold_batchnorm, with_dtype_policy
-from keras_resnet.specs import ARCHS
+from keras_resnet.registry import ARCHS
 from conftest import randomize_bn_statistics
 
 BN = keras.layers.BatchNormalization
@@ -14,7 +14,7 @@ _SLOW = {"resnet101", "resnet152", "resnet110"}
 
 
 def _small_shape(arch):
-    return (32, 32, 3) if ARCHS[arch].stem == "cifar" else (64, 64, 3)
+    return (32, 32, 3) if ARCHS[arch].stem.name == "cifar" else (64, 64, 3)
 
 
 def _bns(model):

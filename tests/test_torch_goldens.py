@@ -6,7 +6,7 @@ import pytest
 from safetensors.numpy import save_file
 
 import keras_resnet
-from keras_resnet.specs import ARCHS
+from keras_resnet.registry import ARCHS
 
 import torch_goldens as g
 
@@ -21,7 +21,7 @@ def test_goldens_are_current(goldens):
     for name, (block_type, blocks, groups, width, resnet_d, _) in g.DEPTHS.items():
         spec = ARCHS[name]
         ours = (spec.block_type, spec.blocks_per_stage, spec.groups, spec.width_per_group,
-                spec.stem == "deep", spec.avg_down)
+                spec.stem.name == "deep", spec.avg_down)
         assert ours == (block_type, blocks, groups, width, resnet_d, resnet_d), name
     # numpy still draws the numbers the goldens were recorded with; if not, rerun
     # scripts/make_torch_goldens.py (see its docstring).

@@ -22,7 +22,6 @@ def _resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, 
     """Check every argument and return the run's settings (before touching `out`)."""
     from keras_resnet.data import parse_source
     from keras_resnet.registry import model_info
-    from keras_resnet.specs import ARCHS
 
     if not out:
         raise ValueError("`out` must name the run directory")
@@ -55,7 +54,7 @@ def _resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, 
     parse_source(data)
     r = get_recipe(recipe or ("finetune" if weights is not None else "paper-cifar"))
     size = image_size or info.input_shape[0]
-    smallest = ARCHS[info.arch].min_input_size
+    smallest = info.spec.min_input_size
     if size < smallest:
         raise ValueError(f"`image_size` must be at least {smallest} for {info.name}. "
                          f"Received: image_size={size}")

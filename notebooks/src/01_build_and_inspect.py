@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 1. Build and inspect every ResNet
 #
-# Every model in the zoo comes from one spec table (`keras_resnet.specs.ARCHS`). This notebook
+# Every model in the zoo comes from one registry (`keras_resnet.registry`). This notebook
 # builds each registered model, prints a summary, and checks its parameters and multiply-accumulates
 # (MACs) against the paper (He et al. 2015, Table 1 and section 4.2) and the peers
 # (keras.applications, torchvision). Regenerate with
@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 
 import keras_resnet
 from keras_resnet.report import format_table, measure
-from keras_resnet.specs import ARCHS, paper_depth
+from keras_resnet.registry import ARCHS
+from keras_resnet.specs import paper_depth
 
 print("keras", keras.__version__, "| backend", keras.backend.backend())
 
@@ -23,7 +24,7 @@ print("keras", keras.__version__, "| backend", keras.backend.backend())
 # the weighted layers on the main path.
 
 # %% tags=["stable"]
-rows = [(s.name, s.block_type, s.blocks_per_stage, s.widths, s.stem, paper_depth(s))
+rows = [(s.name, s.block_type, s.blocks_per_stage, s.widths, s.stem.name, paper_depth(s))
         for s in ARCHS.values()]
 print(format_table(("arch", "block", "blocks/stage", "widths", "stem", "depth"), rows))
 
@@ -100,13 +101,12 @@ plt.show()
 
 # %% [markdown]
 # ## Features for other tasks
-# Without the classifier any input of at least 32x32 works; the stage outputs
-# `conv{2..5}_block{n}_out` are the usual feature pyramid.
+# Without the classifier any input of at least 32x32 works; the builder records each stage's
+# output (`model.pyramid_outputs`, also the layers `conv{2..5}_block{n}_out`): the usual feature
+# pyramid.
 
 # %% tags=["stable"]
 backbone = keras_resnet.ResNet50(include_top=False, input_shape=(256, 320, 3))
-outs = [backbone.get_layer(f"conv{s}_block{n}_out").output
-        for s, n in zip((2, 3, 4, 5), ARCHS["resnet50"].blocks_per_stage)]
-pyramid = keras.Model(backbone.input, outs)
+pyramid = keras.Model(backbone.input, list(backbone.pyramid_outputs.values()))
 for tensor in pyramid.outputs:
     print(tensor.shape)

@@ -8,13 +8,11 @@ import keras
 
 from keras_resnet.models import build_resnet
 from keras_resnet.registry import model_info
-from keras_resnet.specs import ARCHS, get_variant
 
 
 def stage_names(name: str) -> list:
     """Stage names of a registered model, e.g. ["conv2", ..., "conv5"]."""
-    spec = ARCHS[model_info(name).arch]
-    return [f"conv{s}" for s in range(2, len(spec.blocks_per_stage) + 2)]
+    return list(model_info(name).spec.stage_names)
 
 
 def backbone(name: str, input_shape=None, *, weights=None, variant: Optional[str] = None,
@@ -48,17 +46,11 @@ def backbone(name: str, input_shape=None, *, weights=None, variant: Optional[str
         raise ValueError(f"`outputs` must be a non-empty list of stage names from {available}. "
                          f"Received: outputs={outputs!r}")
     variant = variant or info.variant
-    spec = ARCHS[info.arch]
-    model = build_resnet(spec, input_shape, include_top=False, weights=weights, variant=variant,
-                         output_stride=output_stride, name=f"{name}_backbone", **kwargs)
-    preact = get_variant(variant).preactivation
-    features = {}
-    for stage in outputs:
-        depth = spec.blocks_per_stage[int(stage[4:]) - 2]
-        if stage == available[-1]:
-            features[stage] = model.output
-        elif preact:
-            features[stage] = model.get_layer(f"{stage}_block{depth}_preact_bn").input
-        else:
-            features[stage] = model.get_layer(f"{stage}_block{depth}_out").output
+    model = build_resnet(info.spec, input_shape, include_top=False, weights=weights,
+                         variant=variant, output_stride=output_stride,
+                         name=f"{name}_backbone", **kwargs)
+    # The last stage's map is the headless model's output ("v2" adds its final
+    # BN-ReLU there); the others are the feature maps recorded while building.
+    features = {stage: model.output if stage == available[-1] else model.pyramid_outputs[stage]
+                for stage in outputs}
     return keras.Model(model.inputs, features, name=model.name)
