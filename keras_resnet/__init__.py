@@ -5,6 +5,11 @@ everything else is imported on first use (PEP 562), so `import keras_resnet`
 and `keras-resnet list` start without loading TensorFlow.
 """
 
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
 from keras_resnet.registry import ModelInfo, builder_names, get_model, list_models, model_info
 
 __version__ = "0.1.0"
@@ -35,7 +40,6 @@ __all__ = ["ModelInfo", "get_model", "list_models", "model_info", *_LAZY]
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # later look-ups skip this function
         return value
@@ -44,3 +48,35 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _AfterKerasLoads(importlib.abc.MetaPathFinder):
+    """Registers the zoo's layers right after Keras is first imported.
+
+    A saved `.keras` file names `keras_resnet>FusedBatchNormalization` (and
+    `ZeroPadChannels`, `DropPath`), which Keras can load only once
+    `keras_resnet.layers` is imported. Importing it with the package would
+    load TensorFlow on `import keras_resnet`; waiting for Keras keeps
+    `import keras_resnet; keras.saving.load_model(...)` working without that.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)  # once; find Keras the normal way
+        spec = importlib.util.find_spec("keras")
+        if spec is not None and spec.loader is not None:
+            exec_module = spec.loader.exec_module
+
+            def exec_then_register(module):
+                exec_module(module)
+                importlib.import_module("keras_resnet.layers")
+
+            spec.loader.exec_module = exec_then_register
+        return spec
+
+
+if "keras" in sys.modules:
+    importlib.import_module("keras_resnet.layers")
+elif not any(isinstance(f, _AfterKerasLoads) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AfterKerasLoads())

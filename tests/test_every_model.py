@@ -1,0 +1,108 @@
+"""One battery, run on every registered model at a tiny input (in the spirit of
+keras-hub's `run_backbone_test`): build, predict, the stages the builder records,
+a `.keras` round trip, BatchNormalization folding, a mixed-precision copy, and
+channels_first. Per-model facts come from the registry, nothing is listed here."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+from conftest import randomize_bn_statistics
+from keras_resnet.registry import list_models, model_info
+
+# Above this many parameters a model's battery (a .keras file of 200-500 MB at
+# any input size) runs with the slow tests.
+_SLOW_PARAMS = 40_000_000
+
+
+def _models():
+    for name in list_models():
+        marks = [pytest.mark.slow] if model_info(name).params > _SLOW_PARAMS else []
+        yield pytest.param(name, marks=marks)
+
+
+def _tiny_shape(info):
+    """The smallest input the stem allows, not square (height and width may differ)."""
+    size = info.spec.min_input_size
+    return (size, size + 8, 3)
+
+
+def _run(model, x):
+    """Inference, called eagerly: no graph tracing (the costly part at tiny inputs)."""
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def _relative_error(actual, expected):
+    return float(np.abs(actual - expected).max() / max(1.0, np.abs(expected).max()))
+
+
+def _backend_runs_channels_first() -> bool:
+    # TensorFlow's CPU kernels have no NCHW convolution; jax, torch and GPUs do.
+    if keras.backend.backend() != "tensorflow":
+        return True
+    import tensorflow as tf
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+@pytest.mark.parametrize("name", _models())
+def test_model_battery(name, rng, tmp_path):
+    info = model_info(name)
+    shape = _tiny_shape(info)
+    model = keras_resnet.get_model(name, input_shape=shape, num_classes=7,
+                                   classifier_activation=None)
+    randomize_bn_statistics(model, rng)
+    x = rng.uniform(0, 1, (2,) + shape).astype("float32")
+
+    # build and predict
+    assert model.name == name
+    logits = _run(model, x)
+    assert logits.shape == (2, 7) and np.isfinite(logits).all()
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+    # the stages the builder records: the stem, then each stage at half the resolution
+    stages = info.spec.stage_names
+    assert list(model.stage_outputs) == ["conv1", *stages]
+    assert list(model.pyramid_outputs) == list(stages)
+    strides = [info.spec.stem.stride * 2 ** i for i in range(len(stages))]
+    for stage, stride in zip(stages, strides):
+        feature = model.pyramid_outputs[stage]
+        assert tuple(feature.shape[1:3]) == (-(-shape[0] // stride), -(-shape[1] // stride))
+
+    # .keras round trip: same layers, same outputs, bit for bit
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_array_equal(_run(loaded, x), logits)
+    del loaded
+
+    # BatchNormalization folding ("v2" keeps the BNs that follow an Add)
+    preactivation = info.variant == "v2"
+    folded = keras_resnet.fold_batchnorm(model, allow_partial=preactivation)
+    bns = [l for l in folded.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert bool(bns) == preactivation
+    assert _relative_error(_run(folded, x), logits) <= 1e-4
+    del folded
+
+    # mixed precision: bfloat16 compute, float32 output, close to float32
+    mixed = keras_resnet.with_dtype_policy(model, "mixed_bfloat16")
+    first_conv = next(l for l in mixed.layers if isinstance(l, keras.layers.Conv2D))
+    assert first_conv.compute_dtype == "bfloat16"
+    mixed_logits = _run(mixed, x)
+    assert mixed_logits.dtype == np.float32
+    assert np.linalg.norm(mixed_logits - logits) <= 0.1 * np.linalg.norm(logits)
+    del mixed
+
+    # channels_first: the same weights in the other layout
+    keras.config.set_image_data_format("channels_first")
+    first = keras_resnet.get_model(name, input_shape=(shape[2],) + shape[:2], num_classes=7,
+                                   classifier_activation=None)
+    assert first.output_shape == (None, 7)
+    last = stages[-1]
+    assert first.pyramid_outputs[last].shape[1] == model.pyramid_outputs[last].shape[-1]
+    first.set_weights(model.get_weights())
+    if _backend_runs_channels_first():
+        actual = _run(first, np.moveaxis(x, -1, 1))
+        assert _relative_error(actual, logits) <= 1e-4
