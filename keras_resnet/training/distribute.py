@@ -52,11 +52,14 @@ def _check_tf_config() -> dict:
     return config
 
 
-def _num_workers(strategy) -> int:
+def num_workers(strategy) -> int:
+    """How many workers (hosts) `strategy` spans: 1 unless multi-worker."""
     return getattr(strategy.extended, "_num_workers", 1)
 
 
-def _is_chief(strategy) -> bool:
+def is_chief(strategy) -> bool:
+    """Whether this process is the chief, the worker that writes the run directory
+    (the "chief" task, else worker 0; True without a cluster)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
         return True
@@ -66,7 +69,7 @@ def _is_chief(strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def _build_for_distribution(model, strategy, dataset) -> None:
+def build_for_distribution(model, strategy, dataset) -> None:
     """Build metrics, loss and optimizer before `fit` when batches are split over replicas.
 
     Keras 3.15's `fit` first reduces a distributed batch with
