@@ -8,7 +8,7 @@ One job per module:
     recipes.py     Recipe, RECIPES; the optimizer, weight decay and compile settings
     callbacks.py   fit's callbacks: epoch statistics, log.csv, TensorBoard, checkpoints
     distribute.py  tf.distribute strategies, TF_CONFIG, the chief, the multi-worker
-                   workarounds
+                   workarounds (their Keras internals are in keras_resnet.keras_compat)
     files.py       atomic JSON and model writes, checkpoints, log.csv on resume
     reports.py     training curves and confusion matrix PNGs, training time from log.csv
 
