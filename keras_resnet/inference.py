@@ -12,7 +12,8 @@ from typing import Dict, List, Tuple
 
 import keras
 import numpy as np
-from keras.src.models.functional import Functional  # no public alias in Keras 3
+
+from keras_resnet.keras_compat import Functional, is_functional, model_nodes, producing_layer
 
 # Convolutions whose kernel ends with the output-channel axis, so a per-channel
 # scale after them is a scale of the kernel's last axis.
@@ -26,14 +27,10 @@ def _as_functional(model, argument: str = "model") -> Functional:
                              "build it (give it an Input) first.")
         (inputs,), (outputs,) = model.inputs, model.outputs  # a Sequential has one of each
         return keras.Model(inputs, outputs, name=model.name)
-    if not isinstance(model, Functional):
+    if not is_functional(model):
         raise ValueError(f"`{argument}` must be a functional or Sequential keras.Model. "
                          f"Received: {argument}={model!r}")
     return model
-
-
-def _model_nodes(model: Functional) -> list:
-    return [node for nodes in model._nodes_by_depth.values() for node in nodes]
 
 
 def _plan_folds(model: Functional) -> Tuple[Dict[int, tuple], Dict[str, str]]:
@@ -42,7 +39,7 @@ def _plan_folds(model: Functional) -> Tuple[Dict[int, tuple], Dict[str, str]]:
     Returns ({id(bn): (bn, conv)} for each BN that can be folded into `conv`,
     {bn name: why not} for the others).
     """
-    nodes = _model_nodes(model)
+    nodes = model_nodes(model)
     consumers = collections.Counter(id(t) for node in nodes for t in node.input_tensors)
     consumers.update(id(t) for t in model.outputs)
     calls = collections.defaultdict(list)
@@ -56,7 +53,7 @@ def _plan_folds(model: Functional) -> Tuple[Dict[int, tuple], Dict[str, str]]:
             kept[bn.name] = "it is called more than once"
             continue
         source = calls[id(bn)][0].input_tensors[0]
-        conv = source._keras_history.operation
+        conv = producing_layer(source)
         rank = len(source.shape)
         if not isinstance(conv, _FOLDABLE_CONVS):
             kept[bn.name] = (f"its input comes from {conv.name!r} "
@@ -97,7 +94,7 @@ def _fold(model: Functional) -> Tuple[keras.Model, int, Dict[str, str]]:
         nonlocal folded_count
         if id(layer) in folds:
             return layer  # never called: call_function skips it
-        if isinstance(layer, (Functional, keras.Sequential)):
+        if is_functional(layer) or isinstance(layer, keras.Sequential):
             inner, count, inner_kept = _fold(_as_functional(layer))
             folded_count += count
             kept.update({f"{layer.name}/{name}": why for name, why in inner_kept.items()})
@@ -199,7 +196,7 @@ def with_dtype_policy(model: keras.Model, policy: str = "mixed_bfloat16", *,
         raise ValueError("`policy` must be a Keras dtype policy name such as "
                          f"'mixed_bfloat16'. Received: policy={policy!r}") from e
     model = _as_functional(model)
-    output_layers = {id(t._keras_history.operation) for t in model.outputs}
+    output_layers = {id(producing_layer(t)) for t in model.outputs}
 
     def config_of(layer):
         config = layer.get_config()

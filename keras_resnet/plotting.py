@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import keras
 
 from keras_resnet.atomic import atomic_path, write_text
+from keras_resnet.keras_compat import inbound_nodes, producing_layer
 
 LEVELS = ("block", "layer")
 FORMATS = ("png", "svg", "pdf")
@@ -78,9 +79,9 @@ def _edges(model: keras.Model) -> List[Tuple[keras.layers.Layer, keras.layers.La
     own = {id(layer) for layer in model.layers}
     edges = []
     for layer in model.layers:
-        for node in layer._inbound_nodes:
+        for node in inbound_nodes(layer):
             for tensor in node.input_tensors:
-                source = tensor._keras_history.operation
+                source = producing_layer(tensor)
                 if source is not None and id(source) in own and id(layer) in own:
                     edges.append((source, layer))
     return edges

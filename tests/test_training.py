@@ -18,7 +18,7 @@ from fake_data import write_cifar10, write_folder
 from keras_resnet import cli
 from keras_resnet.training import (RECIPES, evaluate, latest_checkpoint, make_optimizer,
                                    predict, train)
-from keras_resnet.training.recipes import _apply_weight_decay, _compile
+from keras_resnet.training.recipes import apply_weight_decay, compile_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small and fast: ResNet20 at 16x16, two steps of 32 images per epoch.
@@ -51,18 +51,24 @@ def test_paper_cifar_recipe_is_section_4_2():
     assert abs(-(-50_000 // 128) * r.epochs - 64_000) < 200
     opt = make_optimizer(r, batch_size=128, total_steps=64_000)
     assert isinstance(opt, keras.optimizers.SGD) and opt.momentum == 0.9
-    values = [float(opt._learning_rate(s)) for s in (0, 32_000, 32_001, 48_000, 48_001, 64_000)]
+    values = [lr_at(opt, s) for s in (0, 32_000, 32_001, 48_000, 48_001, 64_000)]
     np.testing.assert_allclose(values, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
     doubled = make_optimizer(r, batch_size=256, total_steps=100)
-    assert float(doubled._learning_rate(0)) == pytest.approx(0.2)  # linear scaling
+    assert lr_at(doubled, 0) == pytest.approx(0.2)  # linear scaling
     ft = make_optimizer(RECIPES["finetune"], batch_size=64, total_steps=100)
-    assert float(ft._learning_rate(0)) == pytest.approx(0.001)
-    assert float(ft._learning_rate(100)) == pytest.approx(0.0, abs=1e-9)  # cosine to zero
+    assert lr_at(ft, 0) == pytest.approx(0.001)
+    assert lr_at(ft, 100) == pytest.approx(0.0, abs=1e-9)  # cosine to zero
+
+
+def lr_at(optimizer, step):
+    """The optimizer's learning rate after `step` steps (through public attributes)."""
+    optimizer.iterations.assign(step)
+    return float(optimizer.learning_rate)
 
 
 def test_weight_decay_is_l2_on_kernels_only():
     model = keras_resnet_model()
-    _apply_weight_decay(model, 1e-4)
+    apply_weight_decay(model, 1e-4)
     kernels = [layer.kernel for layer in model.layers
                if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
     expected = 0.5e-4 * sum(float(np.sum(np.square(k.numpy()))) for k in kernels)
@@ -77,9 +83,9 @@ def keras_resnet_model(**kwargs):
 
 def test_jit_flag_reaches_compile():
     model = keras_resnet_model()
-    _compile(model, "sgd", RECIPES["adam"], True)
+    compile_model(model, "sgd", RECIPES["adam"], True)
     assert model.jit_compile is True
-    _compile(model, "sgd", RECIPES["adam"], None)
+    compile_model(model, "sgd", RECIPES["adam"], None)
     assert model.jit_compile is False  # Keras' "auto": XLA off on a CPU-only machine
 
 
@@ -152,9 +158,9 @@ def test_mixed_precision_keeps_softmax_float32(tmp_path):
     assert isinstance(restored, keras.optimizers.LossScaleOptimizer)
     assert int(restored.iterations.numpy()) == int(trained.iterations.numpy())
     assert float(restored.dynamic_scale.numpy()) == float(trained.dynamic_scale.numpy())
-    from keras_resnet.training.run import _build_model, _dtype_policy
-    with _dtype_policy("mixed_bfloat16"):
-        model = _build_model("resnet20", (16, 16), 10, None)
+    from keras_resnet.training.run import build_model, dtype_policy_scope
+    with dtype_policy_scope("mixed_bfloat16"):
+        model = build_model("resnet20", (16, 16), 10, None)
     assert model.get_layer("conv1_conv").compute_dtype == "bfloat16"
     assert model.get_layer("predictions").compute_dtype == "float32"
 
@@ -237,10 +243,10 @@ def test_resume_after_kill_continues_from_last_complete_checkpoint(tmp_path):
 
 
 def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
-    from keras_resnet.training.files import _truncate_log
+    from keras_resnet.training.files import truncate_log
     path = tmp_path / "log.csv"
     path.write_text("epoch,loss\n0,2.5\n1,1.5\n2,1.25\n3,1.0\n")
-    _truncate_log(str(path), 2)  # resuming after epoch 2 of a run killed later
+    truncate_log(str(path), 2)  # resuming after epoch 2 of a run killed later
     assert path.read_text() == "epoch,loss\n0,2.5\n1,1.5\n"
 
 

@@ -2,13 +2,17 @@
 
 One job per module:
 
-    run.py         train / evaluate / predict and the run directory they write
+    run.py         train (restore or build, callbacks, fit, write results), evaluate,
+                   predict, and the run directory they write
     settings.py    argument checks; a run's settings, new or read back from run.json
     recipes.py     Recipe, RECIPES; the optimizer, weight decay and compile settings
-    callbacks.py   epoch statistics and per-epoch checkpoints
-    distribute.py  tf.distribute strategies, TF_CONFIG, the multi-worker workarounds
+    callbacks.py   fit's callbacks: epoch statistics, log.csv, TensorBoard, checkpoints
+    distribute.py  tf.distribute strategies, TF_CONFIG, the chief, the multi-worker
+                   workarounds (their Keras internals are in keras_resnet.keras_compat)
     files.py       atomic JSON and model writes, checkpoints, log.csv on resume
-    reports.py     training curves and confusion matrix PNGs
+    reports.py     training curves and confusion matrix PNGs, training time from log.csv
+
+Each module uses only the public (no leading underscore) names of the others.
 """
 
 from keras_resnet.training.callbacks import average_over_workers

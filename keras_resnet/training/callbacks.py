@@ -1,5 +1,6 @@
-"""The Keras callbacks `train` adds: epoch statistics (with BatchNormalization's
-moving statistics averaged over workers) and per-epoch checkpoints."""
+"""The Keras callbacks `train` uses: epoch statistics (with BatchNormalization's
+moving statistics averaged over workers), log.csv, TensorBoard and per-epoch
+checkpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +9,26 @@ import time
 
 import numpy as np
 
-from keras_resnet.training.files import CHECKPOINT_RE, _save_model
+from keras_resnet.training.distribute import num_workers
+from keras_resnet.training.files import CHECKPOINT_RE, save_model
+
+
+def make_callbacks(run_dir: str, strategy) -> list:
+    """The callbacks of `fit` for the run directory `run_dir`, in the order they must run.
+
+    Epoch statistics (averaging BatchNormalization's moving statistics over
+    the workers when `strategy` has several), log.csv, TensorBoard event files
+    in logs/, and checkpoints/epoch-NNNN.keras, written after its log.csv row.
+    """
+    import keras
+
+    stats, checkpoint = _callback_classes()
+    return [  # in this order: see EpochCheckpoint
+        stats(strategy=strategy if num_workers(strategy) > 1 else None),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
+        checkpoint(os.path.join(run_dir, "checkpoints")),
+    ]
 
 
 def _callback_classes():
@@ -52,7 +72,7 @@ def _callback_classes():
         def on_epoch_end(self, epoch, logs=None):
             os.makedirs(self.directory, exist_ok=True)
             path = os.path.join(self.directory, f"epoch-{epoch + 1:04d}.keras")
-            _save_model(self.model, path)
+            save_model(self.model, path)
             for name in os.listdir(self.directory):
                 m = CHECKPOINT_RE.match(name)
                 if m and int(m.group(1)) < epoch + 1:

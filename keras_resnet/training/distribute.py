@@ -1,5 +1,6 @@
 """tf.distribute: the strategy for `--strategy`, TF_CONFIG, the chief, and the
-workarounds that let Keras 3.15's `fit` run over several replicas and workers."""
+workarounds that let Keras 3.15's `fit` run over several replicas and workers
+(the parts that touch Keras internals are in `keras_resnet.keras_compat`)."""
 
 from __future__ import annotations
 
@@ -52,11 +53,14 @@ def _check_tf_config() -> dict:
     return config
 
 
-def _num_workers(strategy) -> int:
+def num_workers(strategy) -> int:
+    """How many workers (hosts) `strategy` spans: 1 unless multi-worker."""
     return getattr(strategy.extended, "_num_workers", 1)
 
 
-def _is_chief(strategy) -> bool:
+def is_chief(strategy) -> bool:
+    """Whether this process is the chief, the worker that writes the run directory
+    (the "chief" task, else worker 0; True without a cluster)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
         return True
@@ -66,47 +70,21 @@ def _is_chief(strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def _build_for_distribution(model, strategy, dataset) -> None:
+def build_for_distribution(model, strategy, dataset) -> None:
     """Build metrics, loss and optimizer before `fit` when batches are split over replicas.
 
     Keras 3.15's `fit` first reduces a distributed batch with
     `strategy.reduce("MEAN", (x, y))` to get its shapes, which fails for a
     tuple under MultiWorkerMirroredStrategy ("Attempt to convert a value
     (PerReplica...)"). Only the shapes matter, so build from one local batch;
-    the skipped step is then a no-op, as it is for a built model.
+    the skipped step is then a no-op, as it is for a built model. Also
+    patches Keras' reduction of scalar logs over workers
+    (`keras_compat.patch_multi_worker_reduce`).
     """
+    from keras_resnet import keras_compat
+
     batch = next(iter(dataset.take(1)))
     with strategy.scope():
-        model._symbolic_build(data_batch=batch)
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
-    _patch_multi_worker_reduce()
-
-
-def _patch_multi_worker_reduce() -> None:
-    """Let Keras 3.15 average scalar logs over workers (tensorflow#72388).
-
-    Its `reduce_per_replica` calls `strategy.reduce("MEAN", v, axis=0)` under
-    MultiWorkerMirroredStrategy, which fails for the scalar loss and metrics
-    ("Invalid reduction dimension 0 for input with 0 dimensions"). Scalars
-    are averaged with `axis=None` instead; everything else is unchanged.
-    """
-    import tensorflow as tf
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original = tf_trainer.reduce_per_replica
-    if getattr(original, "keras_resnet_patch", False):
-        return
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and \
-                tf_trainer._collective_all_reduce_multi_worker(strategy):
-            def mean(v):
-                local = strategy.experimental_local_results(v)[0] \
-                    if isinstance(v, tf.distribute.DistributedValues) else v
-                return strategy.reduce("MEAN", v, axis=0 if local.shape.rank else None)
-            return tree.map_structure(mean, values)
-        return original(values, strategy, reduction)
-
-    reduce_per_replica.keras_resnet_patch = True
-    tf_trainer.reduce_per_replica = reduce_per_replica
+        keras_compat.build_from_batch(model, batch)
+    keras_compat.skip_build_in_fit(model)
+    keras_compat.patch_multi_worker_reduce()

@@ -18,11 +18,13 @@ from keras_resnet.atomic import atomic_path, write_text
 CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})\.keras$")
 
 
-def _write_json(path: str, obj) -> None:
+def write_json(path: str, obj) -> None:
+    """Write `obj` to `path` as indented, key-sorted JSON (atomically)."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def _save_model(model, path: str) -> None:
+def save_model(model, path: str) -> None:
+    """`model.save(path)` through a temporary file, so `path` is complete or absent."""
     with atomic_path(path) as tmp:
         model.save(tmp)
 
@@ -43,7 +45,8 @@ def latest_checkpoint(out: str) -> Tuple[int, Optional[str]]:
     return best
 
 
-def _read_json(path: str, what: str) -> dict:
+def read_json(path: str, what: str) -> dict:
+    """The JSON object in `path`; a ValueError naming `what` if it is missing or unreadable."""
     try:
         with open(path) as f:
             return json.load(f)
@@ -53,7 +56,7 @@ def _read_json(path: str, what: str) -> dict:
         raise ValueError(f"cannot read {what} {path!r}: {e}") from None
 
 
-def _truncate_log(path: str, epochs_done: int) -> None:
+def truncate_log(path: str, epochs_done: int) -> None:
     """Drop log.csv rows of epochs after the checkpoint we resume from."""
     if not os.path.exists(path):
         return

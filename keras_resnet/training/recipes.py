@@ -67,7 +67,7 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def _apply_weight_decay(model, weight_decay: float) -> None:
+def apply_weight_decay(model, weight_decay: float) -> None:
     """Put an L2 penalty on every conv and dense kernel (not on BN or biases).
 
     Keras' L2(l) adds l * sum(w^2), whose gradient is 2 l w: l = wd / 2 gives
@@ -106,7 +106,9 @@ def make_optimizer(recipe: Recipe, *, batch_size: int, total_steps: int):
     return keras.optimizers.Adam(learning_rate=schedule)
 
 
-def _compile(model, optimizer, recipe: Recipe, jit) -> None:
+def compile_model(model, optimizer, recipe: Recipe, jit) -> None:
+    """Compile `model` with `optimizer`, the recipe's loss (label smoothing) and the
+    accuracy and top-5 accuracy metrics; `jit` True, False or None (Keras' "auto")."""
     import keras
 
     model.compile(

@@ -27,7 +27,8 @@ def _read_log(path: str) -> List[Dict[str, float]]:
                 for row in csv.DictReader(f)]
 
 
-def _logged_seconds(path: str) -> float:
+def logged_seconds(path: str) -> float:
+    """The training time in log.csv: the sum of its `seconds` column (0 without one)."""
     return sum(row.get("seconds", 0.0) for row in _read_log(path))
 
 

@@ -28,16 +28,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from keras_resnet.training.callbacks import _callback_classes
-from keras_resnet.training.distribute import (_build_for_distribution, _is_chief, _num_workers,
-                                              make_strategy)
-from keras_resnet.training.files import (_read_json, _save_model, _truncate_log, _write_json,
-                                         latest_checkpoint)
-from keras_resnet.training.recipes import (_apply_weight_decay, _compile, get_recipe,
+from keras_resnet.training.callbacks import make_callbacks
+from keras_resnet.training.distribute import build_for_distribution, is_chief, make_strategy
+from keras_resnet.training.files import (latest_checkpoint, read_json, save_model, truncate_log,
+                                         write_json)
+from keras_resnet.training.recipes import (apply_weight_decay, compile_model, get_recipe,
                                            make_optimizer)
-from keras_resnet.training.reports import (_logged_seconds, plot_confusion_matrix,
+from keras_resnet.training.reports import (logged_seconds, plot_confusion_matrix,
                                            plot_training_curves)
-from keras_resnet.training.settings import _check_positive, _resolve_settings
+from keras_resnet.training.settings import check_positive, resolve_settings
 
 
 @dataclasses.dataclass
@@ -49,7 +48,7 @@ class TrainResult:
     out: str
 
 
-def _build_model(name: str, image_size: Tuple[int, int], num_classes: int, weights):
+def build_model(name: str, image_size: Tuple[int, int], num_classes: int, weights):
     """The registry model for the data. `weights` from a model with other classes
     (e.g. ImageNet) load into everything but the classifier, which stays fresh
     (the weights loader's fine-tuning rule, with a warning)."""
@@ -66,7 +65,8 @@ def _build_model(name: str, image_size: Tuple[int, int], num_classes: int, weigh
 
 
 @contextlib.contextmanager
-def _dtype_policy(precision: str):
+def dtype_policy_scope(precision: str):
+    """Keras' global dtype policy set to `precision` inside the `with` block only."""
     import keras
 
     previous = keras.config.dtype_policy()
@@ -113,96 +113,32 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
     Returns:
         A `TrainResult` with the model and the metrics written to metrics.json.
     """
-    settings = _resolve_settings(model, data, out=out, epochs=epochs, batch_size=batch_size,
-                                 weights=weights, recipe=recipe, precision=precision, jit=jit,
-                                 strategy=strategy, resume=resume, image_size=image_size,
-                                 steps_per_epoch=steps_per_epoch, seed=seed)
-    from keras_resnet.data import load_source
-    dataset = load_source(settings["data"])  # numpy only: no TF op before the strategy
-    if resume and dataset.class_names != settings.get("class_names"):
-        raise ValueError(f"--resume: {settings['data']} now has other classes than the run")
-
+    settings = resolve_settings(model, data, out=out, epochs=epochs, batch_size=batch_size,
+                                weights=weights, recipe=recipe, precision=precision, jit=jit,
+                                strategy=strategy, resume=resume, image_size=image_size,
+                                steps_per_epoch=steps_per_epoch, seed=seed)
+    dataset = _load_data(settings, resume)
     dist = make_strategy(strategy)
-    import keras
-    import tensorflow as tf
-
-    from keras_resnet.data.pipeline import make_dataset
-
-    chief = _is_chief(dist)
-    devices = ", ".join(d.name for d in tf.config.list_logical_devices())
-    _log(verbose, f"devices: {devices}; strategy {type(dist).__name__} with "
-                  f"{dist.num_replicas_in_sync} replica(s); precision {settings['precision']}")
-    keras.utils.set_random_seed(settings["seed"])
-    r = get_recipe(settings["recipe"])
-    size = (settings["image_size"],) * 2
-    bs = settings["batch_size"]
-    steps = settings["steps_per_epoch"] or math.ceil(len(dataset.train) / bs)
-    n_epochs = settings["epochs"]
-
-    start_epoch, ckpt = latest_checkpoint(out) if resume else (0, None)
-    with _dtype_policy(settings["precision"]), dist.scope():
-        if ckpt:
-            _log(verbose, f"resuming {out} from {ckpt} (epoch {start_epoch} of {n_epochs} done)")
-            net = keras.models.load_model(ckpt)
-            optimizer = net.optimizer
-        else:
-            net = _build_model(settings["model"], size, dataset.num_classes, settings["weights"])
-            optimizer = make_optimizer(r, batch_size=bs, total_steps=steps * n_epochs)
-            if settings["precision"] == "mixed_float16":
-                # Wrapped here rather than by compile(), so that the compile config in
-                # each checkpoint names the LossScaleOptimizer and --resume restores it.
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        _apply_weight_decay(net, r.weight_decay)
-        _compile(net, optimizer, r, settings["jit"])
-
-    train_ds = make_dataset(dataset, "train", size, bs, training=True,
-                            augment_images=r.augment, seed=settings["seed"])
-    if settings["steps_per_epoch"]:
-        train_ds = train_ds.repeat()
-    val_ds = make_dataset(dataset, "test", size, bs, training=False)
+    chief = is_chief(dist)
+    _start_session(dist, settings, verbose)
+    steps = settings["steps_per_epoch"] or math.ceil(len(dataset.train) / settings["batch_size"])
+    net, start_epoch = _restore_or_build(settings, dataset.num_classes, dist, out=out,
+                                         resume=resume, steps_per_epoch=steps, verbose=verbose)
+    train_ds, val_ds = _input_pipelines(settings, dataset)
     if dist.num_replicas_in_sync > 1:
-        _build_for_distribution(net, dist, train_ds)
+        build_for_distribution(net, dist, train_ds)
 
     # Workers other than the chief write their copies to a scratch directory.
     run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
     try:
         if not resume:
-            os.makedirs(run_dir, exist_ok=True)
-            _write_json(os.path.join(run_dir, "run.json"), {
-                **{k: v for k, v in settings.items() if k != "jit"},
-                "class_names": dataset.class_names, "mean": list(dataset.mean),
-                "std": list(dataset.std), "num_train": len(dataset.train),
-                "num_test": len(dataset.test)})
-        log_csv = os.path.join(run_dir, "log.csv")
-        _truncate_log(log_csv, start_epoch)
-        stats, checkpoint = _callback_classes()
-        callbacks = [  # in this order: see EpochCheckpoint
-            stats(strategy=dist if _num_workers(dist) > 1 else None),
-            keras.callbacks.CSVLogger(log_csv, append=True),
-            keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
-            checkpoint(os.path.join(run_dir, "checkpoints")),
-        ]
-        if start_epoch < n_epochs:
-            try:
-                net.fit(train_ds, validation_data=val_ds, epochs=n_epochs,
-                        initial_epoch=start_epoch, steps_per_epoch=steps,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
-            except tf.errors.InvalidArgumentError as e:
-                raise ValueError(f"input pipeline failed: {e.message.splitlines()[0]}") from None
-        results = evaluate_model(net, dataset, size, batch_size=bs)
-        metrics = {
-            "loss": results["loss"], "accuracy": results["accuracy"],
-            "top5_accuracy": results["top5_accuracy"], "num_test": results["num_examples"],
-            "epochs": n_epochs, "seconds": round(_logged_seconds(log_csv), 1),
-            "model": settings["model"], "data": settings["data"], "recipe": settings["recipe"],
-            "batch_size": bs, "precision": settings["precision"],
-            "replicas": dist.num_replicas_in_sync,
-        }
-        _save_model(net, os.path.join(run_dir, "model.keras"))
-        plot_training_curves(log_csv, os.path.join(run_dir, "training_curves.png"))
-        plot_confusion_matrix(results["confusion"], dataset.class_names,
-                              os.path.join(run_dir, "confusion_matrix.png"))
-        _write_json(os.path.join(run_dir, "metrics.json"), metrics)
+            _write_run_json(run_dir, settings, dataset)
+        truncate_log(os.path.join(run_dir, "log.csv"), start_epoch)
+        callbacks = make_callbacks(run_dir, dist)
+        _fit(net, train_ds, val_ds, settings, start_epoch=start_epoch, steps_per_epoch=steps,
+             callbacks=callbacks, verbose=verbose)
+        metrics = _write_results(net, dataset, settings, run_dir,
+                                 replicas=dist.num_replicas_in_sync)
     finally:
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -210,6 +146,123 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                   f"{metrics['top5_accuracy']:.4f}, loss {metrics['loss']:.4f} "
                   f"({metrics['num_test']} images); wrote {out}")
     return TrainResult(net, metrics, out)
+
+
+def _load_data(settings: dict, resume: bool):
+    """The run's data SOURCE, in numpy only: no TF op before the strategy exists."""
+    from keras_resnet.data import load_source
+
+    dataset = load_source(settings["data"])
+    if resume and dataset.class_names != settings.get("class_names"):
+        raise ValueError(f"--resume: {settings['data']} now has other classes than the run")
+    return dataset
+
+
+def _start_session(dist, settings: dict, verbose) -> None:
+    """Log the devices and strategy, and seed Keras, numpy and TF."""
+    import keras
+    import tensorflow as tf
+
+    devices = ", ".join(d.name for d in tf.config.list_logical_devices())
+    _log(verbose, f"devices: {devices}; strategy {type(dist).__name__} with "
+                  f"{dist.num_replicas_in_sync} replica(s); precision {settings['precision']}")
+    keras.utils.set_random_seed(settings["seed"])
+
+
+def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resume: bool,
+                      steps_per_epoch: int, verbose=0):
+    """(compiled model, epochs already done) for the run, in `dist`'s scope.
+
+    With `resume` and a complete checkpoint in `out`, the model and optimizer
+    (with its step count) come from that checkpoint; otherwise a new model
+    (from `settings["weights"]` if given) and the recipe's optimizer, wrapped
+    in a LossScaleOptimizer for mixed_float16. Either way the recipe's weight
+    decay is applied and the model compiled.
+    """
+    import keras
+
+    r = get_recipe(settings["recipe"])
+    size = (settings["image_size"],) * 2
+    n_epochs = settings["epochs"]
+    start_epoch, ckpt = latest_checkpoint(out) if resume else (0, None)
+    with dtype_policy_scope(settings["precision"]), dist.scope():
+        if ckpt:
+            _log(verbose, f"resuming {out} from {ckpt} (epoch {start_epoch} of {n_epochs} done)")
+            net = keras.models.load_model(ckpt)
+            optimizer = net.optimizer
+        else:
+            net = build_model(settings["model"], size, num_classes, settings["weights"])
+            optimizer = make_optimizer(r, batch_size=settings["batch_size"],
+                                       total_steps=steps_per_epoch * n_epochs)
+            if settings["precision"] == "mixed_float16":
+                # Wrapped here rather than by compile(), so that the compile config in
+                # each checkpoint names the LossScaleOptimizer and --resume restores it.
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        apply_weight_decay(net, r.weight_decay)
+        compile_model(net, optimizer, r, settings["jit"])
+    return net, start_epoch
+
+
+def _input_pipelines(settings: dict, dataset):
+    """(training, held-out) tf.data pipelines; the training one repeats when
+    `steps_per_epoch` caps the epoch."""
+    from keras_resnet.data.pipeline import make_dataset
+
+    size = (settings["image_size"],) * 2
+    bs = settings["batch_size"]
+    train_ds = make_dataset(dataset, "train", size, bs, training=True,
+                            augment_images=get_recipe(settings["recipe"]).augment,
+                            seed=settings["seed"])
+    if settings["steps_per_epoch"]:
+        train_ds = train_ds.repeat()
+    val_ds = make_dataset(dataset, "test", size, bs, training=False)
+    return train_ds, val_ds
+
+
+def _write_run_json(run_dir: str, settings: dict, dataset) -> None:
+    """run.json: the settings (all but `jit`), the classes and the input normalisation."""
+    os.makedirs(run_dir, exist_ok=True)
+    write_json(os.path.join(run_dir, "run.json"), {
+        **{k: v for k, v in settings.items() if k != "jit"},
+        "class_names": dataset.class_names, "mean": list(dataset.mean),
+        "std": list(dataset.std), "num_train": len(dataset.train),
+        "num_test": len(dataset.test)})
+
+
+def _fit(net, train_ds, val_ds, settings: dict, *, start_epoch: int, steps_per_epoch: int,
+         callbacks: list, verbose) -> None:
+    """`fit` from epoch `start_epoch` to the run's last (nothing when it is done)."""
+    import tensorflow as tf
+
+    if start_epoch < settings["epochs"]:
+        try:
+            net.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"],
+                    initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
+                    callbacks=callbacks, verbose=verbose, shuffle=False)
+        except tf.errors.InvalidArgumentError as e:
+            raise ValueError(f"input pipeline failed: {e.message.splitlines()[0]}") from None
+
+
+def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int) -> dict:
+    """Evaluate `net` on the held-out data and write model.keras, the training
+    curves and confusion matrix PNGs and metrics.json to `run_dir`; returns the metrics."""
+    size = (settings["image_size"],) * 2
+    log_csv = os.path.join(run_dir, "log.csv")
+    results = evaluate_model(net, dataset, size, batch_size=settings["batch_size"])
+    metrics = {
+        "loss": results["loss"], "accuracy": results["accuracy"],
+        "top5_accuracy": results["top5_accuracy"], "num_test": results["num_examples"],
+        "epochs": settings["epochs"], "seconds": round(logged_seconds(log_csv), 1),
+        "model": settings["model"], "data": settings["data"], "recipe": settings["recipe"],
+        "batch_size": settings["batch_size"], "precision": settings["precision"],
+        "replicas": replicas,
+    }
+    save_model(net, os.path.join(run_dir, "model.keras"))
+    plot_training_curves(log_csv, os.path.join(run_dir, "training_curves.png"))
+    plot_confusion_matrix(results["confusion"], dataset.class_names,
+                          os.path.join(run_dir, "confusion_matrix.png"))
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    return metrics
 
 
 def evaluate_model(model, dataset, image_size: Tuple[int, int], *,
@@ -241,8 +294,8 @@ def _load_run(model_file: str):
 
     if not os.path.isfile(model_file):
         raise ValueError(f"`model_file` does not exist: {model_file!r}")
-    run = _read_json(os.path.join(os.path.dirname(os.path.abspath(model_file)), "run.json"),
-                     "run.json beside the model file (written by `keras-resnet train`)")
+    run = read_json(os.path.join(os.path.dirname(os.path.abspath(model_file)), "run.json"),
+                    "run.json beside the model file (written by `keras-resnet train`)")
     for key in ("class_names", "mean", "std", "image_size"):
         if key not in run:
             raise ValueError(f"run.json beside {model_file!r} has no {key!r}")
@@ -262,7 +315,7 @@ def evaluate(model_file: str, data: str, *, batch_size: int = 128,
     `confusion_matrix.png`). The class names and normalisation come from the
     run.json that `train` wrote beside the model.
     """
-    _check_positive("batch_size", batch_size)
+    check_positive("batch_size", batch_size)
     from keras_resnet.data import load_source
 
     dataset = load_source(data)
@@ -283,7 +336,7 @@ def evaluate(model_file: str, data: str, *, batch_size: int = 128,
 def predict(model_file: str, images: Sequence[str], *,
             top_k: int = 5) -> List[Tuple[str, List[Tuple[str, float]]]]:
     """Top-k (label, probability) for each image file, most probable first."""
-    _check_positive("top_k", top_k)
+    check_positive("top_k", top_k)
     if not images:
         raise ValueError("`images` must list at least one image file")
     from keras_resnet.data.folder import check_image

@@ -5,20 +5,21 @@ from __future__ import annotations
 import os
 
 from keras_resnet.training.distribute import STRATEGIES
-from keras_resnet.training.files import _read_json
+from keras_resnet.training.files import read_json
 from keras_resnet.training.recipes import get_recipe
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
-def _check_positive(name: str, value) -> None:
+def check_positive(name: str, value) -> None:
+    """ValueError unless `value` is None or a positive int (not a bool)."""
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)
                               or value < 1):
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
-def _resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, precision,
-                      jit, strategy, resume, image_size, steps_per_epoch, seed) -> dict:
+def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, precision,
+                     jit, strategy, resume, image_size, steps_per_epoch, seed) -> dict:
     """Check every argument and return the run's settings (before touching `out`)."""
     from keras_resnet.data import parse_source
     from keras_resnet.registry import model_info
@@ -27,7 +28,7 @@ def _resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, 
         raise ValueError("`out` must name the run directory")
     for key, value in (("epochs", epochs), ("batch_size", batch_size),
                        ("image_size", image_size), ("steps_per_epoch", steps_per_epoch)):
-        _check_positive(key, value)
+        check_positive(key, value)
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}. "
                          f"Received: {precision!r}")
@@ -38,7 +39,7 @@ def _resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, 
                  recipe=recipe, precision=precision, image_size=image_size,
                  steps_per_epoch=steps_per_epoch)
     if resume:
-        settings = _read_json(os.path.join(out, "run.json"), "run.json of the run to resume")
+        settings = read_json(os.path.join(out, "run.json"), "run.json of the run to resume")
         for key, value in given.items():
             if value is not None and value != settings.get(key):
                 raise ValueError(f"--resume continues {out!r} with its own settings: {key} "

@@ -1,0 +1,116 @@
+"""The one place that touches Keras internals; written for Keras 3.15 (`keras==3.15.*`).
+
+Keras 3 has no public API for what these helpers need, so they use names
+under `keras.src` and underscore attributes, which may change in any release.
+Everything else in keras_resnet goes through the functions here, so a new
+Keras series means reviewing this module only (and raising KERAS_VERSION).
+
+    Functional, is_functional   `keras.src.models.functional.Functional`: the
+                                class of graph models. `keras.Model(inputs,
+                                outputs)` returns one, but only `keras.Model`
+                                (the base of subclassed models too) is public.
+    model_nodes                 `Functional._nodes_by_depth`: every call of a
+                                layer in the graph, with its input tensors
+                                (fold_batchnorm finds each BN's convolution).
+    inbound_nodes               `Layer._inbound_nodes`: the calls of one layer
+                                (plotting draws the graph's edges).
+    producing_layer             `KerasTensor._keras_history.operation`: the layer
+                                whose output a symbolic tensor is.
+    build_from_batch,           `Trainer._symbolic_build` and
+    skip_build_in_fit           `_maybe_symbolic_build`: build metrics, loss and
+                                optimizer from one local batch before `fit` under
+                                a distribution strategy (see training.distribute).
+    patch_multi_worker_reduce   `keras.src.backend.tensorflow.trainer.
+                                reduce_per_replica` and `keras.src.tree`: average
+                                scalar logs over workers (tensorflow#72388).
+
+Importing this module runs `check_keras_version`, so another Keras series
+fails at import with one clear line instead of deep inside a Keras call.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import keras
+
+KERAS_VERSION = "3.15"  # the pinned series (setup.cfg: keras==3.15.*)
+
+
+def check_keras_version(version: Optional[str] = None) -> None:
+    """ImportError unless `version` (default: the installed `keras.__version__`)
+    is of the supported series KERAS_VERSION, e.g. "3.15.1"."""
+    version = keras.__version__ if version is None else version
+    if not re.match(re.escape(KERAS_VERSION) + r"(\.|$)", version):
+        raise ImportError(
+            f"keras_resnet needs Keras {KERAS_VERSION}.x (it uses Keras internals, see "
+            f"keras_resnet/keras_compat.py) but Keras {version} is installed; run "
+            f"`pip install 'keras=={KERAS_VERSION}.*'`")
+
+
+check_keras_version()
+
+from keras.src.models.functional import Functional  # noqa: E402  (after the version check)
+
+
+def is_functional(model) -> bool:
+    """Whether `model` is a functional (graph) model, e.g. from `keras.Model(inputs, outputs)`."""
+    return isinstance(model, Functional)
+
+
+def model_nodes(model) -> list:
+    """Every node (one call of a layer) of a functional model's graph, by depth."""
+    return [node for nodes in model._nodes_by_depth.values() for node in nodes]
+
+
+def inbound_nodes(layer) -> list:
+    """The nodes (calls) of `layer`, each with its `input_tensors`."""
+    return layer._inbound_nodes
+
+
+def producing_layer(tensor):
+    """The layer (operation) whose output the symbolic tensor `tensor` is."""
+    return tensor._keras_history.operation
+
+
+def build_from_batch(model, batch) -> None:
+    """Build a compiled model's metrics, loss and optimizer variables from `batch`
+    (x, y), as `fit` does on its first step. Call it in the strategy's scope."""
+    model._symbolic_build(data_batch=batch)
+
+
+def skip_build_in_fit(model) -> None:
+    """Make `fit` skip its own symbolic build (after `build_from_batch`)."""
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def patch_multi_worker_reduce() -> None:
+    """Let Keras 3.15 average scalar logs over workers (tensorflow#72388).
+
+    Its `reduce_per_replica` calls `strategy.reduce("MEAN", v, axis=0)` under
+    MultiWorkerMirroredStrategy, which fails for the scalar loss and metrics
+    ("Invalid reduction dimension 0 for input with 0 dimensions"). Scalars
+    are averaged with `axis=None` instead; everything else is unchanged.
+    Patching twice is a no-op.
+    """
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "keras_resnet_patch", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and \
+                tf_trainer._collective_all_reduce_multi_worker(strategy):
+            def mean(v):
+                local = strategy.experimental_local_results(v)[0] \
+                    if isinstance(v, tf.distribute.DistributedValues) else v
+                return strategy.reduce("MEAN", v, axis=0 if local.shape.rank else None)
+            return tree.map_structure(mean, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.keras_resnet_patch = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
