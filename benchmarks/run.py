@@ -406,7 +406,7 @@ def _ratio(a, b):
 
 
 def targets(results: dict) -> dict:
-    """Every ratio the issue sets a target for, from this run's numbers."""
+    """Each ratio the README's Speed section sets a target for, from this run's numbers."""
     inf = {(r["key"], r["dtype"], r["batch"]): r for r in results["inference"]}
 
     def rate(key, dtype="fp32", batch=32):

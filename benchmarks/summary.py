@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import pathlib
+import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -28,6 +29,12 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
+def public_command(command: str) -> str:
+    """`command` with the machine's own paths left out: `--torch-python PATH` (or
+    `--torch-python=PATH`) reads `--torch-python PYTHON`."""
+    return re.sub(r"(--torch-python)[ =]\S+", r"\1 PYTHON", command)
+
+
 def _row(record: dict, peak: float) -> str:
     gflops = record.get("gflops")
     tail = f"{gflops:.0f} | {gflops / peak:.0%} |" if gflops else "- | - |"
@@ -39,8 +46,9 @@ def render_table(results: dict) -> str:
     """The README's Speed table (markdown) for `results`."""
     m = results["machine"]
     p = results["peaks"]
+    command = public_command(results["command"])
     lines = [
-        f"Measured {results['finished'][:16].replace('T', ' ')} UTC by `{results['command']}` on "
+        f"Measured {results['finished'][:16].replace('T', ' ')} UTC by `{command}` on "
         f"{m['cpu']} ({m['cores']} cores, {results['settings']['threads']} threads"
         + (f", {results['settings']['tf_inter_op_threads']} TensorFlow inter-op threads"
            if "tf_inter_op_threads" in results["settings"] else "") + "), "

@@ -1,4 +1,10 @@
-"""The one custom layer the zoo needs: the parameter-free shortcut of option A."""
+"""The zoo's three custom layers.
+
+`ZeroPadChannels` is the paper's parameter-free option A shortcut, `DropPath`
+is stochastic depth for a residual branch, and `FusedBatchNormalization` is
+`keras.layers.BatchNormalization` run by TensorFlow's fused kernel where that
+is faster.
+"""
 
 from __future__ import annotations
 

@@ -165,21 +165,7 @@ def test_missing_dot_names_the_install_command(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-# --- the command line -------------------------------------------------------------------
-
-def _subcommands():
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return sorted(sub.choices)
-
-
-@pytest.mark.parametrize("command", _subcommands())
-def test_every_subcommand_has_help(command, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main([command, "--help"])
-    assert exit_info.value.code == 0
-    assert capsys.readouterr().out.startswith(f"usage: keras-resnet {command}")
-
+# --- the command line (its error contract: tests/test_cli.py) ---------------------------
 
 def test_cli_plot_writes_one_file_per_model_and_level(tmp_path, capsys):
     out = tmp_path / "diagrams"
@@ -194,54 +180,6 @@ def test_cli_plot_writes_one_file_per_model_and_level(tmp_path, capsys):
     assert cli.main(["plot", "resnet20", "--out", str(out), "--level", "layer",
                      "--format", "pdf", "--variant", "v1"]) == 0
     assert (out / "resnet20v1.pdf").exists()  # named after the model it drew
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["plot", "resnet5"], "Unknown model 'resnet5'"),
-    (["plot"], "give one or more MODEL names or --all"),
-    (["plot", "resnet20", "--all"], "give one or more MODEL names or --all"),
-    (["plot", "resnet20", "--level", "both", "--format", "svg"], "drop --format"),
-    (["plot", "resnet20", "--input-shape", "2", "2", "3"], "`input_shape` must be at least"),
-    (["plot", "resnet20", "--out", "{file}/sub"], "Cannot create the output directory"),
-    (["summary", "resnet20", "--input-shape", "0", "8", "3"], "`input_shape` entries"),
-    (["summary", "resnet20", "--variant", "v3"], "`variant` must be one of"),
-])
-def test_cli_errors_are_one_line_and_exit_2(argv, message, tmp_path, capsys, monkeypatch):
-    (tmp_path / "file").write_text("")
-    monkeypatch.chdir(tmp_path)
-    argv = [a.replace("{file}", str(tmp_path / "file")) for a in argv]
-    if argv[0] == "plot" and "--out" not in argv:
-        argv += ["--out", str(tmp_path / "out")]
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
-    assert sorted(os.listdir(tmp_path)) == ["file"]  # nothing written, not even a directory
-
-
-def test_cli_reports_missing_dot(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(plotting.shutil, "which", lambda name: None)
-    assert cli.main(["plot", "resnet20", "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert "apt-get install graphviz" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "out").exists()
-
-
-def test_cli_reports_an_unwritable_directory(tmp_path, capsys, monkeypatch):
-    def denied(*args, **kwargs):  # what a read-only directory does (root ignores chmod)
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(keras_resnet.atomic.tempfile, "mkstemp", denied)
-    assert cli.main(["plot", "resnet20", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "Cannot write to the output directory" in err and len(err.strip().splitlines()) == 1
-    assert os.listdir(tmp_path) == []
-
-
-def test_cli_summary(capsys):
-    assert cli.main(["summary", "resnet20", "--input-shape", "16", "24", "3",
-                     "--num-classes", "5", "--variant", "v1"]) == 0
-    out = capsys.readouterr().out
-    assert "(None, 16, 24, 3)" in out and "(None, 5)" in out and "resnet20v1" in out
 
 
 # --- the committed plots/ -----------------------------------------------------------------

@@ -88,8 +88,8 @@ print(format_table(("model", "A", "B", "C"), rows))
 # to ResNet34 over B, for the 0.3 point of ImageNet error the paper reports (24.52% -> 24.19%).
 #
 # ## Conventions: v1 vs v1.5 vs v2
-# - **v1** (keras.applications, the seeds): the stride sits on a bottleneck's first 1x1 conv, every
-#   conv has a bias.
+# - **v1** (keras.applications, and the Keras code of the blog posts this project grew from): the
+#   stride sits on a bottleneck's first 1x1 conv, every conv has a bias.
 # - **v1.5** (torchvision, timm): the stride sits on the 3x3 conv, no conv bias.
 # - **v2** (pre-activation, He et al. 2016): BN-ReLU before each conv, and keras.applications puts
 #   each stage's stride on the *last* block of the previous stage.

@@ -1,9 +1,10 @@
 # %% [markdown]
 # # 3. Fine-tuning a pretrained ResNet, offline
 #
-# Seed 001 fine-tunes an ImageNet-pretrained ResNet50 on CIFAR-10 (83.99% test accuracy after 10
-# epochs on a GPU). This notebook runs the same workflow in about a minute on a 2-core CPU with no
-# network, on scikit-learn's handwritten digits (1,797 8x8 images, shipped with the package):
+# The Chinese blog post this project grew from fine-tunes an ImageNet-pretrained ResNet50 on
+# CIFAR-10 (83.99% test accuracy after 10 epochs on a GPU). This notebook runs the same workflow
+# in about a minute on a 2-core CPU with no network, on scikit-learn's handwritten digits (1,797
+# 8x8 images, shipped with the package):
 #
 # 1. **pretrain** a ResNet20 on the digits 0-4 and save its weights to a file;
 # 2. **load** them into a new ResNet20 with `weights=path`, cut the classifier off, add a new head;
@@ -156,4 +157,4 @@ plt.show()
 # backbone lifts it to about 90-95%, the level that training from scratch also reaches on a dataset
 # this small and easy. Transfer pays off when the source task is large and the target small and
 # harder: with an ImageNet checkpoint (`weights="imagenet"` or a converted torchvision file) the
-# same steps fine-tune ResNet50 on CIFAR-10 as seed 001 does.
+# same steps fine-tune ResNet50 on CIFAR-10 as that blog post does.
