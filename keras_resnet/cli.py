@@ -26,9 +26,16 @@ _TF_LOG_LINE = re.compile(r"^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |"
                           r"To enable the following instructions: .* rebuild TensorFlow)")
 
 
-
 class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (`keras-resnet SUB: error: ...`)
+    like every other error of the CLI, instead of a usage block first."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _cmd_list(args) -> None:
@@ -215,8 +222,7 @@ def _add_plot_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `keras-resnet` (one sub-parser per subcommand)."""
-    parser = argparse.ArgumentParser(prog="keras-resnet",
-                                     description="ResNet model zoo for Keras 3.")
+    parser = _Parser(prog="keras-resnet", description="ResNet model zoo for Keras 3.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="the registered models with their metadata")
@@ -280,6 +286,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args.func(args)
     except (UsageError, ValueError) as e:
         print(f"keras-resnet {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:  # a file or directory the user named cannot be read or written
+        where = f": {e.filename}" if e.filename else ""
+        print(f"keras-resnet {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 

@@ -87,7 +87,8 @@ _HE_FAN_OUT = {
 }
 
 VARIANTS = {
-    # keras.applications ResNet50/101/152 and the seeds' code.
+    # keras.applications ResNet50/101/152, and the Keras code of the blog posts this
+    # project grew from.
     "v1": Variant("v1", preactivation=False, stride_in_3x3=False,
                   stride_at_stage_end=False, conv_bias="all",
                   pad_3x3_explicitly=False, bn_epsilon=1.001e-5, bn_momentum=0.99),

@@ -12,7 +12,8 @@ from keras_resnet.registry import list_models, model_info, register
 
 ALL = list_models()
 # Models whose architecture torchvision or timm publishes (as v1.5).
-TORCH_PEERS = [n for n in ALL if {"torchvision_params", "timm_params"} & set(model_info(n).reference)]
+TORCH_PEERS = [n for n in ALL
+               if {"torchvision_params", "timm_params"} & set(model_info(n).reference)]
 
 
 def trainable(model):

@@ -50,8 +50,9 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     Recipe("paper-cifar", "the paper's CIFAR schedule: SGD 0.9, wd 1e-4, lr 0.1 /10 at 50% and "
            "75%, batch 128", optimizer="sgd", learning_rate=0.1, batch_size=128, epochs=164,
            momentum=0.9, weight_decay=1e-4, schedule="step"),
-    # Seed 001's fine-tuning settings (SGD lr 0.001, momentum 0.9, batch 64, 10 epochs:
-    # 83.99% on CIFAR-10 from ImageNet weights), with a cosine decay to zero.
+    # The fine-tuning settings of the blog post this project grew from (SGD lr 0.001,
+    # momentum 0.9, batch 64, 10 epochs: an ImageNet ResNet50 reaches 83.99% on CIFAR-10),
+    # with a cosine decay to zero.
     Recipe("finetune", "for pretrained --weights: SGD 0.9, lr 0.001 cosine, batch 64, no wd",
            optimizer="sgd", learning_rate=0.001, batch_size=64, epochs=10, momentum=0.9,
            weight_decay=0.0, schedule="cosine"),

@@ -220,13 +220,23 @@ def _input_pipelines(settings: dict, dataset):
 
 
 def _write_run_json(run_dir: str, settings: dict, dataset) -> None:
-    """run.json: the settings (all but `jit`), the classes and the input normalisation."""
-    os.makedirs(run_dir, exist_ok=True)
-    write_json(os.path.join(run_dir, "run.json"), {
-        **{k: v for k, v in settings.items() if k != "jit"},
-        "class_names": dataset.class_names, "mean": list(dataset.mean),
-        "std": list(dataset.std), "num_train": len(dataset.train),
-        "num_test": len(dataset.test)})
+    """run.json: the settings (all but `jit`), the classes and the input normalisation.
+
+    The first write of a run: when it fails, a directory it created is removed
+    and the reason is a ValueError naming the directory."""
+    created = not os.path.isdir(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        write_json(os.path.join(run_dir, "run.json"), {
+            **{k: v for k, v in settings.items() if k != "jit"},
+            "class_names": dataset.class_names, "mean": list(dataset.mean),
+            "std": list(dataset.std), "num_train": len(dataset.train),
+            "num_test": len(dataset.test)})
+    except OSError as e:
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise ValueError(f"cannot write the run directory {run_dir!r}: "
+                         f"{e.strerror or e}") from e
 
 
 def _fit(net, train_ds, val_ds, settings: dict, *, start_epoch: int, steps_per_epoch: int,
