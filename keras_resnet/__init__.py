@@ -60,16 +60,23 @@ class _AfterKerasLoads(importlib.abc.MetaPathFinder):
     `import keras_resnet; keras.saving.load_model(...)` working without that.
     """
 
+    _looking = False
+
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" or self._looking:
             return None
-        sys.meta_path.remove(self)  # once; find Keras the normal way
-        spec = importlib.util.find_spec("keras")
+        self._looking = True  # find Keras the normal way (TensorFlow also just probes)
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self._looking = False
         if spec is not None and spec.loader is not None:
             exec_module = spec.loader.exec_module
 
             def exec_then_register(module):
                 exec_module(module)
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)
                 importlib.import_module("keras_resnet.layers")
 
             spec.loader.exec_module = exec_then_register

@@ -183,3 +183,19 @@ def test_mixed_precision_keeps_probabilities_in_float32():
         assert model.output.dtype == "float32"
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("imports", ["import keras_resnet, keras",
+                                     "import keras_resnet, tensorflow, keras"])
+def test_saved_file_loads_after_a_lazy_import_keras_resnet(imports, tmp_path):
+    # `import keras_resnet` loads no framework; the zoo's layers (named in the file)
+    # are registered as soon as Keras is imported, however it gets imported.
+    import subprocess
+    import sys
+    path = tmp_path / "resnet20.keras"
+    keras_resnet.ResNet20((8, 8, 3), 3).save(path)
+    code = f"{imports}; print(keras.saving.load_model({str(path)!r}).count_params())"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == str(keras_resnet.ResNet20((8, 8, 3), 3).count_params())
