@@ -34,3 +34,20 @@ def randomize_bn_statistics(model, rng):
                 rng.normal(0, 0.1, mean.shape).astype("float32"),
                 rng.uniform(0.5, 2.0, var.shape).astype("float32"),
             ])
+
+
+def is_large_model(name: str) -> bool:
+    """Models whose per-model tests run with the slow tests only: over 30M
+    parameters (a .keras file of 120-500 MB) or over 30 residual blocks."""
+    from keras_resnet.registry import REGISTRY
+    info = REGISTRY.get(str(name).lower())
+    return info is not None and (info.params > 30_000_000
+                                 or sum(info.spec.blocks_per_stage) > 30)
+
+
+def pytest_collection_modifyitems(config, items):
+    # One rule for every test parametrized over the registry ("name" or "arch").
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if any(is_large_model(params[key]) for key in ("name", "arch") if key in params):
+            item.add_marker(pytest.mark.slow)

@@ -1,7 +1,8 @@
 """One battery, run on every registered model at a tiny input (in the spirit of
 keras-hub's `run_backbone_test`): build, predict, the stages the builder records,
 a `.keras` round trip, BatchNormalization folding, a mixed-precision copy, and
-channels_first. Per-model facts come from the registry, nothing is listed here."""
+channels_first. Per-model facts come from the registry, nothing is listed here;
+conftest marks the large models' runs slow."""
 
 import keras
 import numpy as np
@@ -10,16 +11,6 @@ import pytest
 import keras_resnet
 from conftest import randomize_bn_statistics
 from keras_resnet.registry import list_models, model_info
-
-# Above this many parameters a model's battery (a .keras file of 200-500 MB at
-# any input size) runs with the slow tests.
-_SLOW_PARAMS = 40_000_000
-
-
-def _models():
-    for name in list_models():
-        marks = [pytest.mark.slow] if model_info(name).params > _SLOW_PARAMS else []
-        yield pytest.param(name, marks=marks)
 
 
 def _tiny_shape(info):
@@ -45,7 +36,7 @@ def _backend_runs_channels_first() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-@pytest.mark.parametrize("name", _models())
+@pytest.mark.parametrize("name", list_models())  # large models: slow (conftest)
 def test_model_battery(name, rng, tmp_path):
     info = model_info(name)
     shape = _tiny_shape(info)

@@ -10,7 +10,6 @@ from keras_resnet.registry import ARCHS
 from conftest import randomize_bn_statistics
 
 BN = keras.layers.BatchNormalization
-_SLOW = {"resnet101", "resnet152", "resnet110"}
 
 
 def _small_shape(arch):
@@ -36,8 +35,7 @@ def _fold_cases():
     # here each architecture in the other of v1 / v1.5.
     for arch, spec in ARCHS.items():
         variant = "v1" if spec.default_variant == "v1.5" else "v1.5"
-        marks = [pytest.mark.slow] if arch in _SLOW else []
-        yield pytest.param(arch, variant, id=f"{arch}-{variant}", marks=marks)
+        yield pytest.param(arch, variant, id=f"{arch}-{variant}")  # large: slow (conftest)
 
 
 @pytest.mark.parametrize("arch,variant", _fold_cases())
