@@ -287,6 +287,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (UsageError, ValueError) as e:
         print(f"keras-resnet {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`keras-resnet list | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # a file or directory the user named cannot be read or written
         where = f": {e.filename}" if e.filename else ""
         print(f"keras-resnet {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)

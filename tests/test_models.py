@@ -5,25 +5,21 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.registry import list_models, model_info
-
-ALL = list_models()
-IMAGENET = [n for n in ALL if model_info(n).input_shape[0] == 224]
-CIFAR = [n for n in ALL if n not in IMAGENET]
+from keras_resnet.registry import model_info
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet50v2", "resnet20"])
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_headless_feature_maps(name, pooling):
-    info = model_info(name)
+    spec = model_info(name).spec
     model = keras_resnet.get_model(name, include_top=False, pooling=pooling)
-    channels = 2048 if "50" in name else (512 if name == "resnet18" else 64)
+    channels = spec.widths[-1] * (4 if spec.block_type == "bottleneck" else 1)
     assert model.input_shape == (None, None, None, 3)  # any size without the classifier
     if pooling is None:
         assert model.output_shape == (None, None, None, channels)
-        size = 64 if info.input_shape[0] == 224 else 16
+        size = 2 * spec.min_input_size
         out = model(np.zeros((1, size, size, 3), "float32"))
-        stride = 32 if info.input_shape[0] == 224 else 4
+        stride = spec.stem.stride * 2 ** (len(spec.blocks_per_stage) - 1)
         assert out.shape == (1, size // stride, size // stride, channels)
     else:
         assert model.output_shape == (None, channels)
