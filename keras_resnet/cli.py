@@ -90,13 +90,16 @@ def _cmd_convert(args) -> None:
 
 
 def _add_convert_parser(sub) -> None:
-    p = sub.add_parser("convert", help="convert any accepted weights (imagenet, .weights.h5, "
-                                       ".keras, legacy .h5, .pth, .safetensors) to a Keras "
-                                       ".weights.h5 or .keras file")
-    p.add_argument("src", metavar="SRC", help="'imagenet' or a weights file")
+    p = sub.add_parser("convert", help="convert any accepted weights (imagenet, a pretrained "
+                                       "tag, hf://ORG/REPO, .weights.h5, .keras, legacy .h5, "
+                                       ".pth, .safetensors) to a Keras .weights.h5 or .keras "
+                                       "file")
+    p.add_argument("src", metavar="SRC", help="'imagenet', a pretrained tag of the model "
+                                              "(a1_in1k, ...), hf://ORG/REPO or a weights file")
     p.add_argument("dst", metavar="DST", help="output file, ending in .weights.h5 or .keras")
     p.add_argument("--model", required=True, help="registry name, e.g. resnet50")
-    p.add_argument("--variant", help="v1, v1.5 (torchvision/timm files) or v2")
+    p.add_argument("--variant", help="v1, v1.5 (torchvision/timm files) or v2; default the "
+                                     "checkpoint's convention, else the model's")
     p.add_argument("--num-classes", type=int)
     p.add_argument("--no-top", action="store_true", help="without the classifier")
     p.add_argument("--input-shape", nargs=3, type=int, metavar=("H", "W", "C"))

@@ -24,7 +24,8 @@ def backbone(name: str, input_shape=None, *, weights=None, variant: Optional[str
         name: Registry name, e.g. "resnet50".
         input_shape: Image shape; default any size.
         weights: Any source `weights=` accepts (loaded into the headless model).
-        variant: Convention; default the model's.
+        variant: Convention; default the checkpoint's (a tag, "imagenet",
+            "hf://"), else the model's.
         outputs: Stage names to return, default every stage ("conv2" .. "conv5"
             for the ImageNet nets: strides 4, 8, 16, 32).
         output_stride: 32, or 16 / 8 to replace the last strides by dilation
@@ -45,9 +46,8 @@ def backbone(name: str, input_shape=None, *, weights=None, variant: Optional[str
     if unknown or not outputs or isinstance(outputs, str):
         raise ValueError(f"`outputs` must be a non-empty list of stage names from {available}. "
                          f"Received: outputs={outputs!r}")
-    variant = variant or info.variant
     model = build_resnet(info.spec, input_shape, include_top=False, weights=weights,
-                         variant=variant, output_stride=output_stride,
+                         variant=variant, output_stride=output_stride, registry_name=info.name,
                          name=f"{name}_backbone", **kwargs)
     # The last stage's map is the headless model's output ("v2" adds its final
     # BN-ReLU there); the others are the feature maps recorded while building.

@@ -6,7 +6,6 @@ registry's rows (`keras_resnet.registry`), one per registered model.
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Optional, Sequence
 
 import keras
@@ -65,20 +64,8 @@ def _resolve_input_shape(spec: ArchSpec, input_shape, input_tensor, include_top)
     return input_shape
 
 
-def _check_weights(weights) -> None:
-    if weights is None or weights == "imagenet":
-        return
-    if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError("`weights` must be None, 'imagenet' or a path to a weights file. "
-                         f"Received: weights={weights!r}")
-    if not os.path.isfile(weights):
-        raise ValueError(f"`weights` file does not exist: {os.fspath(weights)!r}. "
-                         "Pass None, 'imagenet' or the path to an existing weights file.")
-
-
 def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_activation,
-                     variant, shortcut, weights, output_stride, zero_init_residual,
-                     drop_path_rate):
+                     variant, shortcut, output_stride, zero_init_residual, drop_path_rate):
     check_choice("output_stride", output_stride, OUTPUT_STRIDES)
     check_zero_init_residual(zero_init_residual, get_variant(variant))
     if (not isinstance(drop_path_rate, (int, float)) or isinstance(drop_path_rate, bool)
@@ -98,7 +85,6 @@ def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_acti
                 "`classifier_activation` must be None, a Keras activation name or a "
                 f"callable. Received: classifier_activation={classifier_activation!r}"
             ) from e
-    _check_weights(weights)
 
 
 def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = None, *,
@@ -106,20 +92,31 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                  classifier_activation="softmax", variant: Optional[str] = None,
                  shortcut: Optional[str] = None, name: Optional[str] = None,
                  zero_init_residual: bool = False, drop_path_rate: float = 0.0,
-                 output_stride: int = 32) -> keras.Model:
+                 output_stride: int = 32, registry_name: Optional[str] = None) -> keras.Model:
     """Build the functional model for `spec`; every public builder ends here.
 
     All arguments are checked before any layer is created. See `ResNet` for
-    their meaning; `None` for `num_classes`, `variant` and `shortcut` takes the
-    spec's default. `output_stride` 16 or 8 replaces the last strides by
-    dilation (see `keras_resnet.backbone`).
+    their meaning; `None` for `num_classes` and `shortcut` takes the spec's
+    default, and for `variant` the checkpoint's convention (a tag, "imagenet"
+    or "hf://" in `weights`), else the registered model's. `registry_name` is
+    the registered model whose pretrained tags `weights` may name (default: the
+    model of `spec` with `variant`, if any). `output_stride` 16 or 8 replaces
+    the last strides by dilation (see `keras_resnet.backbone`).
     """
+    from keras_resnet.weights.sources import model_for, parse_weights, resolve_variant
     num_classes = spec.default_num_classes if num_classes is None else num_classes
-    variant = spec.default_variant if variant is None else variant
     shortcut = spec.default_shortcut if shortcut is None else shortcut
+    if variant is not None:
+        get_variant(variant)  # the argument's own message first
+    if registry_name is None:
+        registry_name = model_for(spec, variant)
+    source = parse_weights(weights, model=registry_name)
+    default = (REGISTRY[registry_name].variant if registry_name in REGISTRY
+               else spec.default_variant)
+    variant = resolve_variant(source, variant, default)
     _check_arguments(spec, num_classes=num_classes, include_top=include_top, pooling=pooling,
                      classifier_activation=classifier_activation, variant=variant,
-                     shortcut=shortcut, weights=weights, output_stride=output_stride,
+                     shortcut=shortcut, output_stride=output_stride,
                      zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
     input_shape = _resolve_input_shape(spec, input_shape, input_tensor, include_top)
     v = get_variant(variant)
@@ -165,9 +162,10 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     model.stage_outputs = stage_outputs
     model.pyramid_outputs = pyramid_outputs
 
-    if weights is not None:
+    if source is not None:
         from keras_resnet.weights import load_weights  # keeps the model code import-light
-        load_weights(model, weights, arch=spec.name, variant=variant)
+        load_weights(model, source, arch=spec.name, variant=variant,
+                     registry_name=registry_name)
     return model
 
 
@@ -182,7 +180,7 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
            stem: str = "imagenet", groups: int = 1, width_per_group: int = 64,
            avg_down: bool = False, include_top: bool = True, weights=None,
            input_tensor=None, pooling=None, classifier_activation="softmax",
-           variant: str = "v1", shortcut: str = "B", zero_init_residual: bool = False,
+           variant: Optional[str] = None, shortcut: str = "B", zero_init_residual: bool = False,
            drop_path_rate: float = 0.0, name: str = "resnet") -> keras.Model:
     """Build a ResNet from a custom list of blocks per stage.
 
@@ -204,12 +202,15 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
             plain, 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
         avg_down: ResNet-D shortcut (average-pool, then stride-1 projection).
         include_top: Keep the global-average-pool + Dense classifier.
-        weights: None, "imagenet", or a path to a weights file.
+        weights: None, "hf://ORG/REPO" (a Hub repo's torchvision/timm
+            model.safetensors) or a path to a weights file; RGB weights load
+            into other input channels by adapting the first convolution (as
+            timm's `adapt_input_conv`).
         input_tensor: Optional tensor to use as the model's input.
         pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
         classifier_activation: Activation of the classifier; None gives logits.
         variant: "v1" (keras.applications), "v1.5" (torchvision) or "v2"
-            (pre-activation).
+            (pre-activation); None: "v1", or "v1.5" for "hf://" weights.
         shortcut: "A" (parameter-free), "B" (projection when channels change)
             or "C" (projection everywhere), as in the paper.
         zero_init_residual: Start each block's last BN gamma at zero.
@@ -234,10 +235,12 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
                              f"({len(blocks_per_stage)} stages). Received: widths={widths!r}")
     spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem_record,
                     groups=groups, width_per_group=width_per_group, avg_down=avg_down,
-                    default_variant=variant, default_shortcut=shortcut)
+                    default_variant=get_variant(variant).name if variant else "v1",
+                    default_shortcut=shortcut)
     return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                         weights=weights, input_tensor=input_tensor, pooling=pooling,
                         classifier_activation=classifier_activation, name=name,
+                        variant=variant,
                         zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
 
 
@@ -251,13 +254,23 @@ Args:
         least {min_size}x{min_size}.
     num_classes: Classifier width (default {num_classes}).
     include_top: Keep the global-average-pool + Dense classifier.
-    weights: None (random), "imagenet", or a path to a weights file.
+    weights: None (random); "imagenet" (keras.applications{imagenet});
+        a pretrained tag ({tags}; see
+        `keras-resnet list --pretrained`); "hf://ORG/REPO" (a Hugging Face
+        Hub repo's torchvision/timm model.safetensors); or a path to a
+        weights file. Tags and "hf://" files come through the Hugging Face
+        Hub cache (HF_HUB_CACHE, HF_HUB_OFFLINE). RGB weights load into 1 or
+        N input channels by adapting the first convolution as timm's
+        `adapt_input_conv` does (1: the RGB kernels summed; N: repeated,
+        cut to N, scaled by 3/N).
     input_tensor: Optional tensor to use as the model's input.
     pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
     classifier_activation: Activation of the classifier; None gives logits.
     variant: "v1" (keras.applications: stride on the first 1x1, conv bias),
         "v1.5" (torchvision: stride on the 3x3, no conv bias) or "v2"
-        (pre-activation). Default "{variant}".
+        (pre-activation). Default None: the checkpoint's convention ("v1.5"
+        for tags and "hf://"{imagenet_variant}), else "{variant}"; an
+        explicit variant that the checkpoint does not fit raises.
     shortcut: "A", "B" or "C" as in the paper. Default "{shortcut}".
     zero_init_residual: Start each block's last BN gamma at zero (v1, v1.5).
     drop_path_rate: Stochastic depth rate of the last block, scaled linearly
@@ -269,20 +282,30 @@ Returns:
 """
 
 
+def _tags(model: str) -> str:
+    from keras_resnet.pretrained import list_pretrained
+    tags = [row.tag for row in list_pretrained(model) if row.hub_repo]
+    if not tags:
+        return "none for this model"
+    return ", ".join(f'"{t}"' for t in tags[:3]) + (", ..." if len(tags) > 3 else "")
+
+
 def _public_builder(info: ModelInfo) -> Callable[..., keras.Model]:
     """Make the public builder (`ResNet50`, ...) of one registry row."""
+    from keras_resnet.pretrained import find_pretrained
     spec, default_variant = info.spec, info.variant
+    imagenet = find_pretrained(info.name, "imagenet")
 
     def builder(input_shape=None, num_classes: int = spec.default_num_classes, *,
                 include_top: bool = True, weights=None, input_tensor=None, pooling=None,
-                classifier_activation="softmax", variant: str = default_variant,
+                classifier_activation="softmax", variant: Optional[str] = None,
                 shortcut: str = spec.default_shortcut, zero_init_residual: bool = False,
                 drop_path_rate: float = 0.0, name: Optional[str] = None):
         return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                             weights=weights, input_tensor=input_tensor, pooling=pooling,
                             classifier_activation=classifier_activation, variant=variant,
                             shortcut=shortcut, zero_init_residual=zero_init_residual,
-                            drop_path_rate=drop_path_rate, name=name)
+                            drop_path_rate=drop_path_rate, name=name, registry_name=info.name)
 
     builder.__name__ = builder.__qualname__ = info.builder_name
     builder.__module__ = __name__
@@ -290,7 +313,9 @@ def _public_builder(info: ModelInfo) -> Callable[..., keras.Model]:
         title=info.builder_name, what=f" ({info.description})" if info.description else "",
         default_shape=spec.default_input_shape, min_size=spec.min_input_size,
         num_classes=spec.default_num_classes, variant=default_variant,
-        shortcut=spec.default_shortcut,
+        shortcut=spec.default_shortcut, tags=_tags(info.name),
+        imagenet=f', variant "{imagenet.variant}"' if imagenet else ": none for this model",
+        imagenet_variant=f', "{imagenet.variant}" for "imagenet"' if imagenet else "",
         arch=f"{spec.block_type.capitalize()} blocks per stage: {spec.blocks_per_stage}, "
              f"widths {spec.widths}, {spec.stem.name} stem"
              + (f", {spec.groups} groups" if spec.groups > 1 else "")

@@ -212,8 +212,19 @@ def builder_names() -> List[str]:
 def get_model(name: str, **kwargs):
     """Build a registered model by name; keyword arguments go to its builder.
 
+    `name` may be a full pretrained name, `model.tag` (timm's convention):
+    `get_model("resnet50.a1_in1k")` is `get_model("resnet50", weights="a1_in1k")`.
+
     Example: `get_model("resnet50", input_shape=(64, 64, 3), num_classes=10)`.
     """
+    if isinstance(name, str) and "." in name:
+        name, tag = name.split(".", 1)
+        model_info(name)  # an unknown model is named before the tag
+        if kwargs.get("weights") not in (None, tag):
+            raise ValueError(
+                f"`name` {name}.{tag!s} already names weights {tag!r}; pass `weights` only "
+                f"with the bare model name {name!r}. Received: weights={kwargs['weights']!r}")
+        kwargs["weights"] = tag
     return model_info(name).builder(**kwargs)
 
 

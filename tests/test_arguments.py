@@ -21,7 +21,12 @@ CASES = [
     (dict(shortcut="D"), r"`shortcut` must be one of \['A', 'B', 'C'\]"),
     (dict(include_top=False, pooling="mean"), r"`pooling` must be one of \[None, 'avg', 'max'\]"),
     (dict(weights="/no/such/file.weights.h5"), r"`weights` file does not exist"),
-    (dict(weights=3), r"`weights` must be None, 'imagenet' or a path"),
+    (dict(weights=3), r"`weights` must be None, 'imagenet', a pretrained tag"),
+    (dict(weights="no_such_tag"), r"Unknown pretrained tag 'no_such_tag' for resnet18\..*"
+                                  r"tv_in1k"),
+    (dict(weights="tv_in1k", variant="v1"), r"weights='tv_in1k' needs variant='v1\.5'.*"
+                                            r"Received: variant='v1'"),
+    (dict(weights="hf://timm"), r"`weights` must name a Hub repo as 'hf://ORG/REPO'"),
     (dict(classifier_activation="softmaxx"), r"`classifier_activation` must be"),
 ]
 

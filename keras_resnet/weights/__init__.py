@@ -1,9 +1,11 @@
 """Loading weights into a built model: one loader, one reader per file format.
 
-`load_weights` resolves the source (`"imagenet"` or a path), reads the file
-with the reader for its format into `NamedWeights` (Keras layer name -> arrays
-in `layer.get_weights()` order), then `assign` checks every layer's shapes
-before setting any.
+`load_weights` resolves the source (`"imagenet"`, a pretrained tag or
+`"hf://ORG/REPO"`, both from the Hugging Face Hub cache (`hub`), or a path;
+`sources.parse_weights` says which), reads the file with the reader for its
+format into `NamedWeights` (Keras layer name -> arrays in `layer.get_weights()`
+order), then `assign` adapts the first convolution to the model's input
+channels and checks every layer's shapes before setting any.
 
 | format | reader |
 |---|---|
@@ -17,14 +19,16 @@ before setting any.
 from __future__ import annotations
 
 import os
-from typing import Tuple
+from typing import Optional, Tuple
 
 import keras
 
-from keras_resnet.weights import imagenet, keras_files, legacy_h5, torch_layout
-from keras_resnet.weights.assign import CLASSIFIER, NamedWeights, assign
+from keras_resnet.weights import hub, imagenet, keras_files, legacy_h5, torch_layout
+from keras_resnet.weights.assign import CLASSIFIER, NamedWeights, adapt_input_conv, assign
+from keras_resnet.weights.sources import WeightsSource, parse_weights
 
-__all__ = ["load_weights", "read_weights", "assign", "NamedWeights"]
+__all__ = ["load_weights", "read_weights", "assign", "adapt_input_conv", "NamedWeights",
+           "parse_weights", "WeightsSource"]
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -79,43 +83,69 @@ def _read_h5(path: str) -> Tuple[NamedWeights, str]:
                      "legacy Keras .h5 file (no 'layers' group or 'layer_names' attribute).")
 
 
-def _channels(model: keras.Model) -> int:
-    shape = model.input_shape
-    axis = 1 if keras.config.image_data_format() == "channels_first" else -1
-    return shape[axis]
-
-
 def _imagenet_path(model: keras.Model, arch: str, variant: str) -> str:
     has_top = any(layer.name == CLASSIFIER for layer in model.layers)
-    remote = imagenet.imagenet_file(arch, variant, include_top=has_top)
-    if _channels(model) != 3:
-        raise ValueError("weights='imagenet' needs 3 input channels (RGB). Received an "
-                         f"input shape of {model.input_shape[1:]}.")
-    return imagenet.fetch(remote)
+    return imagenet.fetch(imagenet.imagenet_file(arch, variant, include_top=has_top))
 
 
-def load_weights(model: keras.Model, weights, *, arch: str, variant: str) -> None:
-    """Load `weights` ("imagenet" or a path to a supported file) into `model`.
+def _classes(model: keras.Model) -> Optional[int]:
+    layers = [layer for layer in model.layers if layer.name == CLASSIFIER]
+    return int(layers[0].weights[0].shape[-1]) if layers and layers[0].weights else None
+
+
+def _hub_path(model: keras.Model, source: WeightsSource, arch: str) -> str:
+    """The cached file of a tag or "hf://" source; a repo's config.json is checked first."""
+    if source.kind == "hub":
+        config = hub.fetch(source.repo, "config.json", optional=True)
+        if config is not None:
+            hub.check_config(hub.read_config(config), repo=source.repo, arch=arch,
+                             num_classes=_classes(model))
+    return hub.fetch(source.repo, source.filename)
+
+
+def load_weights(model: keras.Model, weights, *, arch: str, variant: str,
+                 registry_name: Optional[str] = None) -> None:
+    """Load `weights` into `model`: "imagenet", a pretrained tag, "hf://ORG/REPO" or a file.
 
     All or nothing: every layer's shapes are checked before any is set. The
     classifier may differ (other number of classes, or none in the file): it
     then keeps its fresh initialisation and a `UserWarning` says so; a file's
-    classifier is skipped when the model has no top.
+    classifier is skipped when the model has no top. RGB weights load into a
+    model with other input channels by adapting the first convolution as timm's
+    `adapt_input_conv` does (see `keras_resnet.weights.assign.adapt_input_conv`).
 
     Args:
         model: A model of this zoo (layer names as in keras.applications).
         weights: "imagenet" (keras.applications' files, fetched into the Keras
-            cache) or a path (see the module docstring for the formats).
+            cache), a tag of `registry_name`'s pretrained table ("a1_in1k"),
+            "hf://ORG/REPO" (that repo's model.safetensors; both through the
+            Hugging Face Hub cache, see `keras_resnet.weights.hub`), a path (see
+            the module docstring for the formats), or a parsed `WeightsSource`.
         arch: Registry architecture name ("resnet50", ...), for "imagenet".
         variant: The model's convention; torchvision/timm files need "v1.5".
+        registry_name: Registered model whose tags `weights` may name; default
+            the model named `arch`.
     """
     if weights is None:
         return
-    if isinstance(weights, str) and weights == "imagenet":
+    if not isinstance(weights, WeightsSource):
+        weights = parse_weights(weights, model=registry_name or arch)
+    source = weights
+    if source.kind == "imagenet":
         path = _imagenet_path(model, arch, variant)
+    elif source.kind in ("tag", "hub"):
+        path = _hub_path(model, source, arch)
     else:
-        path = os.fspath(weights)
-    named, layout = read_weights(path)
+        path = source.text
+    try:
+        named, layout = read_weights(path)
+    except ValueError as e:
+        if source.kind in ("tag", "hub"):  # a truncated download in the cache
+            raise ValueError(f"{e} (the Hub cache's copy of {source.repo}/{source.filename}: "
+                             "delete it and load again, or run "
+                             f"`hf download --force-download {source.repo} "
+                             f"{source.filename}`)") from None
+        raise
     if layout == "torch" and variant != "v1.5":
         raise ValueError(
             f"{path!r} is a torchvision/timm checkpoint, which follows the 'v1.5' convention "

@@ -1,15 +1,17 @@
 """Assign named weights to a model, all or nothing.
 
 Every reader produces `NamedWeights`: Keras layer name -> the layer's arrays in
-`layer.get_weights()` order. `assign` checks every layer before it sets any, so
-a mismatch leaves the model untouched.
+`layer.get_weights()` order. `assign` adapts RGB weights of the first
+convolution to the model's input channels (`adapt_input_conv`), then checks
+every layer before it sets any, so a mismatch leaves the model untouched.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import keras
 import numpy as np
@@ -26,6 +28,9 @@ def _shapes(arrays) -> list:
 def assign(model: keras.Model, named: NamedWeights, *, source: str) -> None:
     """Set the weights of every layer of `model` from `named`, or raise and set none.
 
+    RGB weights of the first convolution are first adapted to the model's
+    input channels (`adapt_input_conv`).
+
     The classifier (`predictions`) is the one layer allowed to differ: when the
     file has none, or one for another number of classes, it keeps its fresh
     initialisation and a `UserWarning` says so (the fine-tuning case). A file
@@ -36,6 +41,7 @@ def assign(model: keras.Model, named: NamedWeights, *, source: str) -> None:
             missing or have other shapes, with both shapes; or the first layer
             of the file that the model lacks.
     """
+    named = adapt_input_conv(model, named)
     plan = []
     head_note = None
     model_layers = [layer for layer in model.layers if layer.weights]
@@ -87,3 +93,56 @@ def _same_features(got: list, expected: list) -> bool:
     """A classifier for the same feature width but another number of classes."""
     return (len(got) == len(expected) == 2 and len(got[0]) == 2
             and got[0][0] == expected[0][0])
+
+
+def input_conv(model: keras.Model) -> Optional[keras.layers.Layer]:
+    """The convolution fed by the model's input through weightless layers only
+    (`conv1_conv`, or `conv1_1_conv` for ResNet-D's deep stem), or None."""
+    inputs = {id(t) for t in model.inputs}
+
+    def fed_by_input(tensor, depth=0) -> bool:
+        if id(tensor) in inputs:
+            return True
+        history = getattr(tensor, "_keras_history", None)
+        if history is None or depth > 50:
+            return False
+        operation = history.operation
+        if isinstance(operation, keras.layers.InputLayer):
+            return False  # an input of another model
+        if operation.weights:
+            return False
+        node = operation._inbound_nodes[history.node_index]
+        return any(fed_by_input(t, depth + 1) for t in node.input_tensors)
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D) and layer._inbound_nodes and any(
+                fed_by_input(t) for t in layer._inbound_nodes[0].input_tensors):
+            return layer
+    return None
+
+
+def adapt_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
+    """An RGB conv kernel (kh, kw, 3, out) for `channels` inputs, as timm's
+    `adapt_input_conv`: 1 channel sums the RGB kernels; N channels repeat them
+    ceil(N / 3) times along the input axis, cut to N, and scale by 3 / N."""
+    if channels == 1:
+        return kernel.sum(axis=2, keepdims=True)
+    repeated = np.tile(kernel, (1, 1, math.ceil(channels / 3), 1))[:, :, :channels]
+    return repeated * (3.0 / channels)
+
+
+def adapt_input_conv(model: keras.Model, named: NamedWeights) -> NamedWeights:
+    """`named` with the first convolution's RGB kernel adapted to the model's input
+    channels (see `adapt_kernel`); unchanged when they already agree, when the
+    file's kernel is not RGB, or when the model has no such convolution."""
+    conv = input_conv(model)
+    if conv is None or conv.name not in named or not named[conv.name]:
+        return named
+    kernel = np.asarray(named[conv.name][0])
+    channels = int(conv.kernel.shape[2])
+    if kernel.ndim != 4 or kernel.shape[2] != 3 or channels == 3:
+        return named
+    adapted = dict(named)
+    adapted[conv.name] = [adapt_kernel(kernel, channels).astype(kernel.dtype),
+                          *named[conv.name][1:]]
+    return adapted
