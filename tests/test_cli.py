@@ -436,7 +436,7 @@ def test_list_pretrained(capsys):
         assert f"{row.top1}" in line and row.source in line
     assert keras_resnet.list_pretrained("ResNet50") == [
         p for p in keras_resnet.list_pretrained() if p.model == "resnet50"]
-    assert keras_resnet.list_pretrained("resnet18") == []
+    assert keras_resnet.list_pretrained("resnet20") == []
 
 
 def test_tensorflow_start_up_lines_are_kept_out():
