@@ -98,27 +98,23 @@ def _same_features(got: list, expected: list) -> bool:
 def input_conv(model: keras.Model) -> Optional[keras.layers.Layer]:
     """The convolution fed by the model's input through weightless layers only
     (`conv1_conv`, or `conv1_1_conv` for ResNet-D's deep stem), or None."""
+    from keras_resnet.keras_compat import inbound_nodes, producing_layer
     inputs = {id(t) for t in model.inputs}
 
-    def fed_by_input(tensor, depth=0) -> bool:
-        if id(tensor) in inputs:
-            return True
-        history = getattr(tensor, "_keras_history", None)
-        if history is None or depth > 50:
-            return False
-        operation = history.operation
-        if isinstance(operation, keras.layers.InputLayer):
-            return False  # an input of another model
-        if operation.weights:
-            return False
-        node = operation._inbound_nodes[history.node_index]
-        return any(fed_by_input(t, depth + 1) for t in node.input_tensors)
+    def from_input(tensors) -> bool:
+        for tensor in tensors:
+            if id(tensor) in inputs:
+                return True
+            layer = producing_layer(tensor)
+            if (not layer.weights and not isinstance(layer, keras.layers.InputLayer)
+                    and from_input([t for node in inbound_nodes(layer)
+                                    for t in node.input_tensors])):
+                return True
+        return False
 
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D) and layer._inbound_nodes and any(
-                fed_by_input(t) for t in layer._inbound_nodes[0].input_tensors):
-            return layer
-    return None
+    return next((layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+                 and from_input([t for node in inbound_nodes(layer)
+                                 for t in node.input_tensors])), None)
 
 
 def adapt_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
