@@ -30,6 +30,7 @@ _LAZY = {
     "count_macs": "keras_resnet.macs",
     "ResNet": "keras_resnet.models",
     **{builder: "keras_resnet.models" for builder in builder_names()},
+    "find_pretrained": "keras_resnet.pretrained",
     "list_pretrained": "keras_resnet.pretrained",
     "decode_predictions": "keras_resnet.preprocessing",
     "preprocess_input": "keras_resnet.preprocessing",
