@@ -1,11 +1,13 @@
-"""Record torchvision's logits for the seeded random weights of tests/torch_goldens.py.
+"""Record torchvision's logits for the seeded random weights of tests/torch_goldens.py,
+and timm's pretrained configs for the pretrained table.
 
 Run once by a developer, in an environment with torch and torchvision (keras is
-not needed):
+not needed), from the repository root:
 
     python3 -m venv /tmp/torchvenv
     /tmp/torchvenv/bin/pip install torch==2.14.1 torchvision==0.29.1 timm numpy
     /tmp/torchvenv/bin/python scripts/make_torch_goldens.py
+    /tmp/torchvenv/bin/python scripts/make_torch_goldens.py --pretrained-cfgs
 
 It writes tests/goldens/torchvision_logits.npz (a few KB): for each model of
 `torch_goldens.DEPTHS` (resnet18..152, ResNeXt and Wide ResNet from torchvision,
@@ -14,8 +16,20 @@ plus fingerprints of the weights and input (so the tests notice when numpy
 draws other numbers) and the versions used. tests/test_torch_goldens.py
 regenerates the same weights with numpy, loads them through the .safetensors
 path and compares.
+
+With `--pretrained-cfgs` it writes tests/goldens/timm_pretrained_cfgs.json
+instead (and leaves the .npz alone): for every timm row of
+`keras_resnet.pretrained.PRETRAINED`, timm's own pretrained cfg of that name
+(hf_hub_id, input_size, test_input_size, crop_pct, test_crop_pct,
+interpolation, mean, std, num_classes, license; "known": false where timm has
+no such tag), and for every registered model name timm also defines, all the
+ImageNet-1k tags timm hosts for it (`*_in1k` with an hf_hub_id), so that
+tests/test_pretrained_table.py can check the table against timm without
+torch. It reads timm's registry only: no network, no weights downloaded.
 """
 
+import argparse
+import json
 import os
 import sys
 
@@ -24,8 +38,13 @@ import timm
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+_REPO_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(_REPO_ROOT, "tests"))
 import torch_goldens as g  # noqa: E402
+
+TIMM_CFGS_PATH = os.path.join(os.path.dirname(g.GOLDENS_PATH), "timm_pretrained_cfgs.json")
+CFG_FIELDS = ("hf_hub_id", "input_size", "test_input_size", "crop_pct", "test_crop_pct",
+              "interpolation", "mean", "std", "num_classes", "license")
 
 
 def main() -> None:
@@ -58,5 +77,64 @@ def main() -> None:
     print(f"wrote {g.GOLDENS_PATH} ({os.path.getsize(g.GOLDENS_PATH)} bytes)")
 
 
+def _jsonable(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _is_in1k(tag: str, cfg) -> bool:
+    return tag.endswith("_in1k") and bool(cfg.hf_hub_id)
+
+
+def pretrained_cfgs() -> None:
+    """Write TIMM_CFGS_PATH: timm's cfg of every timm row of the pretrained table."""
+    # keras_resnet's registry and pretrained modules import no framework, so this
+    # works where keras is not installed.
+    sys.path.insert(0, _REPO_ROOT)
+    from keras_resnet.pretrained import PRETRAINED
+    from keras_resnet.registry import list_models
+
+    cfgs = {}
+    for row in PRETRAINED:
+        if row.source != "timm":
+            continue
+        try:
+            cfg = timm.models.get_pretrained_cfg(row.name, allow_unregistered=False)
+        except RuntimeError:  # an unknown architecture, or a tag timm does not have
+            cfg = None
+        record = {"known": cfg is not None}
+        record.update({field: _jsonable(getattr(cfg, field)) if cfg is not None else None
+                       for field in CFG_FIELDS})
+        cfgs[row.name] = record
+    timm_names = set(timm.list_models())
+    in1k_tags, other_tags = {}, {}
+    for name in list_models():
+        if name not in timm_names:
+            continue
+        arch_cfgs = timm.models.get_arch_pretrained_cfgs(name)
+        tags = {full.split(".", 1)[1]: cfg for full, cfg in arch_cfgs.items()}
+        in1k_tags[name] = sorted(t for t, cfg in tags.items() if _is_in1k(t, cfg))
+        other_tags[name] = sorted(t for t, cfg in tags.items() if not _is_in1k(t, cfg))
+    out = {"timm_version": timm.__version__,
+           "cfgs": cfgs,
+           "in1k_tags": in1k_tags,
+           "other_tags": other_tags,
+           "registered_not_in_timm": [n for n in list_models() if n not in timm_names]}
+    with open(TIMM_CFGS_PATH, "w") as f:
+        json.dump(out, f, sort_keys=True, indent=1)
+        f.write("\n")
+    unknown = [name for name, record in cfgs.items() if not record["known"]]
+    print(f"wrote {TIMM_CFGS_PATH}: {len(cfgs)} table rows ({len(unknown)} unknown to timm"
+          f"{': ' + ', '.join(unknown) if unknown else ''}), IN-1k tags of {len(in1k_tags)} "
+          f"architectures, timm {timm.__version__}")
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(
+        description="Record torchvision's logits (tests/goldens/torchvision_logits.npz), "
+                    "or with --pretrained-cfgs timm's pretrained configs.")
+    parser.add_argument("--pretrained-cfgs", action="store_true",
+                        help=f"write {os.path.relpath(TIMM_CFGS_PATH)} instead of the logits")
+    if parser.parse_args().pretrained_cfgs:
+        pretrained_cfgs()
+    else:
+        main()
