@@ -106,13 +106,19 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                  classifier_activation="softmax", variant: Optional[str] = None,
                  shortcut: Optional[str] = None, name: Optional[str] = None,
                  zero_init_residual: bool = False, drop_path_rate: float = 0.0,
-                 output_stride: int = 32) -> keras.Model:
+                 output_stride: int = 32, include_preprocessing: bool = False,
+                 preprocessing=None, registry_name: Optional[str] = None) -> keras.Model:
     """Build the functional model for `spec`; every public builder ends here.
 
     All arguments are checked before any layer is created. See `ResNet` for
     their meaning; `None` for `num_classes`, `variant` and `shortcut` takes the
     spec's default. `output_stride` 16 or 8 replaces the last strides by
-    dilation (see `keras_resnet.backbone`).
+    dilation (see `keras_resnet.backbone`). With `include_preprocessing`,
+    `preprocessing` (an `InputNormalization`, or a weights value such as
+    "imagenet" or a tag) builds in that normalisation instead of the one
+    `weights` imply (building without downloading them); `registry_name` (the
+    public builders pass their row's, e.g. "resnet50v2") names the pretrained
+    rows a tag refers to (default `spec.name`).
     """
     num_classes = spec.default_num_classes if num_classes is None else num_classes
     variant = spec.default_variant if variant is None else variant
@@ -121,6 +127,8 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                      classifier_activation=classifier_activation, variant=variant,
                      shortcut=shortcut, weights=weights, output_stride=output_stride,
                      zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
+    normalization = _input_normalization(include_preprocessing, preprocessing, weights,
+                                         model=registry_name or spec.name, variant=variant)
     input_shape = _resolve_input_shape(spec, input_shape, input_tensor, include_top)
     v = get_variant(variant)
 
@@ -132,6 +140,9 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
         inputs = sources[0] if len(sources) == 1 else sources
     else:
         inputs = x = keras.Input(tensor=input_tensor, shape=input_shape, name="input")
+    if normalization is not None:
+        from keras_resnet.preprocessing import normalize_input
+        x = normalize_input(x, normalization)
 
     stem_output = x = blocks.stem(x, spec.widths[0], kind=spec.stem.name, variant=v)
     stage_outputs, pyramid_outputs = {"conv1": stem_output}, {}
@@ -171,6 +182,28 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     return model
 
 
+def _input_normalization(include_preprocessing, preprocessing, weights, *, model: str,
+                         variant: str):
+    """The `InputNormalization` to build in, or None without `include_preprocessing`."""
+    if not isinstance(include_preprocessing, bool):
+        raise ValueError("`include_preprocessing` must be True or False. "
+                         f"Received: include_preprocessing={include_preprocessing!r}")
+    if not include_preprocessing:
+        if preprocessing is not None:
+            raise ValueError("`preprocessing` needs include_preprocessing=True. "
+                             f"Received: preprocessing={preprocessing!r}")
+        return None
+    from keras_resnet import preprocessing as pre
+    if isinstance(preprocessing, pre.InputNormalization):
+        return preprocessing
+    source = weights if preprocessing is None else preprocessing
+    # No weights, or a file (which records no normalisation): ImageNet's mean and std.
+    if source is None or isinstance(source, os.PathLike) or (
+            isinstance(source, str) and os.path.isfile(source)):
+        return pre.IMAGENET_MEAN_STD
+    return pre.input_normalization(source, model=model, variant=variant)
+
+
 def _default_name(spec: ArchSpec, variant: str) -> str:
     if variant == spec.default_variant:
         return spec.name
@@ -183,7 +216,8 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
            avg_down: bool = False, include_top: bool = True, weights=None,
            input_tensor=None, pooling=None, classifier_activation="softmax",
            variant: str = "v1", shortcut: str = "B", zero_init_residual: bool = False,
-           drop_path_rate: float = 0.0, name: str = "resnet") -> keras.Model:
+           drop_path_rate: float = 0.0, include_preprocessing: bool = False,
+           name: str = "resnet") -> keras.Model:
     """Build a ResNet from a custom list of blocks per stage.
 
     Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
@@ -215,6 +249,8 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         zero_init_residual: Start each block's last BN gamma at zero.
         drop_path_rate: Stochastic depth rate of the last block, scaled
             linearly from 0 at the first block.
+        include_preprocessing: Take RGB images in [0, 255] (uint8 or float)
+            and normalise them inside the model, as `weights` expect.
         name: Model name.
 
     Returns:
@@ -238,7 +274,8 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
     return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                         weights=weights, input_tensor=input_tensor, pooling=pooling,
                         classifier_activation=classifier_activation, name=name,
-                        zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
+                        zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate,
+                        include_preprocessing=include_preprocessing)
 
 
 _DOC = """Instantiate {title}{what}.
@@ -262,6 +299,10 @@ Args:
     zero_init_residual: Start each block's last BN gamma at zero (v1, v1.5).
     drop_path_rate: Stochastic depth rate of the last block, scaled linearly
         from 0 at the first block.
+    include_preprocessing: Take RGB images in [0, 255] (uint8 or float) and
+        normalise them inside the model as `weights` expect: the pretrained
+        row's mean and std, "caffe" or [-1, 1] for "imagenet", ImageNet's
+        mean and std without weights or with a file.
     name: Model name.
 
 Returns:
@@ -277,12 +318,15 @@ def _public_builder(info: ModelInfo) -> Callable[..., keras.Model]:
                 include_top: bool = True, weights=None, input_tensor=None, pooling=None,
                 classifier_activation="softmax", variant: str = default_variant,
                 shortcut: str = spec.default_shortcut, zero_init_residual: bool = False,
-                drop_path_rate: float = 0.0, name: Optional[str] = None):
+                drop_path_rate: float = 0.0, include_preprocessing: bool = False,
+                name: Optional[str] = None):
         return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                             weights=weights, input_tensor=input_tensor, pooling=pooling,
                             classifier_activation=classifier_activation, variant=variant,
                             shortcut=shortcut, zero_init_residual=zero_init_residual,
-                            drop_path_rate=drop_path_rate, name=name)
+                            drop_path_rate=drop_path_rate, name=name,
+                            include_preprocessing=include_preprocessing,
+                            registry_name=info.name)
 
     builder.__name__ = builder.__qualname__ = info.builder_name
     builder.__module__ = __name__
