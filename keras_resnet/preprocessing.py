@@ -305,6 +305,12 @@ def _class_index() -> dict:
     return _CLASS_INDEX
 
 
+def imagenet_class_index() -> dict:
+    """keras.applications' ImageNet class index, {"0": [wordnet_id, name], ...}
+    (from the Keras cache, downloaded when missing; see `decode_predictions`)."""
+    return _class_index()
+
+
 def decode_predictions(preds, top: int = 5) -> List[List[Tuple[str, str, float]]]:
     """Decode ImageNet predictions into `(wordnet_id, class_name, score)`, best first.
 
