@@ -132,6 +132,11 @@ def _cmd_evaluate(args) -> None:
 
 
 def _cmd_predict(args) -> None:
+    if args.model:  # a published checkpoint: its size, transform and normalisation
+        from keras_resnet.classify import classify
+        for path, top in classify(args.model, args.images, top=args.top_k):
+            print(f"{path}: " + ", ".join(f"{label} {p:.4f}" for _, label, p in top))
+        return
     from keras_resnet.training import predict
     for path, top in predict(args.model_file, args.images, top_k=args.top_k):
         print(f"{path}: " + ", ".join(f"{label} {p:.4f}" for label, p in top))
@@ -174,8 +179,13 @@ def _add_training_parsers(sub) -> None:
                    help="confusion-matrix image (default: beside the model file)")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="top-k labels with probabilities for image files")
-    p.add_argument("--model-file", required=True, metavar="FILE", help="DIR/model.keras")
+    p = sub.add_parser("predict", help="top-k labels with probabilities for image files, "
+                                       "from a trained run or a pretrained checkpoint")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-file", metavar="FILE", help="DIR/model.keras")
+    which.add_argument("--model", metavar="NAME.TAG",
+                       help="a pretrained checkpoint, e.g. resnet50.a1_in1k (see `list "
+                            "--pretrained`): ImageNet classes, at its evaluation size and crop")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top-k", type=int, default=5)
     p.set_defaults(func=_cmd_predict)

@@ -179,7 +179,10 @@ def with_dtype_policy(model: keras.Model, policy: str = "mixed_bfloat16", *,
     and copying the weights over, for any functional model (a folded one
     too). With `float32_outputs` the layers that produce the model's outputs
     stay float32, so probabilities are not rounded to bfloat16 (Keras'
-    mixed-precision advice, and what the zoo's builders do).
+    mixed-precision advice, and what the zoo's builders do). Input
+    normalisation layers (`Rescaling`, `Normalization`, `ReverseChannels`:
+    what `include_preprocessing=True` adds) compute in the policy's variable
+    dtype, float32 under mixed precision, as the builders make them.
 
     Args:
         model: A functional or built Sequential model (not modified).
@@ -197,12 +200,18 @@ def with_dtype_policy(model: keras.Model, policy: str = "mixed_bfloat16", *,
                          f"'mixed_bfloat16'. Received: policy={policy!r}") from e
     model = _as_functional(model)
     output_layers = {id(producing_layer(t)) for t in model.outputs}
+    variable_dtype = keras.dtype_policies.get(policy).variable_dtype
+    from keras_resnet.layers import ReverseChannels
+    normalizing = (keras.layers.Rescaling, keras.layers.Normalization, ReverseChannels)
 
     def config_of(layer):
         config = layer.get_config()
         if "dtype" in config:
             keep32 = float32_outputs and id(layer) in output_layers
-            config["dtype"] = "float32" if keep32 else policy
+            if isinstance(layer, normalizing):  # input normalisation: as the builders make it
+                config["dtype"] = variable_dtype
+            else:
+                config["dtype"] = "float32" if keep32 else policy
         return layer.__class__, config
 
     return _copy_layer_by_layer(model, config_of)

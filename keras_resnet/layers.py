@@ -1,9 +1,10 @@
-"""The zoo's three custom layers.
+"""The zoo's custom layers.
 
 `ZeroPadChannels` is the paper's parameter-free option A shortcut, `DropPath`
-is stochastic depth for a residual branch, and `FusedBatchNormalization` is
+is stochastic depth for a residual branch, `FusedBatchNormalization` is
 `keras.layers.BatchNormalization` run by TensorFlow's fused kernel where that
-is faster.
+is faster, and `ReverseChannels` is the RGB -> BGR flip of the "caffe" input
+preprocessing (`include_preprocessing=True`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,33 @@ class ZeroPadChannels(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "extra_channels": self.extra_channels,
                 "data_format": self.data_format}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class ReverseChannels(keras.layers.Layer):
+    """Reverses the order of the channels (RGB -> BGR), casting to the compute dtype.
+
+    Args:
+        data_format: "channels_last" or "channels_first"; defaults to
+            `keras.config.image_data_format()`.
+    """
+
+    def __init__(self, data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or keras.config.image_data_format()
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError("`data_format` must be 'channels_last' or 'channels_first'. "
+                             f"Received: data_format={data_format!r}")
+
+    def call(self, inputs):
+        axis = 1 if self.data_format == "channels_first" else -1
+        return keras.ops.flip(keras.ops.cast(inputs, self.compute_dtype), axis=axis)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")

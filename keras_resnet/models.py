@@ -6,6 +6,7 @@ registry's rows (`keras_resnet.registry`), one per registered model.
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional, Sequence
 
 import keras
@@ -92,16 +93,21 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                  classifier_activation="softmax", variant: Optional[str] = None,
                  shortcut: Optional[str] = None, name: Optional[str] = None,
                  zero_init_residual: bool = False, drop_path_rate: float = 0.0,
-                 output_stride: int = 32, registry_name: Optional[str] = None) -> keras.Model:
+                 output_stride: int = 32, include_preprocessing: bool = False,
+                 preprocessing=None, registry_name: Optional[str] = None) -> keras.Model:
     """Build the functional model for `spec`; every public builder ends here.
 
     All arguments are checked before any layer is created. See `ResNet` for
     their meaning; `None` for `num_classes` and `shortcut` takes the spec's
     default, and for `variant` the checkpoint's convention (a tag, "imagenet"
     or "hf://" in `weights`), else the registered model's. `registry_name` is
-    the registered model whose pretrained tags `weights` may name (default: the
-    model of `spec` with `variant`, if any). `output_stride` 16 or 8 replaces
-    the last strides by dilation (see `keras_resnet.backbone`).
+    the registered model whose pretrained tags `weights` may name (the public
+    builders pass their row's, e.g. "resnet50v2"; default: the model of `spec`
+    with `variant`, if any). `output_stride` 16 or 8 replaces the last strides
+    by dilation (see `keras_resnet.backbone`). With `include_preprocessing`,
+    `preprocessing` (an `InputNormalization`, or a weights value such as
+    "imagenet" or a tag) builds in that normalisation instead of the one
+    `weights` imply (building without downloading them).
     """
     from keras_resnet.weights.sources import model_for, parse_weights, resolve_variant
     num_classes = spec.default_num_classes if num_classes is None else num_classes
@@ -118,6 +124,8 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                      classifier_activation=classifier_activation, variant=variant,
                      shortcut=shortcut, output_stride=output_stride,
                      zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
+    normalization = _input_normalization(include_preprocessing, preprocessing, weights,
+                                         model=registry_name or spec.name, variant=variant)
     input_shape = _resolve_input_shape(spec, input_shape, input_tensor, include_top)
     v = get_variant(variant)
 
@@ -129,6 +137,9 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
         inputs = sources[0] if len(sources) == 1 else sources
     else:
         inputs = x = keras.Input(tensor=input_tensor, shape=input_shape, name="input")
+    if normalization is not None:
+        from keras_resnet.preprocessing import normalize_input
+        x = normalize_input(x, normalization)
 
     stem_output = x = blocks.stem(x, spec.widths[0], kind=spec.stem.name, variant=v)
     stage_outputs, pyramid_outputs = {"conv1": stem_output}, {}
@@ -169,6 +180,28 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     return model
 
 
+def _input_normalization(include_preprocessing, preprocessing, weights, *, model: str,
+                         variant: str):
+    """The `InputNormalization` to build in, or None without `include_preprocessing`."""
+    if not isinstance(include_preprocessing, bool):
+        raise ValueError("`include_preprocessing` must be True or False. "
+                         f"Received: include_preprocessing={include_preprocessing!r}")
+    if not include_preprocessing:
+        if preprocessing is not None:
+            raise ValueError("`preprocessing` needs include_preprocessing=True. "
+                             f"Received: preprocessing={preprocessing!r}")
+        return None
+    from keras_resnet import preprocessing as pre
+    if isinstance(preprocessing, pre.InputNormalization):
+        return preprocessing
+    source = weights if preprocessing is None else preprocessing
+    # No weights, or a file (which records no normalisation): ImageNet's mean and std.
+    if source is None or isinstance(source, os.PathLike) or (
+            isinstance(source, str) and os.path.isfile(source)):
+        return pre.IMAGENET_MEAN_STD
+    return pre.input_normalization(source, model=model, variant=variant)
+
+
 def _default_name(spec: ArchSpec, variant: str) -> str:
     if variant == spec.default_variant:
         return spec.name
@@ -181,7 +214,8 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
            avg_down: bool = False, include_top: bool = True, weights=None,
            input_tensor=None, pooling=None, classifier_activation="softmax",
            variant: Optional[str] = None, shortcut: str = "B", zero_init_residual: bool = False,
-           drop_path_rate: float = 0.0, name: str = "resnet") -> keras.Model:
+           drop_path_rate: float = 0.0, include_preprocessing: bool = False,
+           name: str = "resnet") -> keras.Model:
     """Build a ResNet from a custom list of blocks per stage.
 
     Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
@@ -216,6 +250,8 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         zero_init_residual: Start each block's last BN gamma at zero.
         drop_path_rate: Stochastic depth rate of the last block, scaled
             linearly from 0 at the first block.
+        include_preprocessing: Take RGB images in [0, 255] (uint8 or float)
+            and normalise them inside the model, as `weights` expect.
         name: Model name.
 
     Returns:
@@ -241,7 +277,8 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
                         weights=weights, input_tensor=input_tensor, pooling=pooling,
                         classifier_activation=classifier_activation, name=name,
                         variant=variant,
-                        zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
+                        zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate,
+                        include_preprocessing=include_preprocessing)
 
 
 _DOC = """Instantiate {title}{what}.
@@ -275,6 +312,10 @@ Args:
     zero_init_residual: Start each block's last BN gamma at zero (v1, v1.5).
     drop_path_rate: Stochastic depth rate of the last block, scaled linearly
         from 0 at the first block.
+    include_preprocessing: Take RGB images in [0, 255] (uint8 or float) and
+        normalise them inside the model as `weights` expect: the pretrained
+        row's mean and std, "caffe" or [-1, 1] for "imagenet", ImageNet's
+        mean and std without weights or with a file.
     name: Model name.
 
 Returns:
@@ -300,12 +341,15 @@ def _public_builder(info: ModelInfo) -> Callable[..., keras.Model]:
                 include_top: bool = True, weights=None, input_tensor=None, pooling=None,
                 classifier_activation="softmax", variant: Optional[str] = None,
                 shortcut: str = spec.default_shortcut, zero_init_residual: bool = False,
-                drop_path_rate: float = 0.0, name: Optional[str] = None):
+                drop_path_rate: float = 0.0, include_preprocessing: bool = False,
+                name: Optional[str] = None):
         return build_resnet(spec, input_shape, num_classes, include_top=include_top,
                             weights=weights, input_tensor=input_tensor, pooling=pooling,
                             classifier_activation=classifier_activation, variant=variant,
                             shortcut=shortcut, zero_init_residual=zero_init_residual,
-                            drop_path_rate=drop_path_rate, name=name, registry_name=info.name)
+                            drop_path_rate=drop_path_rate, name=name,
+                            include_preprocessing=include_preprocessing,
+                            registry_name=info.name)
 
     builder.__name__ = builder.__qualname__ = info.builder_name
     builder.__module__ = __name__

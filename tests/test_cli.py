@@ -265,6 +265,11 @@ ERRORS = [
          usage=True),
     case("predict-argparse", ["predict", "--model-file", "m.keras"], "required: IMAGE",
          usage=True),
+    case("predict-argparse-no-model", ["predict", "x.png"],
+         "one of the arguments --model-file --model is required", usage=True),
+    case("predict-argparse-both-models", ["predict", "--model-file", "m.keras", "--model",
+                                          "resnet18.tv_in1k", "x.png"], "not allowed with",
+         usage=True),
     case("plot-argparse", ["plot", "--level", "all"], "invalid choice: 'all'", usage=True),
 
     # params, summary
@@ -355,6 +360,19 @@ ERRORS = [
          "cannot load .* as a Keras model", setup=_junk_run),
     case("predict-top-k", ["predict", "--model-file", "run/model.keras", "ok.png",
                            "--top-k", "0"], "`top_k` must be a positive", setup=_junk_run),
+    case("predict-pretrained-not-full-name", ["predict", "--model", "resnet50", "ok.png"],
+         "pretrained full name MODEL.TAG", setup=_junk_run),
+    case("predict-pretrained-unknown-tag", ["predict", "--model", "resnet50.zz_in1k", "ok.png"],
+         "resnet50 has no pretrained weights 'zz_in1k'; its tags: imagenet, a1_in1k",
+         setup=_junk_run),
+    case("predict-pretrained-unknown-model", ["predict", "--model", "resnet5.a1_in1k",
+                                              "ok.png"], "Unknown model 'resnet5'",
+         setup=_junk_run),
+    case("predict-pretrained-missing-image", ["predict", "--model", "resnet18.tv_in1k",
+                                              "no.png"], "image file does not exist: 'no.png'"),
+    case("predict-pretrained-top-k", ["predict", "--model", "resnet18.tv_in1k", "ok.png",
+                                      "--top-k", "0"], "`top` must be an integer in",
+         setup=_junk_run),
 
     # plot
     case("plot-unknown-model", ["plot", "resnet5", "--out", "out"], "Unknown model 'resnet5'"),

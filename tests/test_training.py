@@ -118,11 +118,13 @@ def test_train_writes_complete_run_directory(tmp_path):
     from PIL import Image
     assert Image.open(os.path.join(out, "training_curves.png")).size[0] > 500
 
-    # predict() on held-out digits saved as 8x8 PNGs agrees with the model on the pipeline.
+    # predict() on held-out digits saved as 8x8 PNGs: the evaluation transform (resize the
+    # shorter side to 16 / 0.875 = 18, center 16x16) and the run's normalisation.
     from keras_resnet.data import load_source
-    from keras_resnet.data.pipeline import make_dataset
+    from keras_resnet.data.pipeline import normalize
+    from keras_resnet.preprocessing import eval_transform
     data = load_source("digits")
-    batch = next(iter(make_dataset(data, "test", (16, 16), 4, training=False)))[0]
+    batch = normalize(eval_transform(data.test.images[:4], 16, 0.875), data.mean, data.std)
     expected = result.model.predict(batch, verbose=0)
     paths = []
     for i in range(4):

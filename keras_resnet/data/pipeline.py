@@ -4,8 +4,10 @@ Training order: decode (files only) -> resize to the model's input (files only,
 whose sizes vary) -> cache -> shuffle -> the paper's augmentation at the stored
 resolution (pad by 1/8 of the side, i.e. 4 px at 32x32, random crop back,
 horizontal flip where labels allow) -> resize to the model's input ->
-normalise -> batch -> prefetch. Evaluation and `predict` use the same resize
-and normalisation (`preprocess`), without augmentation.
+normalise -> batch -> prefetch. Evaluation uses the same normalisation
+without augmentation; image files are then resized keeping their aspect ratio
+and center-cropped (`keras_resnet.preprocessing.eval_transform`, timm's
+evaluation transform) instead of squashed to the input size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnet.data.base import ImageData, Split
+from keras_resnet.preprocessing import DEFAULT_CROP_PCT, eval_transform
 
 # Decoded, resized file datasets are cached in memory up to this size.
 CACHE_LIMIT_BYTES = 2 << 30
@@ -64,31 +67,42 @@ def augment(image: tf.Tensor, hflip: bool) -> tf.Tensor:
     return image
 
 
-def _source(split: Split, size: Tuple[int, int]) -> Tuple[tf.data.Dataset, bool]:
-    """Decoded (image, label) pairs and whether they are already at `size`."""
+def _source(split: Split, size: Tuple[int, int],
+            crop: Optional[Tuple[float, str]] = None) -> Tuple[tf.data.Dataset, bool]:
+    """Decoded (image, label) pairs and whether they are already at `size`.
+
+    Files are resized to `size`, or with `crop` = (crop_pct, interpolation)
+    put through `eval_transform` (square `size` only)."""
     labels = split.labels.astype(np.int32)
     if split.images is not None:
         ds = tf.data.Dataset.from_tensor_slices((split.images, labels))
         return ds, tuple(split.images.shape[1:3]) == tuple(size)
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(split.paths), labels))
-    ds = ds.map(lambda p, y: (resize(decode_file(p), size), y),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    if crop is not None and size[0] == size[1]:
+        def load(p, y):
+            return eval_transform(decode_file(p), size[0], *crop), y
+    else:
+        def load(p, y):
+            return resize(decode_file(p), size), y
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     if len(split) * size[0] * size[1] * 3 * 4 <= CACHE_LIMIT_BYTES:
         ds = ds.cache()
     return ds, True
 
 
 def make_dataset(data: ImageData, split: str, image_size: Tuple[int, int], batch_size: int, *,
-                 training: bool, augment_images: bool = True,
-                 seed: Optional[int] = 0) -> tf.data.Dataset:
+                 training: bool, augment_images: bool = True, seed: Optional[int] = 0,
+                 crop_pct: float = DEFAULT_CROP_PCT,
+                 interpolation: str = "bilinear") -> tf.data.Dataset:
     """Batches of (normalised float32 images, int32 labels) for `split` ("train" or "test").
 
     With `training=True` the examples are reshuffled every epoch and, with
-    `augment_images`, augmented; otherwise their order is fixed.
+    `augment_images`, augmented; otherwise their order is fixed and image
+    files go through `eval_transform` with `crop_pct` and `interpolation`.
     """
     part: Split = getattr(data, split)
     size = tuple(image_size)
-    ds, at_size = _source(part, size)
+    ds, at_size = _source(part, size, None if training else (crop_pct, interpolation))
     if training:
         ds = ds.shuffle(min(len(part), 50_000), seed=seed, reshuffle_each_iteration=True)
 

@@ -215,7 +215,8 @@ def _input_pipelines(settings: dict, dataset):
                             seed=settings["seed"])
     if settings["steps_per_epoch"]:
         train_ds = train_ds.repeat()
-    val_ds = make_dataset(dataset, "test", size, bs, training=False)
+    val_ds = make_dataset(dataset, "test", size, bs, training=False,
+                          **eval_crop(settings["model"], settings["weights"]))
     return train_ds, val_ds
 
 
@@ -258,7 +259,8 @@ def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int)
     curves and confusion matrix PNGs and metrics.json to `run_dir`; returns the metrics."""
     size = (settings["image_size"],) * 2
     log_csv = os.path.join(run_dir, "log.csv")
-    results = evaluate_model(net, dataset, size, batch_size=settings["batch_size"])
+    results = evaluate_model(net, dataset, size, batch_size=settings["batch_size"],
+                             **eval_crop(settings["model"], settings["weights"]))
     metrics = {
         "loss": results["loss"], "accuracy": results["accuracy"],
         "top5_accuracy": results["top5_accuracy"], "num_test": results["num_examples"],
@@ -275,12 +277,34 @@ def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int)
     return metrics
 
 
-def evaluate_model(model, dataset, image_size: Tuple[int, int], *,
-                   batch_size: int = 128) -> Dict[str, object]:
-    """Loss, top-1 and top-5 accuracy and the confusion matrix on `dataset.test`."""
-    from keras_resnet.data.pipeline import make_dataset
+def eval_crop(model: Optional[str], weights) -> Dict[str, object]:
+    """`crop_pct` and `interpolation` of the evaluation transform of image files:
+    those of the pretrained row `weights` names (a tag of `model` or a full
+    name) where it publishes them, else 0.875 and bilinear."""
+    from keras_resnet.pretrained import find_pretrained
+    from keras_resnet.preprocessing import DEFAULT_CROP_PCT
 
-    ds = make_dataset(dataset, "test", image_size, batch_size, training=False)
+    row = None
+    if model and isinstance(weights, str) and not os.path.isfile(weights):
+        name, _, tag = weights.rpartition(".")
+        try:
+            row = find_pretrained(name or model, tag)
+        except ValueError:  # not a registered model: a file name, not a tag
+            row = None
+    return {"crop_pct": (row and row.crop_pct) or DEFAULT_CROP_PCT,
+            "interpolation": (row and row.interpolation) or "bilinear"}
+
+
+def evaluate_model(model, dataset, image_size: Tuple[int, int], *, batch_size: int = 128,
+                   crop_pct: Optional[float] = None,
+                   interpolation: str = "bilinear") -> Dict[str, object]:
+    """Loss, top-1 and top-5 accuracy and the confusion matrix on `dataset.test`
+    (image files center-cropped by `eval_transform` with `crop_pct`, default 0.875)."""
+    from keras_resnet.data.pipeline import make_dataset
+    from keras_resnet.preprocessing import DEFAULT_CROP_PCT
+
+    ds = make_dataset(dataset, "test", image_size, batch_size, training=False,
+                      crop_pct=crop_pct or DEFAULT_CROP_PCT, interpolation=interpolation)
     probs = np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
     labels = dataset.test.labels
     n = probs.shape[-1]
@@ -335,7 +359,8 @@ def evaluate(model_file: str, data: str, *, batch_size: int = 128,
                          f"trained on {run['class_names'][:10]}")
     dataset.mean, dataset.std = run["mean"], run["std"]
     size = (run["image_size"],) * 2
-    results = evaluate_model(model, dataset, size, batch_size=batch_size)
+    results = evaluate_model(model, dataset, size, batch_size=batch_size,
+                             **eval_crop(run.get("model"), run.get("weights")))
     png = confusion_png or os.path.join(os.path.dirname(os.path.abspath(model_file)),
                                         "confusion_matrix.png")
     plot_confusion_matrix(results["confusion"], dataset.class_names, png)
@@ -345,7 +370,11 @@ def evaluate(model_file: str, data: str, *, batch_size: int = 128,
 
 def predict(model_file: str, images: Sequence[str], *,
             top_k: int = 5) -> List[Tuple[str, List[Tuple[str, float]]]]:
-    """Top-k (label, probability) for each image file, most probable first."""
+    """Top-k (label, probability) for each image file, most probable first.
+
+    Each image goes through `keras_resnet.preprocessing.eval_transform` at the
+    run's image size (crop_pct 0.875 unless the run's pretrained weights say
+    otherwise), then the run's normalisation."""
     check_positive("top_k", top_k)
     if not images:
         raise ValueError("`images` must list at least one image file")
@@ -356,13 +385,12 @@ def predict(model_file: str, images: Sequence[str], *,
             raise ValueError(f"image file does not exist: {path!r}")
         check_image(path)
     model, run = _load_run(model_file)
-    import tensorflow as tf
+    from keras_resnet.data.pipeline import normalize
+    from keras_resnet.preprocessing import load_eval_image
 
-    from keras_resnet.data.pipeline import decode_file, preprocess
-
-    size = (run["image_size"],) * 2
-    batch = tf.stack([preprocess(decode_file(tf.constant(p)), size, run["mean"], run["std"])
-                      for p in images])
+    crop = eval_crop(run.get("model"), run.get("weights"))
+    batch = normalize(np.stack([load_eval_image(p, run["image_size"], **crop) for p in images]),
+                      run["mean"], run["std"])
     probs = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
     names = run["class_names"]
     k = min(top_k, len(names))
