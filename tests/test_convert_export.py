@@ -82,7 +82,8 @@ def _model(builder, rng):
     return model
 
 
-@pytest.mark.parametrize("builder", [keras_resnet.ResNet18, keras_resnet.ResNet50])
+@pytest.mark.parametrize("builder", [
+    keras_resnet.ResNet18, pytest.param(keras_resnet.ResNet50, marks=pytest.mark.slow)])
 def test_keras_file_round_trip_is_identical(builder, tmp_path, rng):
     model = _model(builder, rng)
     path = tmp_path / "model.keras"

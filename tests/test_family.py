@@ -8,6 +8,7 @@ import keras_resnet
 from conftest import randomize_bn_statistics
 
 
+@pytest.mark.slow  # builds every family member
 def test_family_structure():
     d = keras_resnet.ResNet50D((64, 64, 3))
     assert [d.get_layer(f"conv1_{i}_conv").filters for i in (1, 2, 3)] == [32, 32, 64]

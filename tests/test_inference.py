@@ -60,6 +60,7 @@ def test_fold_matches_original(arch, variant, rng):
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
+@pytest.mark.slow  # a full-size ResNet50
 def test_fold_softmax_outputs_within_1e4(rng):
     model = keras_resnet.ResNet50((64, 64, 3), 10)
     randomize_bn_statistics(model, rng)

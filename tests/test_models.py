@@ -52,6 +52,7 @@ def test_input_tensor():
     assert model(np.ones((1, 40, 56, 3), "float32")).shape == (1, 4)
 
 
+@pytest.mark.slow  # two ResNet50 builds
 def test_channels_first_matches_channels_last(rng):
     x = rng.uniform(-1, 1, (2, 40, 48, 3)).astype("float32")
     last = keras_resnet.ResNet18((40, 48, 3), 5, classifier_activation=None)

@@ -55,6 +55,7 @@ def test_identical_to_keras_applications(name, peer_fn, ours_fn, rng):
                                atol=1e-5)
 
 
+@pytest.mark.slow  # two pairs of full-size models
 @pytest.mark.parametrize("ours_fn,peer_fn", [
     (keras_resnet.ResNet50, keras.applications.ResNet50),
     (keras_resnet.ResNet50V2, keras.applications.ResNet50V2),

@@ -67,6 +67,7 @@ def test_block_graph_of_resnet50_has_one_node_per_block():
     assert nodes["head"] == "head\nglobal avg-pool\ndense 1000, softmax\nout: 1000"
 
 
+@pytest.mark.slow  # draws three diagrams
 def test_block_graph_shows_the_conventions():
     v15 = _nodes(plotting.block_graph(keras_resnet.ResNet50(variant="v1.5")))
     assert "1x1 conv, 128 > 3x3/2 conv, 128 > 1x1 conv, 512" in v15["conv3_block1"]

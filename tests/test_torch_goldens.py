@@ -16,6 +16,7 @@ def goldens():
     return np.load(g.GOLDENS_PATH)
 
 
+@pytest.mark.slow  # regenerates every golden model's weights
 def test_goldens_are_current(goldens):
     # The architecture table of the generator is the peers', and ours.
     for name, (block_type, blocks, groups, width, resnet_d, _) in g.DEPTHS.items():

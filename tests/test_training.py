@@ -90,6 +90,7 @@ def test_jit_flag_reaches_compile():
 
 # ----------------------------------------------------------------------------- train
 
+@pytest.mark.slow  # a whole training run (the fast loop keeps one)
 def test_train_writes_complete_run_directory(tmp_path):
     out = str(tmp_path / "run")
     result = train("resnet20", "digits", out=out, **TINY)
@@ -144,6 +145,7 @@ def test_training_learns_the_digits(tmp_path):
     assert result.metrics["accuracy"] > 0.6, result.metrics
 
 
+@pytest.mark.slow  # a whole training run (the fast loop keeps one)
 def test_mixed_precision_keeps_softmax_float32(tmp_path):
     out = tmp_path / "run"
     result = train("resnet20", "digits", out=str(out), precision="mixed_float16",
@@ -166,6 +168,7 @@ def test_mixed_precision_keeps_softmax_float32(tmp_path):
     assert model.get_layer("predictions").compute_dtype == "float32"
 
 
+@pytest.mark.slow  # two whole training runs
 @pytest.mark.parametrize("strategy", ["one_device", "mirrored"])
 def test_strategies_train(tmp_path, strategy):
     result = train("resnet20", "digits", out=str(tmp_path / "run"), strategy=strategy,
@@ -173,6 +176,7 @@ def test_strategies_train(tmp_path, strategy):
     assert result.metrics["replicas"] == 1 and os.path.isfile(tmp_path / "run/model.keras")
 
 
+@pytest.mark.slow  # a whole training run (the fast loop keeps one)
 def test_cifar_and_folder_sources_end_to_end(tmp_path, capsys):
     write_cifar10(tmp_path / "c")
     result = train("resnet20", f"cifar10:{tmp_path / 'c'}", out=str(tmp_path / "cifar"),
@@ -207,6 +211,7 @@ def test_cifar_and_folder_sources_end_to_end(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- resume
 
+@pytest.mark.slow  # a whole training run (the fast loop keeps one)
 def test_resume_after_kill_continues_from_last_complete_checkpoint(tmp_path):
     out = str(tmp_path / "run")
     argv = ["train", "--model", "resnet20", "--data", "digits", "--epochs", "4",
