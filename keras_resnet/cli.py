@@ -39,8 +39,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_list(args) -> None:
-    from keras_resnet.report import list_table, pretrained_table
-    print(pretrained_table() if args.pretrained else list_table())
+    from keras_resnet.report import list_table, pretrained_markdown, pretrained_table
+    if args.markdown and not args.pretrained:
+        raise UsageError("--markdown goes with --pretrained (the table README.md shows)")
+    if args.markdown:
+        sys.stdout.write(pretrained_markdown())
+    else:
+        print(pretrained_table() if args.pretrained else list_table())
 
 
 def _cmd_params(args) -> None:
@@ -241,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="the registered models with their metadata")
     p.add_argument("--pretrained", action="store_true",
                    help="list the pretrained weights instead (accuracy, preprocessing, license)")
+    p.add_argument("--markdown", action="store_true",
+                   help="with --pretrained: as the Markdown table of README.md, grouped by "
+                        "architecture (scripts/update_readme_tables.py writes it there)")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("params", help="build every model; parameters and MACs next to "

@@ -1,7 +1,8 @@
 """Tables of the registry: parameters and MACs next to the paper's and the peers'.
 
-`list_table` reads the registry alone; the `params` tables build every model
-(and import Keras when called).
+`list_table`, `pretrained_table` and `pretrained_markdown` read the registry and the
+pretrained table alone; the `params` tables build every model (and import Keras
+when called).
 """
 
 from __future__ import annotations
@@ -46,6 +47,48 @@ def pretrained_table() -> str:
              p.license) for p in list_pretrained()]
     return format_table(("weights", "top-1", "top-5", "eval size", "crop_pct",
                          "preprocessing", "source", "license"), rows)
+
+
+def _preprocessing_text(p) -> str:
+    if p.preprocessing == "caffe":
+        return "caffe (BGR, minus the mean pixel)"
+    if p.preprocessing == "tf":
+        return "[-1, 1]"
+    from keras_resnet.pretrained import IMAGENET_MEAN, IMAGENET_STD
+    if (p.mean, p.std) == (IMAGENET_MEAN, IMAGENET_STD):
+        return "ImageNet mean/std"
+    return f"mean {_numbers(p.mean)}, std {_numbers(p.std)}"
+
+
+def _numbers(values) -> str:
+    return "/".join(f"{v:g}" for v in values) if len(set(values)) > 1 else f"{values[0]:g}"
+
+
+def pretrained_markdown() -> str:
+    """The pretrained-weights table as Markdown, grouped by architecture: what
+    `keras-resnet list --pretrained --markdown` prints and README.md shows
+    (`scripts/update_readme_tables.py` writes it there). Builds nothing."""
+    from keras_resnet.pretrained import list_pretrained
+    rows = list_pretrained()
+    models = [name for name in list_models() if any(p.model == name for p in rows)]
+    lines = [f"{len(rows)} checkpoints of {len(models)} architectures. Top-1/top-5: ImageNet-1k "
+             "validation accuracy (%) as the source publishes it, measured at `eval size` with "
+             "the center crop `crop` (the shorter side resized to `eval size / crop`) and "
+             "`interpolation`; `-`: not published. `weights=` takes the tag; `get_model` the "
+             "full name `model.tag`.",
+             "",
+             "| model | tag | top-1 | top-5 | eval size | crop | interpolation | preprocessing "
+             "| source | license |",
+             "|---|---|--:|--:|--:|--:|---|---|---|---|"]
+    for model in models:
+        for i, p in enumerate(r for r in rows if r.model == model):
+            source = (f"[{p.hub_repo}](https://huggingface.co/{p.hub_repo})" if p.hub_repo
+                      else p.source)
+            cells = (f"`{model}`" if i == 0 else "", f"`{p.tag}`", p.top1, p.top5, p.eval_size,
+                     "-" if p.crop_pct is None else p.crop_pct,
+                     p.interpolation or "-", _preprocessing_text(p), source, p.license or "-")
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -257,6 +257,8 @@ ERRORS = [
     # argparse: a missing or malformed argument
     case("argparse-unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'", usage=True),
     case("list-argparse", ["list", "resnet20"], "unrecognized arguments: resnet20", usage=True),
+    case("list-markdown-without-pretrained", ["list", "--markdown"],
+         "--markdown goes with --pretrained"),
     case("params-argparse", ["params", "--all"], "unrecognized arguments: --all", usage=True),
     case("summary-argparse", ["summary"], "required: MODEL", usage=True),
     case("convert-argparse", ["convert", "imagenet", "x.keras"], "required: --model", usage=True),
@@ -429,11 +431,12 @@ def test_python_dash_m_error_is_one_line(tmp_path):
 
 
 def test_help_and_list_start_without_tensorflow():
-    """`--help`, `list` and `list --pretrained` read the registry alone: no framework
+    """`--help`, `list` and `list --pretrained [--markdown]` read the registry alone: no framework
     is imported, so they answer at once (about 0.2 s here, against 4 s with TensorFlow)."""
     code = ("import sys, contextlib, io\n"
             "from keras_resnet import cli\n"
-            "for argv in (['list'], ['list', '--pretrained'], ['--help']):\n"
+            "for argv in (['list'], ['list', '--pretrained'],\n"
+            "             ['list', '--pretrained', '--markdown'], ['--help']):\n"
             "    with contextlib.redirect_stdout(io.StringIO()):\n"
             "        try:\n"
             "            cli.main(argv)\n"
