@@ -39,6 +39,7 @@ html_title = "keras_resnet"
 html_theme_options = {"description": "Every ResNet for Keras 3, from one registry",
                       "fixed_sidebar": True, "page_width": "1200px", "sidebar_width": "240px"}
 html_static_path = []
+html_favicon = "favicon.svg"  # else browsers ask for /favicon.ico, a 404
 html_show_sourcelink = False
 exclude_patterns = ["_build"]
 suppress_warnings = ["mystnb.unknown_mime_type"]
