@@ -252,8 +252,10 @@ def model_page(name: str) -> str:
              "interpolation", "preprocessing", "license"],
             [[f'`"{r.tag}"`', r.source, r.variant, r.top1, r.top5, r.eval_size,
               r.crop_pct or "-", r.interpolation or "-",
-              r.preprocessing + (f" (mean {r.mean}, std {r.std})" if r.mean else "")
-              + f": `{_preprocess_call(r)}`", r.license or "not stated"] for r in rows]))
+              r.preprocessing + (f" (mean {r.mean}, std {r.std})" if r.mean else ""),
+              r.license or "not stated"] for r in rows]))
+        lines += ["", "Preprocess the images as the checkpoint expects: "
+                  + "; ".join(f'`{_preprocess_call(r)}` for `"{r.tag}"`' for r in rows) + "."]
     else:
         lines.append("None published in `list_pretrained`; `weights=` takes a file "
                      "(see [Weights](../weights.md)).")
@@ -389,19 +391,23 @@ def generate(src: Path) -> None:
 
 def build(out: Path) -> Path:
     """Generate the pages into OUT/src and render them into OUT/html; returns the html dir."""
-    from sphinx.cmd.build import build_main
     out = out.resolve()
     for stale in ("html", "doctrees"):  # a clean build: no page of a removed model survives
         shutil.rmtree(out / stale, ignore_errors=True)
     generate(out / "src")
     html = out / "html"
-    log = io.StringIO()
-    with redirect_stdout(log):
-        code = build_main(["-W", "--keep-going", "-q", "-b", "html", "-c", str(ROOT / "docs"),
-                           "-d", str(out / "doctrees"), str(out / "src"), str(html)])
+    code = sphinx(out / "src", html, out / "doctrees")
     if code:
         raise SystemExit(f"build_docs: sphinx-build failed (exit {code}); see the warnings above")
     return html
+
+
+def sphinx(src: Path, html: Path, doctrees: Path) -> int:
+    """Run Sphinx on `src` with docs/conf.py, warnings as errors; its exit code."""
+    from sphinx.cmd.build import build_main
+    with redirect_stdout(io.StringIO()):  # progress lines; warnings go to stderr
+        return build_main(["-W", "--keep-going", "-q", "-b", "html", "-c", str(ROOT / "docs"),
+                           "-d", str(doctrees), str(src), str(html)])
 
 
 def main(argv=None) -> int:

@@ -42,6 +42,15 @@ def test_guides_name_readme_headings_that_exist():
             assert sum(h.startswith(prefix) for h in sections) == 1, prefix
 
 
+def test_a_warning_fails_the_build(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.md").write_text("# Home\n\nA [broken link](missing.md).\n")
+    assert build_docs.sphinx(src, tmp_path / "html", tmp_path / "doctrees") != 0
+    (src / "index.md").write_text("# Home\n\nNo link.\n")
+    assert build_docs.sphinx(src, tmp_path / "html", tmp_path / "doctrees") == 0
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """Build the site once (scripts/build_docs.py, as scripts/docs.sh runs it); its html dir."""
