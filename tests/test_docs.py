@@ -1,0 +1,198 @@
+"""The documentation site: built once per session (warnings are errors), complete, and working
+in a real browser (headless Chromium over loopback HTTP)."""
+
+import functools
+import http.server
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import keras_resnet
+from keras_resnet.registry import list_models, model_info
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--window-size=1280,1400"]
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("build_docs", ROOT / "scripts" / "build_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_docs = _load_generator()
+
+
+def test_guides_name_readme_headings_that_exist():
+    sections = build_docs.readme_sections((ROOT / "README.md").read_text())
+    for _, prefixes in build_docs.GUIDES:
+        for prefix in prefixes:
+            assert sum(h.startswith(prefix) for h in sections) == 1, prefix
+
+
+def test_a_warning_fails_the_build(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.md").write_text("# Home\n\nA [broken link](missing.md).\n")
+    assert build_docs.sphinx(src, tmp_path / "html", tmp_path / "doctrees") != 0
+    (src / "index.md").write_text("# Home\n\nNo link.\n")
+    assert build_docs.sphinx(src, tmp_path / "html", tmp_path / "doctrees") == 0
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Build the site once (scripts/build_docs.py, as scripts/docs.sh runs it); its html dir."""
+    out = tmp_path_factory.mktemp("docs")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_docs.py"),
+                             "--out", str(out)], capture_output=True, text=True, env=env,
+                            cwd=ROOT, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out / "html"
+
+
+@pytest.mark.slow
+def test_build_succeeds_with_warnings_as_errors(site):
+    assert (site / "index.html").is_file()
+    assert '"-W"' in (ROOT / "scripts" / "build_docs.py").read_text()
+
+
+@pytest.mark.slow
+def test_every_model_has_its_page_with_its_diagram(site):
+    for name in list_models():
+        page = (site / "models" / f"{name}.html").read_text()
+        assert f'src="../_images/{name}.png"' in page, name
+        built = (site / "_images" / f"{name}.png").read_bytes()
+        assert built == (ROOT / "plots" / f"{name}.png").read_bytes(), name
+        info = model_info(name)
+        assert f"{info.params:,}" in page and f"{info.macs / 1e9:.3f}" in page, name
+        for row in keras_resnet.list_pretrained(name):
+            assert f"{row.top1}" in page and f"{row.top5}" in page, (name, row.tag)
+        source = (site.parent / "src" / "models" / f"{name}.md").read_text()
+        for code in (f"keras_resnet.{info.builder_name}(", "keras_resnet.freeze(",
+                     "keras_resnet.backbone(", "weights="):
+            assert code in source, (name, code)
+
+
+@pytest.mark.slow
+def test_model_index_is_ordered_by_family_and_depth(site):
+    page = (site / "models" / "index.html").read_text()
+    positions = [page.index(f'href="{name}.html"') for name in build_docs.ordered_models()]
+    assert positions == sorted(positions)
+    assert set(build_docs.ordered_models()) == set(list_models())
+
+
+@pytest.mark.slow
+def test_every_public_name_is_in_the_api_reference(site):
+    page = (site / "api.html").read_text()
+    missing = [n for n in keras_resnet.__all__ if f'id="keras_resnet.{n}"' not in page]
+    assert not missing
+
+
+@pytest.mark.slow
+def test_cli_reference_and_guides_and_notebooks(site):
+    from keras_resnet.cli import build_parser
+    cli = (site / "cli.html").read_text()
+    sub = next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices)
+    for command in sub.choices:
+        assert f"keras-resnet {command}" in cli, command
+    for page, _ in build_docs.GUIDES:
+        assert (site / f"{page}.html").is_file(), page
+    assert "speed.png" in (site / "speed.html").read_text()
+    assert "keras_resnet ResNet50, BN folded" in (site / "speed.html").read_text()
+    for notebook in build_docs.NOTEBOOKS:
+        html = (site / "notebooks" / f"{notebook.stem}.html").read_text()
+        assert "cell_output" in html, notebook.name
+
+
+# ----------------------------------------------------------------------------- in a browser
+
+@pytest.fixture()
+def server(site):
+    """The built site on a loopback HTTP server; yields (base URL, [(path, status)])."""
+    statuses = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_request(self, code="-", size="-"):
+            statuses.append((self.path, int(code)))
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/", statuses
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        pytest.skip("needs Debian's chromium and chromium-driver (scripts/setup.sh test installs "
+                    "them with apt-get; they could not be installed here)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(120)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@pytest.mark.slow
+def test_site_works_in_headless_chromium(site, server, browser, tmp_path):
+    base, statuses = server
+    checked = {}
+    for page in ("index.html", "models/index.html", "models/resnet50.html"):
+        browser.get(base + page)
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.src, i.complete, i.naturalWidth]);")
+        for src, complete, width in images:
+            assert complete and width > 0, (page, src)
+        if page == "models/resnet50.html":
+            assert any(src.endswith("_images/resnet50.png") and width > 0
+                       for src, _, width in images)
+            shot = tmp_path / "resnet50.png"
+            assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 0
+        hrefs = browser.execute_script(
+            "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href);")
+        same_site = {urllib.parse.urldefrag(h)[0] for h in hrefs if h.startswith(base)}
+        assert same_site, page
+        for url in same_site - set(checked):
+            checked[url] = _status(url)
+        broken = sorted(url for url in same_site if checked[url] != 200)
+        assert not broken, (page, broken)
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, (page, errors)
+    assert not [s for s in statuses if s[1] >= 400], statuses
