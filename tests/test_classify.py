@@ -93,6 +93,7 @@ def test_pretrained_row():
         classify.pretrained_row("resnet50")
 
 
+@pytest.mark.slow  # a subprocess importing TensorFlow
 def test_cli_end_to_end_from_a_local_hugging_face_cache(class_index, tv_in1k, cat, tmp_path):
     # The Hub cache layout huggingface_hub reads offline: refs/main names the snapshot.
     repo = tmp_path / "hub" / "models--timm--resnet18.tv_in1k"

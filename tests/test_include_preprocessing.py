@@ -48,7 +48,9 @@ def _close(got, expected, tol=1e-5):
     np.testing.assert_allclose(got, expected, rtol=0, atol=tol * scale)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+# The fast loop keeps the mean/std case; the keras.applications modes are slow (ResNet50s).
+@pytest.mark.parametrize("case", [pytest.param(c, marks=[] if c == "mean_std_row" else
+                                               [pytest.mark.slow]) for c in CASES])
 def test_equals_preprocess_input_then_plain_model(case, images, rng, tmp_path):
     model, plain, kwargs = _pair(case, rng)
     expected = plain.predict(keras_resnet.preprocess_input(images, **kwargs), verbose=0)
@@ -102,6 +104,7 @@ def test_every_builder_takes_include_preprocessing():
     assert inspect.signature(keras_resnet.ResNet).parameters["include_preprocessing"]
 
 
+@pytest.mark.slow  # two models, channels_first
 def test_channels_first(rng):
     keras.config.set_image_data_format("channels_first")
     spec = model_info("resnet18").spec

@@ -182,6 +182,7 @@ def test_mixed_precision_keeps_probabilities_in_float32():
         keras.config.set_dtype_policy("float32")
 
 
+@pytest.mark.slow  # two subprocesses importing TensorFlow
 @pytest.mark.parametrize("imports", ["import keras_resnet, keras",
                                      "import keras_resnet, tensorflow, keras"])
 def test_saved_file_loads_after_a_lazy_import_keras_resnet(imports, tmp_path):

@@ -313,6 +313,7 @@ def test_rgb_keras_file_into_other_channels(tmp_path, rng):
                                source.get_layer("conv1_conv").get_weights()[1])
 
 
+@pytest.mark.slow  # a full-size ResNet50 file
 def test_imagenet_into_one_channel(tmp_path, monkeypatch, rng):
     """weights="imagenet" from a pre-filled Keras cache (a legacy .h5 like the published)."""
     source = keras_resnet.ResNet50((32, 32, 3), include_top=False, pooling="avg")

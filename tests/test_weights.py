@@ -140,6 +140,7 @@ def test_keras_applications_legacy_h5_parity(builder, name, top, keras_applicati
                                expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # keras.applications ResNet50 files (the fixture builds four)
 def test_legacy_h5_with_top_loads_into_headless_model(keras_applications_files):
     path, _ = keras_applications_files[("resnet50", True)]
     full = keras_resnet.ResNet50((32, 32, 3), weights=str(path))
@@ -162,6 +163,7 @@ def _rename_layers(path, rename):
         f.attrs["layer_names"] = [rename(n).encode() for n in names]
 
 
+@pytest.mark.slow  # keras.applications ResNet50 files (the fixture builds four)
 def test_legacy_h5_classifier_named_probs(keras_applications_files, tmp_path):
     """keras-applications, which made the published files, named the classifier "probs"."""
     path, expected = keras_applications_files[("resnet50", True)]
@@ -398,6 +400,7 @@ def _unreachable(monkeypatch):
             for top, f in files.items()})
 
 
+@pytest.mark.slow  # keras.applications ResNet50 files (the fixture builds four)
 def test_imagenet_from_a_prefilled_cache(keras_applications_files, tmp_path, monkeypatch):
     _unreachable(monkeypatch)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
@@ -431,6 +434,7 @@ def test_imagenet_with_an_empty_cache_fails_fast_saying_where(tmp_path, monkeypa
     assert not any((tmp_path / "models").glob("*"))  # nothing half-downloaded
 
 
+@pytest.mark.slow  # keras.applications ResNet50 files (the fixture builds four)
 def test_a_cached_file_with_a_wrong_md5_is_not_used(
         keras_applications_files, tmp_path, monkeypatch):
     _unreachable(monkeypatch)
