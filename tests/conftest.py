@@ -53,3 +53,20 @@ def pytest_collection_modifyitems(config, items):
         params = getattr(getattr(item, "callspec", None), "params", {})
         if any(is_large_model(params[key]) for key in ("name", "arch") if key in params):
             item.add_marker(pytest.mark.slow)
+
+
+HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def put_in_hub_cache(root, repo: str, files: dict):
+    """Lay `files` (name -> bytes) out as huggingface_hub's cache does for `repo` under
+    `root`: refs/main names a snapshot (no trailing newline) holding the files.
+    Returns the snapshot directory."""
+    folder = root / ("models--" + repo.replace("/", "--"))
+    (folder / "refs").mkdir(parents=True, exist_ok=True)
+    (folder / "refs" / "main").write_text(HUB_COMMIT)
+    snapshot = folder / "snapshots" / HUB_COMMIT
+    snapshot.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (snapshot / name).write_bytes(data)
+    return snapshot

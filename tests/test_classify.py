@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import put_in_hub_cache
 from torch_goldens import random_state_dict
 
 import keras_resnet
@@ -15,7 +16,6 @@ from keras_resnet import classify, cli, preprocessing, registry
 from keras_resnet.weights import imagenet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture
@@ -96,11 +96,8 @@ def test_pretrained_row():
 @pytest.mark.slow  # a subprocess importing TensorFlow
 def test_cli_end_to_end_from_a_local_hugging_face_cache(class_index, tv_in1k, cat, tmp_path):
     # The Hub cache layout huggingface_hub reads offline: refs/main names the snapshot.
-    repo = tmp_path / "hub" / "models--timm--resnet18.tv_in1k"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(SHA)  # no trailing newline
-    (repo / "snapshots" / SHA).mkdir(parents=True)
-    os.replace(tv_in1k, repo / "snapshots" / SHA / "model.safetensors")
+    snapshot = put_in_hub_cache(tmp_path / "hub", "timm/resnet18.tv_in1k",
+                                {"model.safetensors": tv_in1k.read_bytes()})
     env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3",
            "CUDA_VISIBLE_DEVICES": "", "HF_HUB_CACHE": str(tmp_path / "hub"),
            "HF_HUB_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras")}
@@ -115,6 +112,6 @@ def test_cli_end_to_end_from_a_local_hugging_face_cache(class_index, tv_in1k, ca
     assert proc.returncode == 0, proc.stderr
     names, scores = _parse(proc.stdout.strip(), cat)
     expected_names, expected_scores = _expected_top5(
-        repo / "snapshots" / SHA / "model.safetensors", cat)
+        snapshot / "model.safetensors", cat)
     assert names == expected_names
     np.testing.assert_allclose(scores, expected_scores, atol=1e-4)

@@ -27,8 +27,8 @@ from keras_resnet.weights.sources import parse_weights, resolve_variant
 from keras_resnet.weights.torch_layout import to_keras
 
 import torch_goldens as g
+from conftest import put_in_hub_cache
 
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 GOLDEN = dict(num_classes=g.NUM_CLASSES, input_shape=(64, 64, 3), classifier_activation=None)
 
 
@@ -48,18 +48,6 @@ def hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
     return root
-
-
-def _put(root, repo, files):
-    """Lay `files` (name -> bytes) out as huggingface_hub's cache does for `repo`."""
-    folder = root / ("models--" + repo.replace("/", "--"))
-    (folder / "refs").mkdir(parents=True, exist_ok=True)
-    (folder / "refs" / "main").write_text(COMMIT)  # no trailing newline, as huggingface_hub
-    snapshot = folder / "snapshots" / COMMIT
-    snapshot.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (snapshot / name).write_bytes(data)
-    return snapshot
 
 
 def _safetensors(name, tmp_path, num_classes=g.NUM_CLASSES) -> bytes:
@@ -163,7 +151,8 @@ def test_variant_none_is_the_checkpoints_or_the_models():
                                               ("resnet50d", "ra2_in1k", keras_resnet.ResNet50D)])
 def test_tag_from_the_hub_cache_matches_the_peer(name, tag, builder, hub_cache, tmp_path,
                                                  goldens):
-    _put(hub_cache, f"timm/{name}.{tag}", {"model.safetensors": _safetensors(name, tmp_path)})
+    put_in_hub_cache(hub_cache, f"timm/{name}.{tag}",
+                     {"model.safetensors": _safetensors(name, tmp_path)})
     if builder is None:  # the full name
         model = keras_resnet.get_model(f"{name}.{tag}", **GOLDEN)
     else:
@@ -174,7 +163,7 @@ def test_tag_from_the_hub_cache_matches_the_peer(name, tag, builder, hub_cache, 
 
 def test_hf_repo_with_a_config(hub_cache, tmp_path, goldens):
     config = {"architecture": "resnet18", "num_classes": g.NUM_CLASSES, "num_features": 512}
-    _put(hub_cache, "someone/pets-resnet18", {
+    put_in_hub_cache(hub_cache, "someone/pets-resnet18", {
         "model.safetensors": _safetensors("resnet18", tmp_path),
         "config.json": json.dumps(config).encode()})
     model = keras_resnet.ResNet18(weights="hf://someone/pets-resnet18", **GOLDEN)
@@ -192,7 +181,7 @@ def test_hf_repo_with_a_config(hub_cache, tmp_path, goldens):
 
 def test_hf_repo_without_a_config(hub_cache, tmp_path, goldens):
     data = _safetensors("resnet50d", tmp_path)
-    _put(hub_cache, "someone/resnet50d", {"model.safetensors": data})
+    put_in_hub_cache(hub_cache, "someone/resnet50d", {"model.safetensors": data})
     model = keras_resnet.get_model("resnet50d", weights="hf://someone/resnet50d", **GOLDEN)
     _assert_golden(model, "resnet50d", goldens)
 
@@ -245,7 +234,8 @@ def test_a_hanging_endpoint_cannot_block(hub_cache, monkeypatch):
 
 def test_truncated_file_in_the_cache_leaves_the_model_untouched(hub_cache, tmp_path):
     data = _safetensors("resnet18", tmp_path)
-    _put(hub_cache, "timm/resnet18.tv_in1k", {"model.safetensors": data[:len(data) // 2]})
+    put_in_hub_cache(hub_cache, "timm/resnet18.tv_in1k",
+                     {"model.safetensors": data[:len(data) // 2]})
     model = keras_resnet.ResNet18((32, 32, 3), g.NUM_CLASSES, variant="v1.5")
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match=r"Could not read weights file .*"
@@ -257,7 +247,7 @@ def test_truncated_file_in_the_cache_leaves_the_model_untouched(hub_cache, tmp_p
 
 def test_convert_takes_a_tag(hub_cache, tmp_path, goldens):
     data = _safetensors("resnet18", tmp_path)
-    _put(hub_cache, "timm/resnet18.tv_in1k", {"model.safetensors": data})
+    put_in_hub_cache(hub_cache, "timm/resnet18.tv_in1k", {"model.safetensors": data})
     dst = tmp_path / "r18.weights.h5"
     assert cli.main(["convert", "tv_in1k", str(dst), "--model", "resnet18",
                      "--num-classes", "10", "--input-shape", "64", "64", "3"]) == 0
