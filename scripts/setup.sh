@@ -23,10 +23,10 @@ fi
 
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)-${extras:-none}"
+stamp=".venv/.installed-$(cat setup.cfg pyproject.toml scripts/constraints.txt | sha1sum | cut -c1-12)-${extras:-none}"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing keras_resnet${extras:+[$extras]} into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
+  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".${extras:+[$extras]}"
   touch "$stamp"
 fi
