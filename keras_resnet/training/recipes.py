@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +26,15 @@ class Recipe:
         milestones: Fractions of training at which a "step" schedule decays.
         decay_factor: Multiplier at each milestone.
         label_smoothing: Of the cross-entropy loss.
-        augment: Pad-crop-flip augmentation of the training images.
+        augment: Augment the training images: the paper's pad-crop-flip for
+            CIFAR and digits, random-resized crop + flip for photo folders.
+        warmup_epochs: Linear warmup from 0 to the peak rate over this many epochs.
+        ema_decay: Exponential moving average of the weights with this decay
+            (0: none); the average is what is evaluated and saved.
+        auto_augment: None, "randaugment" or "trivialaugment" (photos only).
+        random_erasing: Probability of erasing a random rectangle (photos only).
+        mixup: Alpha of mixup's Beta(alpha, alpha) (0: off).
+        cutmix: Alpha of cutmix's Beta(alpha, alpha) (0: off).
     """
 
     name: str
@@ -42,6 +50,12 @@ class Recipe:
     decay_factor: float = 0.1
     label_smoothing: float = 0.0
     augment: bool = True
+    warmup_epochs: float = 0.0
+    ema_decay: float = 0.0
+    auto_augment: Optional[str] = None
+    random_erasing: float = 0.0
+    mixup: float = 0.0
+    cutmix: float = 0.0
 
 
 RECIPES: Dict[str, Recipe] = {r.name: r for r in (
