@@ -228,9 +228,10 @@ def _bad_labels(ws):
     return "cifar10:labels"
 
 
-def _bad_image(ws):
-    write_folder(ws.path / "imgs")
-    (ws.path / "imgs" / "cat" / "x.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+def _bad_images(ws):
+    write_folder(ws.path / "imgs")  # 5 images of each class; then every cat is broken
+    for path in (ws.path / "imgs" / "cat").iterdir():
+        path.write_bytes(b"\xff\xd8\xff not really a jpeg")
     return "folder:imgs"
 
 
@@ -316,7 +317,9 @@ ERRORS = [
     case("train-truncated-cifar", [*TRAIN, "--data", _bad_cifar], "truncated"),
     case("train-foreign-pickle", [*TRAIN, "--data", _foreign_pickle], "refusing to load"),
     case("train-bad-label", [*TRAIN, "--data", _bad_labels], "label 12 at index 1 is out of range"),
-    case("train-unreadable-image", [*TRAIN, "--data", _bad_image], "unreadable image .*x.jpg"),
+    case("train-unreadable-images", [*TRAIN, "--data", _bad_images, *TINY],
+         r"more than 1% of the .*image files are unreadable \(\d+ of \d+\), e.g. "
+         r"'.*cat/\d.(jpg|png)': (jpeg|Invalid PNG)"),
     case("train-precision", [*TRAIN, "--data", "digits", "--precision", "float8"],
          "`precision`"),
     case("train-strategy", [*TRAIN, "--data", "digits", "--strategy", "tpu"], "`strategy`"),
