@@ -173,6 +173,19 @@ def _empty(directory: str) -> None:
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
+@contextlib.contextmanager
+def _streamed_files_end_quietly(files: bool):
+    """Keras warns "Your input ran out of data" whenever a dataset of unknown length
+    ends; streamed files (which may skip unreadable ones) are one. The training
+    pipeline repeats, so only held-out passes end, and they end by design."""
+    import warnings
+
+    with warnings.catch_warnings():
+        if files:
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
+
+
 def _load_data(settings: dict, resume: bool):
     """The run's data SOURCE, in numpy only: no TF op before the strategy exists."""
     from keras_resnet.data import load_source
@@ -284,9 +297,10 @@ def _fit(net, train_ds, val_ds, settings: dict, *, start_epoch: int, steps_per_e
 
     if start_epoch < settings["epochs"]:
         try:
-            net.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"],
-                    initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
-                    callbacks=callbacks, verbose=verbose, shuffle=False)
+            with _streamed_files_end_quietly(bool(unreadable)):
+                net.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"],
+                        initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
         except tf.errors.InvalidArgumentError as e:
             stopped = next((u for u in unreadable if u.too_many), None)
             if stopped is not None:
@@ -354,7 +368,8 @@ def evaluate_model(model, dataset, image_size: Tuple[int, int], *, batch_size: i
                       crop_pct=crop_pct or DEFAULT_CROP_PCT, interpolation=interpolation,
                       unreadable=unreadable)
     try:
-        probs = np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
+        with _streamed_files_end_quietly(dataset.test.paths is not None):
+            probs = np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
     except Exception:
         if unreadable.too_many:
             raise ValueError(unreadable.error()) from None
