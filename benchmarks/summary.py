@@ -96,8 +96,9 @@ def render_table(results: dict) -> str:
         r = results["input_pipeline"]
         ours = next((i["img_s"] for i in results["inference"]
                      if (i.get("key"), i["dtype"], i["batch"]) == ("ours", "fp32", 32)), None)
-        lines += ["", "| input pipeline (tf.data, photos) | threads | img/s | keras_resnet ResNet50 "
-                  "fp32 inference img/s, batch 32 (training is slower) |", "|---|---|---|---|",
+        lines += ["", "| input pipeline (tf.data, photos) | threads | img/s | keras_resnet "
+                  "ResNet50 fp32 inference img/s, batch 32 (training is slower) |",
+                  "|---|---|---|---|",
                   f"| {r['label']} | {r['threads']} | {r['img_s']:.0f} | "
                   + (f"{ours:.1f} |" if ours else "- |")]
     lines += ["", "| build time and peak memory (fresh process each) | build s | peak RSS MB |",
