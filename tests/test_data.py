@@ -402,6 +402,7 @@ def test_worker_shard_reads_the_cluster():
     assert worker_shard(strategy(2, "chief", 0, chief=True)) == (3, 0)
 
 
+@pytest.mark.slow  # builds RandAugment's and TrivialAugment's graphs (~10 s)
 def test_photo_training_pipeline_augments(tmp_path):
     """Random-resized crop + flip at the model's size; every option on: shapes, and one-hot
     labels, mixed ones summing to 1 (the held-out split one-hot, not mixed)."""
