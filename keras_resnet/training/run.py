@@ -256,7 +256,8 @@ def _input_pipelines(settings: dict, dataset, shard=(1, 0)):
     r = run_recipe(settings)
     extra = Augmentation(r.auto_augment, r.random_erasing, r.mixup, r.cutmix)
     files = dataset.train.paths is not None
-    unreadable = [UnreadableFiles(len(dataset.train) // shard[0], "training image files"),
+    share = len(range(shard[1], len(dataset.train), shard[0]))  # this worker's files
+    unreadable = [UnreadableFiles(share, "training image files"),
                   UnreadableFiles(len(dataset.test), "held-out image files")] if files else []
     train_ds = make_dataset(dataset, "train", size, bs, training=True, augment_images=r.augment,
                             seed=settings["seed"], extra=extra, shard=shard,
