@@ -431,14 +431,15 @@ def test_photo_training_pipeline_augments(tmp_path):
         assert val[1].numpy().tolist() == [[1, 0], [0, 1]]  # one-hot, not mixed
 
 
-def test_trivial_augment_picks_one_operation_per_image():
+@pytest.mark.parametrize("policy", ["trivial_augment_wide", "rand_augment"])
+def test_auto_augment_draws_operations_per_image(policy):
     import tensorflow as tf
 
-    from keras_resnet.data.augment import trivial_augment_wide
+    from keras_resnet.data import augment
 
     tf.random.set_seed(0)
     image = tf.constant(np.random.default_rng(0).integers(0, 256, (16, 16, 3)), tf.float32)
-    apply = trivial_augment_wide(seed=None)
+    apply = getattr(augment, policy)(seed=None)
     outs = [apply(image).numpy() for _ in range(30)]
     assert all(o.shape == (16, 16, 3) and o.min() >= 0 and o.max() <= 255 for o in outs)
     assert len({o.tobytes() for o in outs}) >= 8  # many operations and strengths
