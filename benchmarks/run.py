@@ -503,6 +503,10 @@ def parse_args(argv=None):
     parser.add_argument("--agreement-images", type=int, default=128)
     parser.add_argument("--digits-epochs", type=int, default=10)
     parser.add_argument("--train-batch", type=int, default=128)
+    parser.add_argument("--deploy-epochs", type=int, default=10,
+                        help="training epochs of the digits nets of the int8 accuracy rows")
+    parser.add_argument("--deploy-calibration", type=int, default=16,
+                        help="calibration images of the ResNet50 int8 speed rows (random)")
     parser.add_argument("--torch-python", default=None,
                         help="a Python with torch + torchvision ('' to skip torch)")
     parser.add_argument("--clock-ghz", type=float, default=None,
@@ -515,7 +519,8 @@ def parse_args(argv=None):
         parser.error("--threads and --repeats must be positive")
     if args.quick:
         args.repeats, args.batch1_calls, args.agreement_images = 2, 2, 32
-        args.digits_epochs = 1
+        args.digits_epochs = args.deploy_epochs = 1
+        args.deploy_calibration = 4
     args.train_calls = {"resnet20": 5, "resnet20_kerasbn": 5, "resnet56": 2, "resnet18": 5}
     return args
 
