@@ -140,7 +140,6 @@ SPEED_LABELS = {"tf_fp32_folded": ("TensorFlow, BN folded", "fp32"),
 def measure_speed(tf, args, rng, tmp: str) -> tuple:
     """img/s of ResNet50 v1.5 at 224x224 on each runtime, batch 32 and 1; export seconds."""
     import keras
-    import numpy as np
 
     import keras_resnet
     from keras_resnet.deploy import export

@@ -31,6 +31,8 @@ speed-table markers of README.md. What is measured, and how:
   present, else read from /proc/cpuinfo; and against a 4096^3 TF sgemm.
 - torch: `torch_bench.py` runs under `--torch-python` (default: this
   interpreter when it can import torch; skipped when none can).
+- Deployment (int8 accuracy and speed, ONNX): `benchmarks/deploy.py`, whose
+  docstring says what it measures.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks import summary
+from benchmarks import deploy, summary
 
 HERE = pathlib.Path(__file__).resolve().parent
 FMA_FLOP_PER_CYCLE = 64  # 2 FMA pipes x 16 fp32 lanes x 2 FLOP, per core (Zen 5 / AVX-512)
@@ -578,6 +580,9 @@ def main(argv=None) -> int:
         inference.append(dict(key=f"torch_{r['layout']}", order=100 + len(inference),
                               label=f"torchvision resnet50 ({r['layout']})", **r))
 
+    log("deployment: int8 accuracy on digits, ResNet50 ONNX / int8 speed (benchmarks/deploy.py)")
+    deployment = deploy.measure(tf, args, rng, torch_python)
+
     m = _machine(tf, torch_info)
     m["load_start"] = list(load_start)
     m["load_end"] = list(os.getloadavg())
@@ -598,7 +603,7 @@ def main(argv=None) -> int:
                       memory="peak RSS (VmHWM in /proc/self/status) of a fresh process"),
         peaks=peaks, inference=inference, torch_inference=torch_inference,
         training=training, bf16_agreement=dict(random_images=agreement, trained=trained),
-        build_and_memory=children,
+        build_and_memory=children, deploy=deployment,
     )
     results["targets"] = targets(results)
     from keras_resnet.atomic import atomic_path, write_text  # after _import_tf pinned threads

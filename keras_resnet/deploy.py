@@ -205,8 +205,10 @@ def _tflite_bytes(model, batches: Optional[List[np.ndarray]]) -> bytes:
     """The model as a .tflite flatbuffer; full-integer int8 when `batches` are given."""
     import tensorflow as tf
 
+    from keras_resnet.keras_compat import plain_grouped_convolutions
     with tempfile.TemporaryDirectory(prefix="keras-resnet-export-") as tmp:
-        model.export(tmp, format="tf_saved_model", verbose=False)
+        with plain_grouped_convolutions():  # converted, never run by TensorFlow
+            model.export(tmp, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         if batches is not None:
             def representative():  # one image per call: the converter's batch is 1
@@ -220,7 +222,9 @@ def _tflite_bytes(model, batches: Optional[List[np.ndarray]]) -> bytes:
 
 
 def _export_onnx(model, path: str) -> None:
-    model.export(path, format="onnx", verbose=False)
+    from keras_resnet.keras_compat import plain_grouped_convolutions
+    with plain_grouped_convolutions():  # ResNeXt: an ONNX Conv with `group`
+        model.export(path, format="onnx", verbose=False)
 
 
 def _write_onnx_int8(model, path: str, batches: List[np.ndarray]) -> None:
