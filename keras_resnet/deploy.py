@@ -66,9 +66,10 @@ def export(model, path: str, format: str = "savedmodel", *, fold_batchnorm: bool
     check_arguments(path, format, fold_batchnorm=fold_batchnorm, quantize=quantize,
                     calibration_given=calibration is not None,
                     calibration_images=calibration_images)
-    model = _prepared(model, fold_batchnorm)
+    _check_model(model)
     batches = (_calibration_batches(calibration, model.input_shape, calibration_images)
                if quantize else None)
+    model = _prepared(model, fold_batchnorm)
     if format == "savedmodel":
         from keras_resnet.atomic import atomic_directory
         with atomic_directory(path) as tmp:
@@ -132,15 +133,19 @@ def check_arguments(path, format: str, *, fold_batchnorm: bool = True,
         raise ValueError(f"`path` {path!r} is a directory; a {format} export is one file")
 
 
-def _prepared(model, fold: bool):
-    """The model to export: BN folded when asked (and there is any), called once."""
+def _check_model(model) -> None:
     import keras
 
     if not isinstance(model, keras.Model):
         raise ValueError(f"`model` must be a keras.Model. Received: model={model!r}")
-    if len(model.inputs or ()) != 1:
-        raise ValueError(f"`model` must have one input; {model.name!r} has "
-                         f"{len(model.inputs or ())}")
+    inputs = getattr(model, "inputs", None) or ()  # None or missing: not built
+    if len(inputs) != 1:
+        raise ValueError(f"`model` must be built with one input; {model.name!r} has "
+                         f"{len(inputs)}")
+
+
+def _prepared(model, fold: bool):
+    """The model to export: BN folded when asked (and there is any), called once."""
     if fold and _has_batchnorm(model):
         from keras_resnet.inference import fold_batchnorm
         model = fold_batchnorm(model, allow_partial=True)

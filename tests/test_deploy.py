@@ -102,7 +102,7 @@ def test_savedmodel_and_tflite_match_keras(tmp_path, rng):
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
-    """A ResNet20 trained 3 epochs on digits (32x32), saved as a `train` run directory,
+    """A ResNet20 trained 4 epochs on digits (32x32), saved as a `train` run directory,
     with its held-out images, float predictions and 128 calibration images."""
     from keras_resnet.data import load_source
     from keras_resnet.data.pipeline import make_dataset
@@ -111,7 +111,8 @@ def digits_run(tmp_path_factory):
     data = load_source("digits")
     model = keras_resnet.ResNet20(num_classes=10)
     model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
-    model.fit(make_dataset(data, "train", (32, 32), 64, training=True), epochs=3, verbose=0)
+    train = make_dataset(data, "train", (32, 32), 64, training=True, augment_images=False)
+    model.fit(train, epochs=4, verbose=0)  # no random augmentation: the same net every run
     run_dir = tmp_path_factory.mktemp("run")
     model.save(run_dir / "model.keras")
     run = {"class_names": data.class_names, "mean": list(data.mean), "std": list(data.std),
@@ -121,7 +122,7 @@ def digits_run(tmp_path_factory):
                                                               training=False)])
     p32 = model.predict(test, verbose=0).argmax(-1)
     accuracy = np.mean(p32 == data.test.labels)
-    assert accuracy > 0.8, accuracy  # trained enough for agreement to mean something
+    assert accuracy > 0.85, accuracy  # trained enough for agreement to mean something
     return dict(model=model, dir=run_dir, test=test, labels=data.test.labels, p32=p32,
                 calibration=calibration_data(run, "digits", 128))
 
