@@ -36,6 +36,8 @@ speed-table markers of README.md. What is measured, and how:
   bounds its training rate from above.
 - torch: `torch_bench.py` runs under `--torch-python` (default: this
   interpreter when it can import torch; skipped when none can).
+- Deployment (int8 accuracy and speed, ONNX): `benchmarks/deploy.py`, whose
+  docstring says what it measures.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks import pipeline, summary
+from benchmarks import deploy, pipeline, summary
 
 HERE = pathlib.Path(__file__).resolve().parent
 FMA_FLOP_PER_CYCLE = 64  # 2 FMA pipes x 16 fp32 lanes x 2 FLOP, per core (Zen 5 / AVX-512)
@@ -511,6 +513,10 @@ def parse_args(argv=None):
     parser.add_argument("--agreement-images", type=int, default=128)
     parser.add_argument("--digits-epochs", type=int, default=10)
     parser.add_argument("--train-batch", type=int, default=128)
+    parser.add_argument("--deploy-epochs", type=int, default=10,
+                        help="training epochs of the digits nets of the int8 accuracy rows")
+    parser.add_argument("--deploy-calibration", type=int, default=16,
+                        help="calibration images of the ResNet50 int8 speed rows (random)")
     parser.add_argument("--torch-python", default=None,
                         help="a Python with torch + torchvision ('' to skip torch)")
     parser.add_argument("--clock-ghz", type=float, default=None,
@@ -523,7 +529,8 @@ def parse_args(argv=None):
         parser.error("--threads and --repeats must be positive")
     if args.quick:
         args.repeats, args.batch1_calls, args.agreement_images = 2, 2, 32
-        args.digits_epochs = 1
+        args.digits_epochs = args.deploy_epochs = 1
+        args.deploy_calibration = 4
     args.train_calls = {"resnet20": 5, "resnet20_kerasbn": 5, "resnet56": 2, "resnet18": 5}
     return args
 
@@ -583,6 +590,9 @@ def main(argv=None) -> int:
         inference.append(dict(key=f"torch_{r['layout']}", order=100 + len(inference),
                               label=f"torchvision resnet50 ({r['layout']})", **r))
 
+    log("deployment: int8 accuracy on digits, ResNet50 ONNX / int8 speed (benchmarks/deploy.py)")
+    deployment = deploy.measure(tf, args, rng, torch_python)
+
     m = _machine(tf, torch_info)
     m["load_start"] = list(load_start)
     m["load_end"] = list(os.getloadavg())
@@ -604,7 +614,7 @@ def main(argv=None) -> int:
         peaks=peaks, inference=inference, torch_inference=torch_inference,
         training=training, input_pipeline=input_pipeline,
         bf16_agreement=dict(random_images=agreement, trained=trained),
-        build_and_memory=children,
+        build_and_memory=children, deploy=deployment,
     )
     results["targets"] = targets(results)
     from keras_resnet.atomic import atomic_path, write_text  # after _import_tf pinned threads

@@ -18,8 +18,8 @@ README_END = "<!-- speed-table:end -->"
 # The files that decide what is measured and how: change one, rerun the benchmark. (This
 # file only presents results; the test compares its README table with the JSON instead.)
 FINGERPRINTED = ("benchmarks/run.py", "benchmarks/torch_bench.py", "benchmarks/fma_peak.c",
-                 "benchmarks/pipeline.py", "keras_resnet/inference.py", "keras_resnet/layers.py",
-                 "keras_resnet/data/photos.py")
+                 "benchmarks/pipeline.py", "benchmarks/deploy.py", "keras_resnet/inference.py",
+                 "keras_resnet/layers.py", "keras_resnet/data/photos.py", "keras_resnet/deploy.py")
 
 
 def fingerprint() -> str:
@@ -113,7 +113,49 @@ def render_table(results: dict) -> str:
         value = "-" if t["value"] is None else f"{t['value']:.3f}"
         met = "-" if t["met"] is None else ("yes" if t["met"] else "**no**")
         lines.append(f"| {name} | {value} | {t['target']} | {met} |")
+    if "deploy" in results:
+        lines += [""] + deploy_table(results["deploy"])
     return "\n".join(lines) + "\n"
+
+
+def deploy_table(deploy: dict) -> list:
+    """The deployment rows (benchmarks/deploy.py): ResNet50 speed per runtime, int8
+    accuracy on the digits, and their targets."""
+    rate = {(r["key"], r["batch"]): r["img_s"] for r in deploy["speed"]}
+    lines = ["| deployment, ResNet50 v1.5 224x224 | dtype | batch | img/s "
+             "| vs TensorFlow fp32 folded |", "|---|---|---|---|---|"]
+    torch = deploy.get("torch", {})
+    for batch in (32, 1):
+        base = rate[("tf_fp32_folded", batch)]
+        for r in deploy["speed"]:
+            if r["batch"] == batch:
+                lines.append(f"| {r['label']} | {r['dtype']} | {batch} | {r['img_s']:.1f} | "
+                             f"{r['img_s'] / base:.2f}x |")
+        for r in torch.get("records", []):
+            if r["batch"] == batch:
+                what = ("torchvision resnet50, torch.ao x86 (FX graph mode)" if r["dtype"] == "int8"
+                        else "torchvision resnet50 (channels_last)")
+                lines.append(f"| {what} | {r['dtype']} | {batch} | {r['img_s']:.1f} | "
+                             f"{r['img_s'] / base:.2f}x |")
+    if "skipped" in torch:
+        lines += ["", f"torch: {torch['skipped']}"]
+    export_s = ", ".join(f"{k} {v:.0f} s" for k, v in deploy["export_s"].items())
+    lines += ["", f"Export times of ResNet50 (BN folding, conversion, calibration on "
+              f"{deploy['calibration_images_speed']} images): {export_s}. int8 runtime the "
+              f"README recommends for CPU servers: {deploy['chosen']}.", "",
+              "| int8 on the 360 held-out digits | fp32 top-1 | onnxruntime int8 top-1 "
+              "(agreement) | TFLite int8 top-1 (agreement) |", "|---|---|---|---|"]
+    for r in deploy["accuracy"]:
+        lines.append(f"| {r['label']}, {r['epochs']} epochs, calibrated on "
+                     f"{r['calibration_images']} images | {r['fp32_accuracy']:.1%} | "
+                     f"{r['ort_int8_accuracy']:.1%} ({r['ort_int8_agreement']:.1%}) | "
+                     f"{r['tflite_int8_accuracy']:.1%} ({r['tflite_int8_agreement']:.1%}) |")
+    lines += ["", "| deployment ratio (same run) | value | target | met |", "|---|---|---|---|"]
+    for name, t in deploy["targets"].items():
+        value = "-" if t["value"] is None else f"{t['value']:.3f}"
+        met = "-" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        lines.append(f"| {name} | {value} | {t['target']} | {met} |")
+    return lines
 
 
 def readme_section(readme_text: str) -> str:

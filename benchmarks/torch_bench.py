@@ -1,7 +1,7 @@
 """The torch/torchvision side of the benchmark, run by `benchmarks.run` in its own process.
 
 Usable with any Python that has torch and torchvision (it imports nothing from
-keras_resnet): `python benchmarks/torch_bench.py infer|train --threads 2 --repeats 5`.
+keras_resnet): `python benchmarks/torch_bench.py infer|train|int8 --threads 2 --repeats 5`.
 Prints one JSON object on stdout; the process' peak RSS is part of it, so each
 task runs in a fresh process.
 """
@@ -9,6 +9,7 @@ task runs in a fresh process.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -131,9 +132,48 @@ def train(args) -> dict:
     return dict(task="train", records=records)
 
 
+def int8(args) -> dict:
+    """torchvision resnet50 fp32 (channels_last) and int8 through torch.ao's FX graph-mode
+    post-training quantization with the x86 backend (calibrated on random images: speed
+    does not depend on the ranges)."""
+    torch = _pin(args.threads)
+    import torchvision
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    torch.backends.quantized.engine = "x86"
+    model = torchvision.models.resnet50(weights=None).eval()
+    example = torch.randn(1, 3, 224, 224)
+    start = time.perf_counter()  # on a copy: FX fusion must not touch the fp32 model
+    prepared = prepare_fx(copy.deepcopy(model), get_default_qconfig_mapping("x86"), (example,))
+    with torch.inference_mode():
+        for _ in range(4):
+            prepared(torch.randn(8, 3, 224, 224))
+    quantized = convert_fx(prepared)
+    quantize_s = time.perf_counter() - start
+    records = []
+    for batch in (32, 1):
+        x = torch.randn(batch, 3, 224, 224)
+        for dtype, net, fmt in (("fp32", model, torch.channels_last),
+                                ("int8", quantized, torch.contiguous_format)):
+            xin = x.to(memory_format=fmt)
+            net = net.to(memory_format=fmt) if dtype == "fp32" else net
+
+            def run(net=net, xin=xin):
+                with torch.inference_mode():
+                    net(xin)
+
+            calls = 1 if batch > 1 else args.batch1_calls
+            for _ in range(2):
+                run()
+            rate, rates = _median_rate(run, batch, args.repeats, calls)
+            records.append(dict(model="resnet50", dtype=dtype, batch=batch, img_s=rate,
+                                img_s_runs=rates))
+    return dict(task="int8", quantize_s=quantize_s, records=records)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("task", choices=["infer", "train"])
+    parser.add_argument("task", choices=["infer", "train", "int8"])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch1-calls", type=int, default=10)
@@ -141,7 +181,7 @@ def main(argv=None) -> int:
     parser.add_argument("--train-calls", type=json.loads, default={},
                         help='steps per timed round, e.g. \'{"resnet20": 5}\'')
     args = parser.parse_args(argv)
-    result = infer(args) if args.task == "infer" else train(args)
+    result = {"infer": infer, "train": train, "int8": int8}[args.task](args)
     import torch
     import torchvision
     result.update(torch=torch.__version__, torchvision=torchvision.__version__,

@@ -22,6 +22,7 @@ _LAZY = {
     "head": "keras_resnet.blocks",
     "stack": "keras_resnet.blocks",
     "stem": "keras_resnet.blocks",
+    "export": "keras_resnet.deploy",
     "freeze": "keras_resnet.finetune",
     "fold_batchnorm": "keras_resnet.inference",
     "with_dtype_policy": "keras_resnet.inference",

@@ -48,6 +48,27 @@ def atomic_path(path: PathLike) -> Iterator[str]:
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_directory(path: PathLike) -> Iterator[str]:
+    """Yield a new empty temporary directory beside `path` to fill.
+
+    When the block succeeds it is renamed to `path` (which must not exist, or
+    be an empty directory); when it fails it is removed with its contents.
+    Raises OSError when the parent directory cannot be written.
+    """
+    import shutil
+
+    path = os.path.abspath(os.fspath(path))
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(path))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700 directories
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_text(path: PathLike, text: str) -> None:
     """Write `text` to `path` atomically."""
     with atomic_path(path) as tmp, open(tmp, "w") as f:

@@ -111,6 +111,70 @@ def _add_convert_parser(sub) -> None:
     p.set_defaults(func=_cmd_convert)
 
 
+def _cmd_export(args) -> None:
+    from keras_resnet.data import SOURCES, parse_source
+    from keras_resnet.deploy import check_arguments, export
+    if args.calibration and not args.int8:
+        raise UsageError("--calibration goes with --int8 (a float export needs no data)")
+    if args.int8 and not args.calibration:
+        raise UsageError("--int8 needs --calibration SOURCE (" + ", ".join(SOURCES) + "): "
+                         "full-integer quantization sets its activation ranges on images "
+                         "(dynamic-range quantization is not offered)")
+    if args.calibration:
+        parse_source(args.calibration)
+    quantize = "int8" if args.int8 else None
+    check_arguments(args.out, args.format, fold_batchnorm=not args.no_fold, quantize=quantize,
+                    calibration_given=bool(args.calibration),
+                    calibration_images=args.calibration_images)
+    from keras_resnet.training import calibration_data, load_model_file, load_run
+    calibration = None
+    if args.int8:  # the run's preprocessing, from the run.json beside the model
+        model, run = load_run(args.model_file)
+        calibration = calibration_data(run, args.calibration, args.calibration_images)
+    else:
+        model = load_model_file(args.model_file)
+    export(model, args.out, args.format, fold_batchnorm=not args.no_fold, quantize=quantize,
+           calibration=calibration, calibration_images=args.calibration_images)
+    what = (f"int8, calibrated on {len(calibration)} images "
+            f"of {args.calibration}" if args.int8 else "float32")
+    folded = "" if args.no_fold else ", BatchNormalization folded"
+    print(f"wrote {args.out}: {model.name} as {args.format} ({what}{folded}; "
+          f"{_size_mb(args.out):.1f} MB)")
+
+
+def _size_mb(path: str) -> float:
+    if os.path.isfile(path):
+        return os.path.getsize(path) / 2**20
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path)
+               for f in files) / 2**20
+
+
+def _add_export_parser(sub) -> None:
+    from keras_resnet.deploy import DEFAULT_CALIBRATION_IMAGES, FORMATS
+    p = sub.add_parser(
+        "export", help="write a trained model as a SavedModel, TFLite or ONNX file, float32 "
+                       "or int8",
+        description="Write a Keras model file as a SavedModel directory, a .tflite or a .onnx "
+                    "file, BatchNormalization folded into the convolutions. --int8 quantizes "
+                    "weights and activations to 8-bit integers (tflite, onnx), calibrated on "
+                    "--calibration-images images of SOURCE preprocessed as the run's run.json "
+                    "says (MODEL_FILE must then be a `train` run's DIR/model.keras).")
+    p.add_argument("model_file", metavar="MODEL_FILE", help="a .keras file, e.g. DIR/model.keras")
+    p.add_argument("out", metavar="OUT", help="output: a new directory (savedmodel) or a file "
+                                              "ending in .tflite / .onnx")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--int8", action="store_true",
+                   help="full-integer post-training quantization (needs --calibration)")
+    p.add_argument("--calibration", metavar="SOURCE",
+                   help="calibration images: digits, cifar10:DIR, cifar100:DIR or folder:DIR "
+                        "(drawn at random from its training split)")
+    p.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES,
+                   metavar="N", help=f"how many (default {DEFAULT_CALIBRATION_IMAGES})")
+    p.add_argument("--no-fold", action="store_true",
+                   help="keep BatchNormalization layers as they are")
+    p.set_defaults(func=_cmd_export)
+
+
 def _cmd_train(args) -> None:
     from keras_resnet.training import train
     train(args.model, args.data, out=args.out or _default_out(args), epochs=args.epochs,
@@ -274,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant")
     p.set_defaults(func=_cmd_summary)
     _add_convert_parser(sub)
+    _add_export_parser(sub)
     _add_training_parsers(sub)
     _add_plot_parser(sub)
     return parser

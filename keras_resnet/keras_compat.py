@@ -23,6 +23,10 @@ Keras series means reviewing this module only (and raising KERAS_VERSION).
     patch_multi_worker_reduce   `keras.src.backend.tensorflow.trainer.
                                 reduce_per_replica` and `keras.src.tree`: average
                                 scalar logs over workers (tensorflow#72388).
+    plain_grouped_convolutions  `keras.src.backend.tensorflow.nn.conv`: trace a
+                                grouped convolution (ResNeXt) as one Conv2D op
+                                instead of an XLA-compiled function, which
+                                tf2onnx cannot convert (for export only).
 
 Importing this module runs `check_keras_version`, so another Keras series
 fails at import with one clear line instead of deep inside a Keras call.
@@ -30,8 +34,9 @@ fails at import with one clear line instead of deep inside a Keras call.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Optional
+from typing import Iterator, Optional
 
 import keras
 
@@ -114,3 +119,28 @@ def patch_multi_worker_reduce() -> None:
 
     reduce_per_replica.keras_resnet_patch = True
     tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+@contextlib.contextmanager
+def plain_grouped_convolutions() -> Iterator[None]:
+    """Inside the block, the TensorFlow backend traces a grouped convolution as a plain
+    `tf.nn.convolution` (one Conv2D op whose kernel has fewer input channels than its
+    input), not as the `tf.function(jit_compile=True)` Keras wraps it in because
+    TensorFlow's CPU kernel lacks groups. tf2onnx and the TFLite converter read that
+    op as a grouped convolution; a function call they cannot convert. For tracing an
+    export only: running such a graph with TensorFlow on CPU fails."""
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import nn
+
+    keras_conv = nn.conv
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+        tf_format = nn._convert_data_format(data_format, len(inputs.shape))
+        return tf.nn.convolution(inputs, kernel, strides, padding.upper(),
+                                 data_format=tf_format, dilations=dilation_rate)
+
+    nn.conv = conv
+    try:
+        yield
+    finally:
+        nn.conv = keras_conv

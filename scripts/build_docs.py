@@ -37,7 +37,7 @@ GUIDES = [
     ("api-overview", ["API", "Conventions (`variant=`) and shortcuts (`shortcut=`)"]),
     ("weights", ["Weights", "Pretrained weights", "Fine-tuning a pretrained checkpoint",
                  "Preprocessing per source", "How the loaders are verified"]),
-    ("export", ["Converting and exporting"]),
+    ("export", ["Converting and exporting", "Deployment"]),
     ("training", ["Training, evaluation and prediction", "Results"]),
     ("multi-worker", ["Several machines (multi-worker)"]),
     ("command-line", ["Command line, diagrams and notebooks"]),

@@ -11,7 +11,7 @@ from benchmarks import summary
 
 KEYS = {"harness_fingerprint", "command", "started", "finished", "machine", "settings", "peaks",
         "inference", "torch_inference", "training", "bf16_agreement", "build_and_memory",
-        "targets"}
+        "targets", "deploy"}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,11 @@ def test_results_are_complete(results):
         assert record["img_s"] > 0 and len(record["img_s_runs"]) == results["settings"]["repeats"]
     assert all(m["peak_rss_mb"] > 0 and "build_s" in m for m in results["build_and_memory"]
                if m["model"] in ("ka", "ours", "folded"))
+    deploy = results["deploy"]
+    assert {(r["key"], r["batch"]) for r in deploy["speed"]} == {
+        (key, batch) for key in ("tf_fp32_folded", "ort_fp32", "ort_int8", "tflite_int8")
+        for batch in (1, 32)}
+    assert {r["model"] for r in deploy["accuracy"]} == {"resnet20", "resnet18"}
     for name in ("unfolded / keras.applications, fp32 batch 32",
                  "folded / keras.applications, fp32 batch 32",
                  "folded fp32 batch 32, fraction of FMA peak",

@@ -203,6 +203,12 @@ def _broken_r18(ws):
     return "broken.safetensors"
 
 
+def _small_model(ws):
+    """A real model file (ResNet20 at 8x8), without a run.json beside it."""
+    keras_resnet.ResNet20((8, 8, 3)).save(ws.path / "small.keras")
+    return "small.keras"
+
+
 def _bad_cifar(ws):
     d, _, _ = write_cifar10(ws.path / "badc")
     path = os.path.join(d, "data_batch_3")
@@ -303,6 +309,38 @@ ERRORS = [
     case("convert-unwritable", ["convert", _r18, "out.weights.h5", "--model", "resnet18",
                                 "--variant", "v1.5", "--num-classes", "10"],
          "out.weights.h5|denied", setup=_unwritable),
+
+    # export
+    case("export-argparse", ["export", "m.keras", "m.onnx"], "required: --format", usage=True),
+    case("export-argparse-format", ["export", "m.keras", "m.onnx", "--format", "keras"],
+         "invalid choice: 'keras'", usage=True),
+    case("export-int8-without-calibration", ["export", "m.keras", "m.onnx", "--format", "onnx",
+                                             "--int8"], "--int8 needs --calibration SOURCE"),
+    case("export-calibration-without-int8", ["export", "m.keras", "m.onnx", "--format", "onnx",
+                                             "--calibration", "digits"],
+         "--calibration goes with --int8"),
+    case("export-unknown-source", ["export", "m.keras", "m.onnx", "--format", "onnx", "--int8",
+                                   "--calibration", "mnist"], "`data` must be one of"),
+    case("export-savedmodel-int8", ["export", "m.keras", "saved", "--format", "savedmodel",
+                                    "--int8", "--calibration", "digits"],
+         "needs format 'tflite' or 'onnx'"),
+    case("export-suffix", ["export", "m.keras", "m.bin", "--format", "onnx"],
+         r"must end in \.onnx"),
+    case("export-calibration-images", ["export", "m.keras", "m.tflite", "--format", "tflite",
+                                       "--int8", "--calibration", "digits",
+                                       "--calibration-images", "0"],
+         "`calibration_images` must be a positive integer"),
+    case("export-savedmodel-exists", ["export", "m.keras", "saved", "--format", "savedmodel"],
+         "already exists", setup=_file("saved/keep.txt")),
+    case("export-missing-model", ["export", "no.keras", "m.onnx", "--format", "onnx"],
+         "`model_file` does not exist"),
+    case("export-junk-model", ["export", "run/model.keras", "m.onnx", "--format", "onnx"],
+         "cannot load .* as a Keras model", setup=_junk_run),
+    case("export-int8-no-run-json", ["export", _small_model, "m.onnx", "--format", "onnx",
+                                     "--int8", "--calibration", "digits"],
+         "run.json beside the model file .* not found"),
+    case("export-unwritable", ["export", _small_model, "m.onnx", "--format", "onnx"], "denied",
+         setup=_unwritable),
 
     # train
     case("train-unknown-model", ["train", "--model", "resnet21", "--data", "digits",

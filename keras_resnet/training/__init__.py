@@ -3,7 +3,8 @@
 One job per module:
 
     run.py         train (restore or build, callbacks, fit, write results), evaluate,
-                   predict, and the run directory they write
+                   predict, and the run directory they write; a run's model and its
+                   calibration images (for `keras-resnet export --int8`)
     settings.py    argument checks; a run's settings, new or read back from run.json
     recipes.py     Recipe, RECIPES; the optimizer, weight decay and compile settings
     callbacks.py   fit's callbacks: epoch statistics, log.csv, TensorBoard, checkpoints
@@ -20,11 +21,13 @@ from keras_resnet.training.distribute import STRATEGIES, make_strategy
 from keras_resnet.training.files import CHECKPOINT_RE, latest_checkpoint
 from keras_resnet.training.recipes import RECIPES, Recipe, get_recipe, make_optimizer
 from keras_resnet.training.reports import plot_confusion_matrix, plot_training_curves
-from keras_resnet.training.run import TrainResult, evaluate, evaluate_model, predict, train
+from keras_resnet.training.run import (TrainResult, calibration_data, evaluate, evaluate_model,
+                                       load_model_file, load_run, predict, train)
 from keras_resnet.training.settings import PRECISIONS
 
 __all__ = [
-    "train", "evaluate", "predict", "evaluate_model", "TrainResult",
+    "train", "evaluate", "predict", "evaluate_model", "TrainResult", "load_run",
+    "load_model_file", "calibration_data",
     "PRECISIONS", "STRATEGIES", "RECIPES", "Recipe", "get_recipe", "make_optimizer",
     "make_strategy", "average_over_workers", "CHECKPOINT_RE", "latest_checkpoint",
     "plot_training_curves", "plot_confusion_matrix",

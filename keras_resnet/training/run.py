@@ -395,10 +395,8 @@ def evaluate_model(model, dataset, image_size: Tuple[int, int], *, batch_size: i
             "unreadable_files": dict(unreadable.reasons)}
 
 
-def _load_run(model_file: str):
+def load_run(model_file: str):
     """The saved model and the run.json beside it (classes, input normalisation)."""
-    import keras
-
     if not os.path.isfile(model_file):
         raise ValueError(f"`model_file` does not exist: {model_file!r}")
     run = read_json(os.path.join(os.path.dirname(os.path.abspath(model_file)), "run.json"),
@@ -406,12 +404,44 @@ def _load_run(model_file: str):
     for key in ("class_names", "mean", "std", "image_size"):
         if key not in run:
             raise ValueError(f"run.json beside {model_file!r} has no {key!r}")
+    return load_model_file(model_file), run
+
+
+def load_model_file(model_file: str):
+    """`keras.models.load_model(model_file, compile=False)`, with a one-line ValueError
+    for a missing file or one that is not a Keras model."""
+    import keras
+
+    if not os.path.isfile(model_file):
+        raise ValueError(f"`model_file` does not exist: {model_file!r}")
     try:
-        model = keras.models.load_model(model_file, compile=False)
+        return keras.models.load_model(model_file, compile=False)
     except Exception as e:  # Keras raises many kinds for a file that is not a model
         raise ValueError(f"cannot load {model_file!r} as a Keras model: "
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return model, run
+
+
+def calibration_data(run: dict, data: str, count: int, *, batch_size: int = 32, seed: int = 0):
+    """`count` training images of the SOURCE `data` (all of them when it has fewer), drawn
+    at random (fixed `seed`) and preprocessed as the run evaluates (its image size, crop
+    and normalisation, from its run.json): a float32 array (N, H, W, 3). For int8
+    calibration (`keras_resnet.deploy.export`)."""
+    from keras_resnet.data import load_source
+    from keras_resnet.data.base import Split
+    from keras_resnet.data.pipeline import make_dataset
+
+    check_positive("count", count)
+    dataset = load_source(data)
+    part = dataset.train
+    pick = np.sort(np.random.default_rng(seed).permutation(len(part))[:count])
+    subset = Split(part.labels[pick],
+                   images=None if part.images is None else part.images[pick],
+                   paths=None if part.paths is None else [part.paths[i] for i in pick])
+    dataset = dataclasses.replace(dataset, train=subset, mean=run["mean"], std=run["std"])
+    size = (run["image_size"],) * 2
+    ds = make_dataset(dataset, "train", size, batch_size, training=False,
+                      **eval_crop(run.get("model"), run.get("weights")))
+    return np.concatenate([x.numpy() for x, _ in ds])
 
 
 def evaluate(model_file: str, data: str, *, batch_size: int = 128,
@@ -426,7 +456,7 @@ def evaluate(model_file: str, data: str, *, batch_size: int = 128,
     from keras_resnet.data import load_source
 
     dataset = load_source(data)
-    model, run = _load_run(model_file)
+    model, run = load_run(model_file)
     if dataset.class_names != run["class_names"]:
         raise ValueError(f"{data} has classes {dataset.class_names[:10]} but the model was "
                          f"trained on {run['class_names'][:10]}")
@@ -457,7 +487,7 @@ def predict(model_file: str, images: Sequence[str], *,
         if not os.path.isfile(path):
             raise ValueError(f"image file does not exist: {path!r}")
         check_image(path)
-    model, run = _load_run(model_file)
+    model, run = load_run(model_file)
     from keras_resnet.data.pipeline import normalize
     from keras_resnet.preprocessing import load_eval_image
 
