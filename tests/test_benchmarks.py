@@ -11,7 +11,7 @@ from benchmarks import summary
 
 KEYS = {"harness_fingerprint", "command", "started", "finished", "machine", "settings", "peaks",
         "inference", "torch_inference", "training", "bf16_agreement", "build_and_memory",
-        "targets", "deploy"}
+        "targets", "deploy", "input_pipeline"}
 
 
 @pytest.fixture(scope="module")
