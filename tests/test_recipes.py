@@ -218,8 +218,8 @@ def test_ema_is_evaluated_and_saved_and_resume_restores_it(tmp_path, fixed_batch
     # Validation and metrics.json saw the average too: the last epoch's val_accuracy is
     # metrics.json's, and evaluate() of model.keras gives it again.
     metrics = json.load(open(os.path.join(whole, "metrics.json")))
-    assert float(_log(whole)[-1]["val_accuracy"]) == pytest.approx(metrics["accuracy"],
-                                                                    abs=1e-6)
+    last = _log(whole)[-1]
+    assert float(last["val_accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-6)
     assert run_module.evaluate(os.path.join(whole, "model.keras"),
                                "digits")["accuracy"] == pytest.approx(metrics["accuracy"])
 

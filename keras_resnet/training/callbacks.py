@@ -16,10 +16,12 @@ from keras_resnet.training.files import CHECKPOINT_RE, save_model
 def make_callbacks(run_dir: str, strategy, *, ema: bool = False) -> list:
     """The callbacks of `fit` for the run directory `run_dir`, in the order they must run.
 
-    With `ema` (an optimizer with `use_ema`), Keras' SwapEMAWeights: validation
-    sees the moving average, training and the checkpoints the live weights. Epoch statistics (averaging BatchNormalization's moving statistics over
-    the workers when `strategy` has several), log.csv, TensorBoard event files
-    in logs/, and checkpoints/epoch-NNNN.keras, written after its log.csv row.
+    With `ema` (an optimizer with `use_ema`) first Keras' SwapEMAWeights, so that
+    validation sees the moving average of the weights (training and the
+    checkpoints the live weights, the average being optimizer state). Then epoch
+    statistics (averaging BatchNormalization's moving statistics over the
+    workers when `strategy` has several), log.csv, TensorBoard event files in
+    logs/, and checkpoints/epoch-NNNN.keras, written after its log.csv row.
     """
     import keras
 
