@@ -220,6 +220,10 @@ def test_ema_is_evaluated_and_saved_and_resume_restores_it(tmp_path, fixed_batch
     metrics = json.load(open(os.path.join(whole, "metrics.json")))
     last = _log(whole)[-1]
     assert float(last["val_accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-6)
+    # val_loss also holds the L2 term (wd 2e-5: 1e-5 x the kernels' squares), metrics' not.
+    penalty = 1e-5 * sum(float(np.sum(np.square(v.numpy())))
+                         for v in weight_decay_variables(saved))
+    assert float(last["val_loss"]) == pytest.approx(metrics["loss"] + penalty, rel=1e-5)
 
     # The same run stopped after epoch 3 (mid-warmup) and resumed.
     part = str(tmp_path / "part")
