@@ -280,6 +280,7 @@ def test_pretrained_weights_bring_their_normalisation():
 
     in_model, norm, own = normalisation("resnet34", "ra4_e3600_r224_in1k")  # mean 0.5, std 0.5
     assert not in_model and norm == ((0.5,) * 3, (0.5,) * 3) != own
+    assert normalisation("resnet34", "hf://timm/resnet34.ra4_e3600_r224_in1k")[1] == norm
     assert normalisation("resnet18", "a1_in1k")[1] == (IMAGENET_MEAN_STD.mean,
                                                        IMAGENET_MEAN_STD.std)
     assert normalisation("resnet50v2", "imagenet")[1] == ((0.5,) * 3, (0.5,) * 3)  # [-1, 1]
@@ -289,7 +290,9 @@ def test_pretrained_weights_bring_their_normalisation():
     assert in_model and norm == ((0.0,) * 3, (1 / 255,) * 3)
     in_model, norm, own = normalisation("resnet20", None)
     assert not in_model and norm == own
-    assert eval_crop("resnet18", "a1_in1k") == {"crop_pct": 1.0, "interpolation": "bicubic"}
+    for weights in ("a1_in1k", "resnet18.a1_in1k", "hf://timm/resnet18.a1_in1k"):
+        assert eval_crop("resnet18", weights) == {"crop_pct": 1.0, "interpolation": "bicubic"}
+    assert eval_crop("resnet18", "hf://someone/else")["crop_pct"] == 0.875
 
 
 @pytest.mark.slow  # a (one-step) training run of ResNet18

@@ -316,13 +316,17 @@ def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int)
 
 def eval_crop(model: Optional[str], weights) -> Dict[str, object]:
     """`crop_pct` and `interpolation` of the evaluation transform of image files:
-    those of the pretrained row `weights` names (a tag of `model` or a full
-    name) where it publishes them, else 0.875 and bilinear."""
-    from keras_resnet.pretrained import find_pretrained
+    those of the pretrained row `weights` names (a tag of `model`, a full
+    name or the row's "hf://" repo) where it publishes them, else 0.875 and
+    bilinear."""
+    from keras_resnet.pretrained import PRETRAINED, find_pretrained
     from keras_resnet.preprocessing import DEFAULT_CROP_PCT
+    from keras_resnet.weights.sources import HF_PREFIX
 
     row = None
-    if model and isinstance(weights, str) and not os.path.isfile(weights):
+    if isinstance(weights, str) and weights.startswith(HF_PREFIX):
+        row = next((r for r in PRETRAINED if r.hub_repo == weights[len(HF_PREFIX):]), None)
+    elif model and isinstance(weights, str) and not os.path.isfile(weights):
         name, _, tag = weights.rpartition(".")
         try:
             row = find_pretrained(name or model, tag)
