@@ -29,6 +29,11 @@ speed-table markers of README.md. What is measured, and how:
   peak = cores x clock x 64 FLOP/cycle (two 512-bit FMA pipes per core), with
   the clock measured by `fma_peak.c` (an FMA-bound loop) when a C compiler is
   present, else read from /proc/cpuinfo; and against a 4096^3 TF sgemm.
+- Input pipeline: `pipeline.py` times the photo training pipeline (JPEG
+  decode with the crop window, random-resized crop to 224, flip) on
+  synthetic 500x375 JPEGs with tf.data's pool limited to `--threads`; its
+  rate is set against ResNet50's fp32 inference rate at batch 32, which
+  bounds its training rate from above.
 - torch: `torch_bench.py` runs under `--torch-python` (default: this
   interpreter when it can import torch; skipped when none can).
 """
@@ -48,7 +53,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks import summary
+from benchmarks import pipeline, summary
 
 HERE = pathlib.Path(__file__).resolve().parent
 FMA_FLOP_PER_CYCLE = 64  # 2 FMA pipes x 16 fp32 lanes x 2 FLOP, per core (Zen 5 / AVX-512)
@@ -452,6 +457,9 @@ def targets(results: dict) -> dict:
             _ratio(rate("folded15"), best_torch_fp32), "-")
         rows["keras_resnet folded bf16 / torchvision bf16 autocast, batch 32"] = (
             _ratio(rate("folded", "bf16"), torch_inf[("bf16", "channels_last", 32)]), "-")
+    if "input_pipeline" in results:
+        rows["input pipeline (JPEG decode + crop to 224) / ResNet50 fp32 inference, batch 32"] = (
+            _ratio(results["input_pipeline"]["img_s"], rate("ours")), ">= 1.00")
     rows["ResNet20 training, keras_resnet / the same with Keras' BatchNormalization"] = (
         _ratio(train.get(("keras_resnet", "resnet20")), keras_bn), "-")
     rows["ResNet20 training with Keras' BatchNormalization / torch (faster layout)"] = (
@@ -538,6 +546,8 @@ def main(argv=None) -> int:
     inference, agreement = measure_inference(tf, args, rng)
     log("training: ResNet20/56/18 train steps")
     training = measure_training(tf, args, rng)
+    log("input pipeline: JPEG decode + random-resized crop to 224")
+    input_pipeline = pipeline.measure(args.threads, args.repeats)
     log("bf16 agreement on a trained net")
     trained = measure_bf16_trained(tf, args)
     log("build time and peak memory, one fresh process per model")
@@ -592,7 +602,8 @@ def main(argv=None) -> int:
                                       "fixed in-memory batch",
                       memory="peak RSS (VmHWM in /proc/self/status) of a fresh process"),
         peaks=peaks, inference=inference, torch_inference=torch_inference,
-        training=training, bf16_agreement=dict(random_images=agreement, trained=trained),
+        training=training, input_pipeline=input_pipeline,
+        bf16_agreement=dict(random_images=agreement, trained=trained),
         build_and_memory=children,
     )
     results["targets"] = targets(results)

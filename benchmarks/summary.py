@@ -18,7 +18,8 @@ README_END = "<!-- speed-table:end -->"
 # The files that decide what is measured and how: change one, rerun the benchmark. (This
 # file only presents results; the test compares its README table with the JSON instead.)
 FINGERPRINTED = ("benchmarks/run.py", "benchmarks/torch_bench.py", "benchmarks/fma_peak.c",
-                 "keras_resnet/inference.py", "keras_resnet/layers.py")
+                 "benchmarks/pipeline.py", "keras_resnet/inference.py", "keras_resnet/layers.py",
+                 "keras_resnet/data/photos.py")
 
 
 def fingerprint() -> str:
@@ -91,6 +92,15 @@ def render_table(results: dict) -> str:
         lines.append(f"| {r['label']} | {r['img_s']:.0f} | " + (
             f"{' / '.join(f'{t:.0f}' for t in theirs)} | {r['img_s'] / max(theirs):.2f}x |"
             if theirs else "- | - |"))
+    if "input_pipeline" in results:  # results from before it was measured have none
+        r = results["input_pipeline"]
+        ours = next((i["img_s"] for i in results["inference"]
+                     if (i.get("key"), i["dtype"], i["batch"]) == ("ours", "fp32", 32)), None)
+        lines += ["", "| input pipeline (tf.data, photos) | threads | img/s | keras_resnet "
+                  "ResNet50 fp32 inference img/s, batch 32 (training is slower) |",
+                  "|---|---|---|---|",
+                  f"| {r['label']} | {r['threads']} | {r['img_s']:.0f} | "
+                  + (f"{ours:.1f} |" if ours else "- |")]
     lines += ["", "| build time and peak memory (fresh process each) | build s | peak RSS MB |",
               "|---|---|---|"]
     for r in results["build_and_memory"]:

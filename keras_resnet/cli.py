@@ -116,7 +116,9 @@ def _cmd_train(args) -> None:
     train(args.model, args.data, out=args.out or _default_out(args), epochs=args.epochs,
           batch_size=args.batch_size, weights=args.weights, recipe=args.recipe,
           precision=args.precision, jit=args.jit, strategy=args.strategy, resume=args.resume,
-          image_size=args.image_size, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
+          image_size=args.image_size, steps_per_epoch=args.steps_per_epoch, seed=args.seed,
+          auto_augment=args.auto_augment, random_erasing=args.random_erasing, mixup=args.mixup,
+          cutmix=args.cutmix)
 
 
 def _default_out(args) -> str:
@@ -179,6 +181,15 @@ def _add_training_parsers(sub) -> None:
     p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--auto-augment", metavar="POLICY", help="randaugment | trivialaugment | "
+                   "none, for image folders (default: the recipe's)")
+    p.add_argument("--random-erasing", type=float, metavar="P",
+                   help="probability of erasing a random rectangle, for image folders "
+                        "(default: the recipe's)")
+    p.add_argument("--mixup", type=float, metavar="ALPHA",
+                   help="mixup's Beta(alpha, alpha), 0 off (default: the recipe's)")
+    p.add_argument("--cutmix", type=float, metavar="ALPHA",
+                   help="cutmix's Beta(alpha, alpha), 0 off, at most 1 (default: the recipe's)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="held-out loss, top-1, top-5 and a confusion matrix")

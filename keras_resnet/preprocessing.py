@@ -284,7 +284,7 @@ def load_eval_image(path, size: int, crop_pct: float = DEFAULT_CROP_PCT,
     import tensorflow as tf
 
     from keras_resnet.data.folder import check_image
-    from keras_resnet.data.pipeline import decode_file
+    from keras_resnet.data.photos import decode_file
 
     path = os.fspath(path)
     if not os.path.isfile(path):

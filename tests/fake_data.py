@@ -118,3 +118,48 @@ def write_folder(root, classes=("cat", "dog"), per_class: int = 5, size=(20, 24)
             ext = "png" if i % 2 else "jpg"
             Image.fromarray(pixels).save(os.path.join(root, name, f"{i}.{ext}"))
     return root
+
+
+# How `write_photos` saves image i: JPEG/PNG/BMP/GIF in the modes photos come in.
+PHOTO_MODES = (("RGB", "jpg"), ("CMYK", "jpg"), ("L", "jpg"), ("P", "png"), ("RGBA", "png"),
+               ("LA", "png"), ("I;16", "png"), ("RGB", "png"), ("RGB", "bmp"), ("P", "gif"))
+
+
+def photo(i: int, label: int, rng) -> "np.ndarray":
+    """An RGB uint8 image of varied size and aspect ratio (portrait and landscape);
+    class `label` is saturated in channel `label % 3`."""
+    h, w = (24 + (i * 7) % 40, 24 + (i * 13) % 48)
+    pixels = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    pixels[..., label % 3] = 255
+    return pixels
+
+
+def save_photo(pixels: "np.ndarray", path: str, mode: str) -> None:
+    """Save RGB `pixels` in Pillow `mode` ("I;16": a 16-bit grey PNG of the same image)."""
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    if mode == "I;16":
+        grey = np.asarray(image.convert("L")).astype(np.uint16) * 257
+        image = Image.fromarray(grey)
+    elif mode != "RGB":
+        image = image.convert(mode)
+    image.save(path)
+
+
+def write_photos(root, classes=("cat", "dog"), train: int = 50, val: int = 4,
+                 corrupt: str = "train/cat/corrupt.jpg"):
+    """An ImageNet-layout folder (root/train/CLASS, root/val/CLASS) of `train` and `val`
+    files per class in every mode of `PHOTO_MODES`, plus one corrupt JPEG at `corrupt`."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", train), ("val", val)):
+        for label, name in enumerate(classes):
+            os.makedirs(os.path.join(root, split, name), exist_ok=True)
+            for i in range(n):
+                mode, ext = PHOTO_MODES[(i + label) % len(PHOTO_MODES)]
+                save_photo(photo(i, label, rng), os.path.join(root, split, name, f"{i}.{ext}"),
+                           mode)
+    if corrupt:
+        with open(os.path.join(root, corrupt), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 truncated JPEG")
+    return root

@@ -228,9 +228,10 @@ def _bad_labels(ws):
     return "cifar10:labels"
 
 
-def _bad_image(ws):
-    write_folder(ws.path / "imgs")
-    (ws.path / "imgs" / "cat" / "x.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+def _bad_images(ws):
+    write_folder(ws.path / "imgs")  # 5 images of each class; then every cat is broken
+    for path in (ws.path / "imgs" / "cat").iterdir():
+        path.write_bytes(b"\xff\xd8\xff not really a jpeg")
     return "folder:imgs"
 
 
@@ -316,7 +317,9 @@ ERRORS = [
     case("train-truncated-cifar", [*TRAIN, "--data", _bad_cifar], "truncated"),
     case("train-foreign-pickle", [*TRAIN, "--data", _foreign_pickle], "refusing to load"),
     case("train-bad-label", [*TRAIN, "--data", _bad_labels], "label 12 at index 1 is out of range"),
-    case("train-unreadable-image", [*TRAIN, "--data", _bad_image], "unreadable image .*x.jpg"),
+    case("train-unreadable-images", [*TRAIN, "--data", _bad_images, *TINY],
+         r"more than 1% of the .*image files are unreadable \(\d+ of \d+\), e.g. "
+         r"'.*cat/\d.(jpg|png)': (jpeg|Invalid PNG)"),
     case("train-precision", [*TRAIN, "--data", "digits", "--precision", "float8"],
          "`precision`"),
     case("train-strategy", [*TRAIN, "--data", "digits", "--strategy", "tpu"], "`strategy`"),
@@ -339,6 +342,17 @@ ERRORS = [
          "cannot load `weights` 'w.weights.h5' into resnet20",
          setup=_file("w.weights.h5", b"junk")),
     case("train-image-size", [*TRAIN, "--data", "digits", "--image-size", "2"], "at least 8"),
+    case("train-auto-augment", [*TRAIN, "--data", "folder:x", "--auto-augment", "autoaugment"],
+         "`auto_augment` must be one of randaugment, trivialaugment"),
+    case("train-auto-augment-not-photos", [*TRAIN, "--data", "digits", "--auto-augment",
+                                           "randaugment"], "`auto_augment` is for photos"),
+    case("train-random-erasing", [*TRAIN, "--data", "folder:x", "--random-erasing", "2"],
+         r"`random_erasing` must be a probability in \[0, 1\]"),
+    case("train-mixup", [*TRAIN, "--data", "digits", "--mixup", "-1"], "`mixup` must be"),
+    case("train-cutmix", [*TRAIN, "--data", "digits", "--cutmix", "1.5"],
+         r"`cutmix` must be .* in \[0, 1\]"),
+    case("train-mixup-argparse", [*TRAIN, "--data", "digits", "--mixup", "lots"],
+         "invalid float value: 'lots'", usage=True),
     case("train-resume-without-out", ["train", "--model", "resnet20", "--data", "digits",
                                       "--resume"], "--resume needs --out"),
     case("train-out-not-empty", ["train", "--model", "resnet20", "--data", "digits",

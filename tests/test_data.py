@@ -6,7 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from fake_data import py2_pickle, to_rows, write_cifar10, write_cifar100, write_folder
+from fake_data import (PHOTO_MODES, photo, py2_pickle, save_photo, to_rows, write_cifar10,
+                       write_cifar100, write_folder, write_photos)
 from keras_resnet.data import load_source, parse_source
 from keras_resnet.data.cifar import SafeUnpickler, load_cifar, safe_load
 
@@ -177,9 +178,10 @@ def test_folder_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="empty_class.* has no images"):
         load_source(f"folder:{tmp_path}")
     os.rmdir(tmp_path / "empty_class")
+    # Nothing is decoded up front: a broken file is listed (and skipped while training).
     (tmp_path / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    with pytest.raises(ValueError, match="unreadable image .*broken.png"):
-        load_source(f"folder:{tmp_path}")
+    data = load_source(f"folder:{tmp_path}")
+    assert str(tmp_path / "dog" / "broken.png") in data.train.paths + data.test.paths
 
 
 # ----------------------------------------------------------------------------- pipeline
@@ -245,3 +247,214 @@ def test_folder_pipeline_decodes_and_resizes(tmp_path):
     for image, label in zip(x, y.numpy()):
         means = image.mean(axis=(0, 1)) * np.array(data.std) + np.array(data.mean)
         assert means.argmax() == label
+
+
+# ----------------------------------------------------------------------------- photos
+
+def test_folder_imagenet_layout(tmp_path):
+    write_photos(tmp_path, classes=("b_dog", "a_cat"), train=3, val=2, corrupt=None)
+    data = load_source(f"folder:{tmp_path}")
+    assert data.class_names == ["a_cat", "b_dog"]
+    assert len(data.train) == 6 and len(data.test) == 4  # val/ is the held-out split, whole
+    assert all(f"{os.sep}val{os.sep}" in p for p in data.test.paths)
+    for split in (data.train, data.test):
+        for path, label in zip(split.paths, split.labels):
+            assert os.path.basename(os.path.dirname(path)) == data.class_names[label]
+    for path in (tmp_path / "val" / "b_dog").iterdir():  # val may lack a class ...
+        path.unlink()
+    (tmp_path / "val" / "b_dog").rmdir()
+    assert load_source(f"folder:{tmp_path}").test.labels.tolist() == [0, 0]
+    os.makedirs(tmp_path / "val" / "c_eel")  # ... but not have one train/ lacks
+    with pytest.raises(ValueError, match="has classes that train/ lacks: c_eel"):
+        load_source(f"folder:{tmp_path}")
+
+
+def test_decoding_handles_every_mode(tmp_path):
+    """Grey, CMYK, paletted, 16-bit, alpha: 3-channel RGB as Pillow sees it (16 bits scaled
+    to 8, alpha dropped), and a JPEG cropped while decoding equals the crop of the whole."""
+    import tensorflow as tf
+    from PIL import Image
+
+    from keras_resnet.data.photos import decode_file
+
+    rng = np.random.default_rng(0)
+    pixels = photo(3, 0, rng)
+    for mode, ext in PHOTO_MODES:
+        path = str(tmp_path / f"{mode.replace(';', '')}.{ext}")
+        save_photo(pixels, path, mode)
+        got = decode_file(tf.constant(path)).numpy()
+        with Image.open(path) as im:
+            expected = np.asarray(im.convert("RGB")) if mode != "I;16" else \
+                np.repeat(np.round(np.asarray(im) / 257.0)[..., None], 3, -1)
+        assert got.shape == pixels.shape and got.dtype == np.uint8, mode
+        diff = np.abs(got.astype(int) - expected)
+        if ext == "jpg":  # libjpeg builds round their IDCT differently: a few levels at most
+            assert diff.max() <= 8 and diff.mean() < 1, mode
+        else:  # lossless; 16 -> 8 bits rounds either way
+            assert diff.max() <= 1, mode
+    contents = tf.io.read_file(str(tmp_path / "RGB.jpg"))
+    window = tf.constant([5, 7, 20, 16])
+    cropped = tf.image.decode_and_crop_jpeg(contents, window, channels=3).numpy()
+    np.testing.assert_array_equal(cropped, decode_file(tf.constant(str(tmp_path / "RGB.jpg")))
+                                  .numpy()[5:25, 7:23])
+
+
+def test_random_resized_crop_windows():
+    """torchvision's RandomResizedCrop: area 8-100% of the image, aspect ratio 3/4-4/3."""
+    import tensorflow as tf
+
+    from keras_resnet.data.photos import random_crop_window
+
+    tf.random.set_seed(0)
+    windows = np.array([random_crop_window(tf.constant([375, 500, 3])).numpy()
+                        for _ in range(300)])
+    top, left, h, w = windows.T
+    area = h * w / (375 * 500)
+    assert (top >= 0).all() and (left >= 0).all() and (top + h <= 375).all() \
+        and (left + w <= 500).all()
+    assert area.min() >= 0.08 - 0.01 and area.max() <= 1.0
+    assert area.min() < 0.2 and area.max() > 0.8  # the whole range is used
+    assert (w / h >= 0.75 - 0.02).all() and (w / h <= 4 / 3 + 0.02).all()
+
+
+def test_eval_pipeline_keeps_the_aspect_ratio(tmp_path):
+    """A 40x80 image, held out: shorter side to floor(16 / 0.875) = 18 (so 18x36), centre
+    16x16 at rows 1-16, columns 10-25; not the squashed 80 -> 16 resize."""
+    import tensorflow as tf
+
+    from keras_resnet.data.pipeline import make_dataset, normalize
+
+    write_photos(tmp_path, train=1, val=0, corrupt=None)
+    rng = np.random.default_rng(1)
+    wide = rng.integers(0, 256, size=(40, 80, 3), dtype=np.uint8)
+    save_photo(wide, str(tmp_path / "val" / "cat" / "wide.png"), "RGB")
+    data = load_source(f"folder:{tmp_path}")
+    x, y = next(iter(make_dataset(data, "test", (16, 16), 4, training=False)))
+    assert x.shape == (1, 16, 16, 3) and y.numpy().tolist() == [0]
+    resized = tf.image.resize(wide.astype(np.float32), (18, 36), antialias=True)
+    expected = normalize(resized[1:17, 10:26], data.mean, data.std).numpy()
+    np.testing.assert_allclose(x[0].numpy(), expected, atol=1e-4)
+    squashed = normalize(tf.image.resize(wide.astype(np.float32), (16, 16), antialias=True),
+                         data.mean, data.std).numpy()
+    assert np.abs(x[0].numpy() - squashed).mean() > 0.3
+
+
+def test_unreadable_files_are_skipped_named_and_counted(tmp_path, capsys):
+    from keras_resnet.data.photos import UnreadableFiles, decode_file, stream_files
+
+    paths, labels = [], []
+    for i in range(150):
+        paths.append(str(tmp_path / f"{i}.png"))
+        save_photo(np.full((4, 6, 3), i, np.uint8), paths[-1], "RGB")
+        labels.append(i)
+    bad = str(tmp_path / "bad.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated JPEG")
+    unreadable = UnreadableFiles(151)
+    ds = stream_files(paths[:75] + [bad] + paths[75:], labels[:75] + [999] + labels[75:],
+                      decode_file, unreadable, shuffle=False)
+    got = [(int(x[0, 0, 0]), int(y)) for x, y in ds]
+    assert got == [(i, i) for i in range(150)]  # order kept, the bad file alone dropped
+    assert list(unreadable.reasons) == [bad] and "JPEG" in unreadable.reasons[bad]
+    err = capsys.readouterr().err
+    assert f"skipped unreadable image {bad!r}" in err and "1 of 151" in err
+    list(ds)  # a second epoch: counted once, named once
+    assert len(unreadable.reasons) == 1 and bad not in capsys.readouterr().err
+
+    # Two of 150 is more than 1%: the epoch stops with the message.
+    unreadable = UnreadableFiles(150, "training image files")
+    ds = stream_files(paths[:148] + [bad, str(tmp_path / "missing.png")], labels,
+                      decode_file, unreadable, shuffle=True, seed=0)
+    with pytest.raises(Exception, match=r"more than 1% of the training image files are "
+                                        r"unreadable \(2 of 150\)"):
+        list(ds)
+    assert unreadable.too_many
+
+
+def test_file_list_is_sharded_per_worker(tmp_path):
+    from keras_resnet.data.photos import UnreadableFiles, decode_file, stream_files
+
+    paths = []
+    for i in range(10):
+        paths.append(str(tmp_path / f"{i}.png"))
+        save_photo(np.full((2, 2, 3), i, np.uint8), paths[-1], "RGB")
+    shares = [sorted(int(y) for _, y in stream_files(paths, np.arange(10), decode_file,
+                                                     UnreadableFiles(10), shuffle=True,
+                                                     shard=(3, k)))
+              for k in range(3)]
+    assert shares == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+
+
+def test_worker_shard_reads_the_cluster():
+    from types import SimpleNamespace
+
+    from keras_resnet.training.distribute import worker_shard
+
+    def strategy(workers, task_type, index, chief=False):
+        spec = {"worker": ["w"] * workers, **({"chief": ["c"]} if chief else {})}
+        resolver = SimpleNamespace(task_type=task_type, task_id=index,
+                                   cluster_spec=lambda: SimpleNamespace(as_dict=lambda: spec))
+        return SimpleNamespace(extended=SimpleNamespace(_num_workers=workers + chief),
+                               cluster_resolver=resolver)
+
+    assert worker_shard(SimpleNamespace(extended=SimpleNamespace())) == (1, 0)
+    assert worker_shard(strategy(2, "worker", 1)) == (2, 1)
+    assert worker_shard(strategy(2, "worker", 1, chief=True)) == (3, 2)
+    assert worker_shard(strategy(2, "chief", 0, chief=True)) == (3, 0)
+
+
+@pytest.mark.slow  # builds RandAugment's and TrivialAugment's graphs (~10 s)
+def test_photo_training_pipeline_augments(tmp_path):
+    """Random-resized crop + flip at the model's size; every option on: shapes, and one-hot
+    labels, mixed ones summing to 1 (the held-out split one-hot, not mixed)."""
+    from keras_resnet.data.augment import Augmentation
+    from keras_resnet.data.pipeline import make_dataset
+
+    write_photos(tmp_path, train=6, val=1, corrupt=None)
+    data = load_source(f"folder:{tmp_path}")
+    plain = make_dataset(data, "train", (24, 24), 12, training=True)
+    x, y = next(iter(plain))
+    assert x.shape == (12, 24, 24, 3) and y.dtype == "int32"
+    for image, label in zip(x.numpy(), y.numpy()):  # the class colour survives cropping
+        rgb = image * np.array(data.std) + np.array(data.mean)
+        grey = np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() < 0.05  # a grey file
+        assert grey or rgb.mean(axis=(0, 1)).argmax() == label
+    for policy, mix in (("trivialaugment", dict(mixup=0.2)), ("randaugment", dict(cutmix=1.0)),
+                        (None, dict(mixup=0.2, cutmix=1.0))):
+        extra = Augmentation(policy, random_erasing=0.5, **mix)
+        x, y = next(iter(make_dataset(data, "train", (24, 24), 12, training=True,
+                                      extra=extra)))
+        assert x.shape == (12, 24, 24, 3) and y.shape == (12, 2) and y.dtype == "float32"
+        np.testing.assert_allclose(y.numpy().sum(axis=1), 1, atol=1e-5)
+        assert ((y.numpy() > 0.01) & (y.numpy() < 0.99)).any(), policy  # some labels mixed
+        assert np.isfinite(x.numpy()).all()
+        val = next(iter(make_dataset(data, "test", (24, 24), 4, training=False, extra=extra)))
+        assert val[1].numpy().tolist() == [[1, 0], [0, 1]]  # one-hot, not mixed
+
+
+@pytest.mark.parametrize("policy", ["trivial_augment_wide", "rand_augment"])
+def test_auto_augment_draws_operations_per_image(policy):
+    import tensorflow as tf
+
+    from keras_resnet.data import augment
+
+    tf.random.set_seed(0)
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, (16, 16, 3)), tf.float32)
+    apply = getattr(augment, policy)(seed=None)
+    outs = [apply(image).numpy() for _ in range(30)]
+    assert all(o.shape == (16, 16, 3) and o.min() >= 0 and o.max() <= 255 for o in outs)
+    assert len({o.tobytes() for o in outs}) >= 8  # many operations and strengths
+
+
+def test_augmentation_arguments_are_checked():
+    from keras_resnet.data.augment import check_augmentation
+
+    assert check_augmentation(None, 0, 0.2, 1).one_hot
+    assert not check_augmentation("randaugment", 0.25, 0, 0).one_hot
+    for args, match in ((("autoaugment", 0, 0, 0), "`auto_augment` must be one of randaugment, "
+                                                   "trivialaugment"),
+                        ((None, 1.5, 0, 0), r"`random_erasing` must be a probability in \[0, 1\]"),
+                        ((None, 0, -1, 0), "`mixup` must be the alpha"),
+                        ((None, 0, 0, 2.0), r"`cutmix` must be .* in \[0, 1\]"),
+                        ((None, 0, True, 0), "`mixup`")):
+        with pytest.raises(ValueError, match=match):
+            check_augmentation(*args)

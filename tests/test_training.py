@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from fake_data import write_cifar10, write_folder
+from fake_data import write_cifar10, write_folder, write_photos
 from keras_resnet import cli
 from keras_resnet.training import (RECIPES, evaluate, latest_checkpoint, make_optimizer,
                                    predict, train)
@@ -207,6 +207,63 @@ def test_cifar_and_folder_sources_end_to_end(tmp_path, capsys):
     # A model trained on other classes is not scored on this folder.
     assert cli.main(["evaluate", "--model-file", str(tmp_path / "cifar/model.keras"),
                      "--data", f"folder:{tmp_path / 'f'}"]) == 2
+
+
+@pytest.mark.slow  # a whole training run
+def test_photo_folder_trains_through_the_cli(tmp_path, capsys):
+    """ImageNet layout, JPEG/PNG/BMP/GIF files of varied sizes, aspect ratios and modes
+    (grey, CMYK, paletted, 16-bit, alpha), one corrupt file among 101: one epoch with
+    TrivialAugment and mixup runs, the corrupt file is named and counted, not fatal."""
+    write_photos(tmp_path / "photos", train=50, val=4)
+    corrupt = str(tmp_path / "photos" / "train" / "cat" / "corrupt.jpg")
+    out = tmp_path / "run"
+    assert cli.main(["train", "--model", "resnet20", "--data", f"folder:{tmp_path / 'photos'}",
+                     "--out", str(out), "--epochs", "1", "--batch-size", "34",
+                     "--image-size", "32", "--auto-augment", "trivialaugment",
+                     "--mixup", "0.2"]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped unreadable image {corrupt!r}" in err and "1 of 101 training" in err
+    metrics = json.load(open(out / "metrics.json"))
+    assert list(metrics["unreadable_files"]) == [corrupt] and metrics["num_test"] == 8
+    run = json.load(open(out / "run.json"))
+    assert (run["auto_augment"], run["mixup"], run["cutmix"]) == ("trivialaugment", 0.2, 0.0)
+    assert _log_epochs(out) == [0]
+    assert cli.main(["evaluate", "--model-file", str(out / "model.keras"),
+                     "--data", f"folder:{tmp_path / 'photos'}"]) == 0
+    assert "(8 held-out images)" in capsys.readouterr().out
+
+
+def test_mixup_compiles_the_categorical_loss():
+    from keras_resnet.training.settings import run_recipe
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="softmax")])
+    settings = {"recipe": "paper-cifar", "auto_augment": None, "random_erasing": 0.0,
+                "mixup": 0.2, "cutmix": 0.0}
+    compile_model(model, keras.optimizers.SGD(), run_recipe(settings), jit=False)
+    x, y = np.ones((3, 4), np.float32), np.eye(10, dtype=np.float32)[[1, 2, 3]] * 0.8 + 0.02
+    loss, accuracy, _ = model.evaluate(x, y, verbose=0)  # soft (mixed) labels are accepted
+    p = model.predict(x, verbose=0)
+    assert loss == pytest.approx(float(-(y * np.log(p)).sum(axis=1).mean()), rel=1e-4)
+    compile_model(model, keras.optimizers.SGD(), run_recipe({"recipe": "paper-cifar"}),
+                  jit=False)
+    assert model.loss == "sparse_categorical_crossentropy"
+
+
+def test_augmentation_settings_override_the_recipe(tmp_path):
+    from keras_resnet.training.settings import resolve_settings
+
+    common = dict(out=str(tmp_path / "o"), epochs=1, batch_size=None, weights=None,
+                  recipe=None, precision=None, jit=None, strategy="auto", resume=False,
+                  image_size=None, steps_per_epoch=None, seed=0)
+    s = resolve_settings("resnet20", "folder:/x", **common, auto_augment="randaugment",
+                         random_erasing=0.25, cutmix=1.0)
+    assert (s["auto_augment"], s["random_erasing"], s["mixup"], s["cutmix"]) == (
+        "randaugment", 0.25, 0.0, 1.0)
+    assert resolve_settings("resnet20", "digits", **common, mixup=0.2)["mixup"] == 0.2
+    with pytest.raises(ValueError, match="`auto_augment` is for photos"):
+        resolve_settings("resnet20", "digits", **common, auto_augment="trivialaugment")
+    with pytest.raises(ValueError, match="`cutmix` must be"):
+        resolve_settings("resnet20", "folder:/x", **common, cutmix=3.0)
 
 
 # ----------------------------------------------------------------------------- resume

@@ -35,9 +35,9 @@ class ImageData:
         class_names: Name of each class index.
         train: The split to train on.
         test: The held-out split (`accuracy` in metrics.json is measured on it).
-        native_size: (height, width) of the stored images, or None when the
-            files vary in size (they are then resized to the model's input
-            before augmentation).
+        native_size: (height, width) of the stored images, or None for image
+            files, whose sizes vary (they are streamed: random-resized crop to
+            the model's input for training, `eval_transform` for evaluation).
         hflip: Whether horizontal flips keep the label (False for digits).
         mean, std: Per-channel statistics of the training images in [0, 1],
             used to normalise inputs.

@@ -58,6 +58,19 @@ def num_workers(strategy) -> int:
     return getattr(strategy.extended, "_num_workers", 1)
 
 
+def worker_shard(strategy) -> tuple:
+    """(number of workers, this worker's index): the share of a file list this
+    worker reads ((1, 0) without a cluster)."""
+    count = num_workers(strategy)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if count <= 1 or resolver is None:
+        return 1, 0
+    index = int(getattr(resolver, "task_id", 0) or 0)
+    if "chief" in resolver.cluster_spec().as_dict():  # the chief is 0, worker i is i + 1
+        index = 0 if resolver.task_type == "chief" else index + 1
+    return count, index
+
+
 def is_chief(strategy) -> bool:
     """Whether this process is the chief, the worker that writes the run directory
     (the "chief" task, else worker 0; True without a cluster)."""

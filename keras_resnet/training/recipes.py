@@ -198,16 +198,22 @@ def make_optimizer(recipe: Recipe, *, batch_size: int, total_steps: int,
 
 def compile_model(model, optimizer, recipe: Recipe, jit) -> None:
     """Compile `model` with `optimizer`, the recipe's loss (label smoothing) and the
-    accuracy and top-5 accuracy metrics; `jit` True, False or None (Keras' "auto")."""
+    accuracy and top-5 accuracy metrics; `jit` True, False or None (Keras' "auto").
+
+    With mixup or cutmix the labels are one-hot (mixed), so the loss and metrics
+    are the categorical ones; otherwise the sparse ones (integer labels)."""
     import keras
 
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            label_smoothing=recipe.label_smoothing) if recipe.label_smoothing else
-        "sparse_categorical_crossentropy",
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                 keras.metrics.SparseTopKCategoricalAccuracy(
-                     k=min(5, model.output_shape[-1]), name="top5_accuracy")],
-        jit_compile="auto" if jit is None else bool(jit),
-    )
+    k = min(5, model.output_shape[-1])
+    if recipe.mixup or recipe.cutmix:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
+                   keras.metrics.TopKCategoricalAccuracy(k=k, name="top5_accuracy")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(
+            label_smoothing=recipe.label_smoothing) if recipe.label_smoothing else \
+            "sparse_categorical_crossentropy"
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                   keras.metrics.SparseTopKCategoricalAccuracy(k=k, name="top5_accuracy")]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                  jit_compile="auto" if jit is None else bool(jit))

@@ -29,14 +29,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from keras_resnet.training.callbacks import make_callbacks, uses_ema
-from keras_resnet.training.distribute import build_for_distribution, is_chief, make_strategy
+from keras_resnet.training.distribute import (build_for_distribution, is_chief, make_strategy,
+                                              worker_shard)
 from keras_resnet.training.files import (latest_checkpoint, read_json, save_model, truncate_log,
                                          write_json)
-from keras_resnet.training.recipes import (apply_weight_decay, compile_model, get_recipe,
-                                           make_optimizer)
+from keras_resnet.training.recipes import apply_weight_decay, compile_model, make_optimizer
 from keras_resnet.training.reports import (logged_seconds, plot_confusion_matrix,
                                            plot_training_curves)
-from keras_resnet.training.settings import check_positive, resolve_settings
+from keras_resnet.training.settings import check_positive, resolve_settings, run_recipe
 
 
 @dataclasses.dataclass
@@ -88,7 +88,9 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
           recipe: Optional[str] = None, precision: Optional[str] = None,
           jit: Optional[bool] = None, strategy: str = "auto", resume: bool = False,
           image_size: Optional[int] = None, steps_per_epoch: Optional[int] = None,
-          seed: int = 0, verbose: int = 1) -> TrainResult:
+          seed: int = 0, verbose: int = 1, auto_augment: Optional[str] = None,
+          random_erasing: Optional[float] = None, mixup: Optional[float] = None,
+          cutmix: Optional[float] = None) -> TrainResult:
     """Train a registered model on a data SOURCE and write the run directory `out`.
 
     Args:
@@ -113,6 +115,11 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         steps_per_epoch: Cap on the batches per epoch (default: one pass).
         seed: Seeds weights, shuffling and augmentation.
         verbose: 0 silent, 1 progress bars and messages.
+        auto_augment, random_erasing, mixup, cutmix: Override the recipe's
+            (None: the recipe's). auto_augment "randaugment", "trivialaugment"
+            or "none", and random_erasing (a probability) are for image
+            folders; mixup and cutmix (Beta alphas, 0: off) for any data,
+            and make the labels one-hot.
 
     Returns:
         A `TrainResult` with the model and the metrics written to metrics.json.
@@ -120,7 +127,9 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
     settings = resolve_settings(model, data, out=out, epochs=epochs, batch_size=batch_size,
                                 weights=weights, recipe=recipe, precision=precision, jit=jit,
                                 strategy=strategy, resume=resume, image_size=image_size,
-                                steps_per_epoch=steps_per_epoch, seed=seed)
+                                steps_per_epoch=steps_per_epoch, seed=seed,
+                                auto_augment=auto_augment, random_erasing=random_erasing,
+                                mixup=mixup, cutmix=cutmix)
     dataset = _load_data(settings, resume)
     in_model = use_checkpoint_normalization(dataset, settings["model"], settings["weights"])
     dist = make_strategy(strategy)
@@ -130,25 +139,34 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
     net, start_epoch = _restore_or_build(settings, dataset.num_classes, dist, out=out,
                                          resume=resume, steps_per_epoch=steps, verbose=verbose,
                                          include_preprocessing=in_model)
-    train_ds, val_ds = _input_pipelines(settings, dataset)
+    train_ds, val_ds, unreadable = _input_pipelines(settings, dataset, worker_shard(dist))
     if dist.num_replicas_in_sync > 1:
         build_for_distribution(net, dist, train_ds)
 
     # Workers other than the chief write their copies to a scratch directory.
     run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
+    created = not os.path.isdir(run_dir)
     try:
         if not resume:
             _write_run_json(run_dir, settings, dataset)
         truncate_log(os.path.join(run_dir, "log.csv"), start_epoch)
         callbacks = make_callbacks(run_dir, dist, ema=uses_ema(net.optimizer))
         _fit(net, train_ds, val_ds, settings, start_epoch=start_epoch, steps_per_epoch=steps,
-             callbacks=callbacks, verbose=verbose)
+             callbacks=callbacks, verbose=verbose, unreadable=unreadable)
         if uses_ema(net.optimizer):
             # What is evaluated and saved is the moving average. fit() swaps it in at its
             # end; this also covers a resumed run whose epochs were all done already.
             net.optimizer.finalize_variable_values(net.trainable_variables)
         metrics = _write_results(net, dataset, settings, run_dir,
-                                 replicas=dist.num_replicas_in_sync)
+                                 replicas=dist.num_replicas_in_sync, unreadable=unreadable)
+    except ValueError:
+        # Bad input found while training (too many unreadable images): a new run
+        # that did not finish an epoch leaves nothing behind, as other input errors.
+        if chief and not resume and os.path.isdir(run_dir):
+            with contextlib.suppress(OSError):
+                if latest_checkpoint(run_dir)[1] is None:
+                    shutil.rmtree(run_dir) if created else _empty(run_dir)
+        raise
     finally:
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -156,6 +174,26 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                   f"{metrics['top5_accuracy']:.4f}, loss {metrics['loss']:.4f} "
                   f"({metrics['num_test']} images); wrote {out}")
     return TrainResult(net, metrics, out)
+
+
+def _empty(directory: str) -> None:
+    """Remove everything inside `directory` (which stays)."""
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+@contextlib.contextmanager
+def _streamed_files_end_quietly(files: bool):
+    """Keras warns "Your input ran out of data" whenever a dataset of unknown length
+    ends; streamed files (which may skip unreadable ones) are one. The training
+    pipeline repeats, so only held-out passes end, and they end by design."""
+    import warnings
+
+    with warnings.catch_warnings():
+        if files:
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
 
 
 def _load_data(settings: dict, resume: bool):
@@ -215,7 +253,7 @@ def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resum
     """
     import keras
 
-    r = get_recipe(settings["recipe"])
+    r = run_recipe(settings)
     size = (settings["image_size"],) * 2
     n_epochs = settings["epochs"]
     start_epoch, ckpt = latest_checkpoint(out) if resume else (0, None)
@@ -239,21 +277,33 @@ def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resum
     return net, start_epoch
 
 
-def _input_pipelines(settings: dict, dataset):
-    """(training, held-out) tf.data pipelines; the training one repeats when
-    `steps_per_epoch` caps the epoch."""
+def _input_pipelines(settings: dict, dataset, shard=(1, 0)):
+    """(training, held-out) tf.data pipelines and the `UnreadableFiles` of each
+    (None for in-memory data). The training pipeline repeats when
+    `steps_per_epoch` caps the epoch, and for image files (an epoch is then
+    ceil(files / batch) batches, even when an unreadable file was skipped);
+    `shard` = (workers, this worker) splits the files."""
+    from keras_resnet.data.augment import Augmentation
+    from keras_resnet.data.photos import UnreadableFiles
     from keras_resnet.data.pipeline import make_dataset
 
     size = (settings["image_size"],) * 2
     bs = settings["batch_size"]
-    train_ds = make_dataset(dataset, "train", size, bs, training=True,
-                            augment_images=get_recipe(settings["recipe"]).augment,
-                            seed=settings["seed"])
-    if settings["steps_per_epoch"]:
+    r = run_recipe(settings)
+    extra = Augmentation(r.auto_augment, r.random_erasing, r.mixup, r.cutmix)
+    files = dataset.train.paths is not None
+    share = len(range(shard[1], len(dataset.train), shard[0]))  # this worker's files
+    unreadable = [UnreadableFiles(share, "training image files"),
+                  UnreadableFiles(len(dataset.test), "held-out image files")] if files else []
+    train_ds = make_dataset(dataset, "train", size, bs, training=True, augment_images=r.augment,
+                            seed=settings["seed"], extra=extra, shard=shard,
+                            unreadable=unreadable[0] if files else None)
+    if settings["steps_per_epoch"] or files:
         train_ds = train_ds.repeat()
-    val_ds = make_dataset(dataset, "test", size, bs, training=False,
+    val_ds = make_dataset(dataset, "test", size, bs, training=False, extra=extra,
+                          unreadable=unreadable[1] if files else None,
                           **eval_crop(settings["model"], settings["weights"]))
-    return train_ds, val_ds
+    return train_ds, val_ds, unreadable
 
 
 def _write_run_json(run_dir: str, settings: dict, dataset) -> None:
@@ -278,33 +328,42 @@ def _write_run_json(run_dir: str, settings: dict, dataset) -> None:
 
 
 def _fit(net, train_ds, val_ds, settings: dict, *, start_epoch: int, steps_per_epoch: int,
-         callbacks: list, verbose) -> None:
-    """`fit` from epoch `start_epoch` to the run's last (nothing when it is done)."""
+         callbacks: list, verbose, unreadable=()) -> None:
+    """`fit` from epoch `start_epoch` to the run's last (nothing when it is done).
+    A pipeline stopped by too many unreadable files is a ValueError saying so."""
     import tensorflow as tf
 
     if start_epoch < settings["epochs"]:
         try:
-            net.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"],
-                    initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
-                    callbacks=callbacks, verbose=verbose, shuffle=False)
+            with _streamed_files_end_quietly(bool(unreadable)):
+                net.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"],
+                        initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
         except tf.errors.InvalidArgumentError as e:
+            stopped = next((u for u in unreadable if u.too_many), None)
+            if stopped is not None:
+                raise ValueError(stopped.error()) from None
             raise ValueError(f"input pipeline failed: {e.message.splitlines()[0]}") from None
 
 
-def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int) -> dict:
+def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int,
+                   unreadable=()) -> dict:
     """Evaluate `net` on the held-out data and write model.keras, the training
-    curves and confusion matrix PNGs and metrics.json to `run_dir`; returns the metrics."""
+    curves and confusion matrix PNGs and metrics.json to `run_dir`; returns the metrics
+    (`unreadable_files`: the image files skipped, with the reason)."""
     size = (settings["image_size"],) * 2
     log_csv = os.path.join(run_dir, "log.csv")
     results = evaluate_model(net, dataset, size, batch_size=settings["batch_size"],
                              **eval_crop(settings["model"], settings["weights"]))
+    skipped = {path: why for u in unreadable for path, why in u.reasons.items()}
+    skipped.update(results["unreadable_files"])
     metrics = {
         "loss": results["loss"], "accuracy": results["accuracy"],
         "top5_accuracy": results["top5_accuracy"], "num_test": results["num_examples"],
         "epochs": settings["epochs"], "seconds": round(logged_seconds(log_csv), 1),
         "model": settings["model"], "data": settings["data"], "recipe": settings["recipe"],
         "batch_size": settings["batch_size"], "precision": settings["precision"],
-        "replicas": replicas,
+        "replicas": replicas, "unreadable_files": skipped,
     }
     save_model(net, os.path.join(run_dir, "model.keras"))
     plot_training_curves(log_csv, os.path.join(run_dir, "training_curves.png"))
@@ -340,14 +399,27 @@ def evaluate_model(model, dataset, image_size: Tuple[int, int], *, batch_size: i
                    crop_pct: Optional[float] = None,
                    interpolation: str = "bilinear") -> Dict[str, object]:
     """Loss, top-1 and top-5 accuracy and the confusion matrix on `dataset.test`
-    (image files center-cropped by `eval_transform` with `crop_pct`, default 0.875)."""
+    (image files center-cropped by `eval_transform` with `crop_pct`, default 0.875;
+    unreadable ones skipped and listed in `unreadable_files`, path -> reason)."""
+    from keras_resnet.data.photos import UnreadableFiles
     from keras_resnet.data.pipeline import make_dataset
     from keras_resnet.preprocessing import DEFAULT_CROP_PCT
 
+    unreadable = UnreadableFiles(len(dataset.test), "held-out image files")
     ds = make_dataset(dataset, "test", image_size, batch_size, training=False,
-                      crop_pct=crop_pct or DEFAULT_CROP_PCT, interpolation=interpolation)
-    probs = np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
+                      crop_pct=crop_pct or DEFAULT_CROP_PCT, interpolation=interpolation,
+                      unreadable=unreadable)
+    try:
+        with _streamed_files_end_quietly(dataset.test.paths is not None):
+            probs = np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
+    except Exception:
+        if unreadable.too_many:
+            raise ValueError(unreadable.error()) from None
+        raise
     labels = dataset.test.labels
+    if unreadable.reasons:  # the pipeline keeps the file order and drops these
+        labels = np.asarray([y for p, y in zip(dataset.test.paths, labels)
+                             if p not in unreadable.reasons])
     n = probs.shape[-1]
     if n != dataset.num_classes:
         raise ValueError(f"the model predicts {n} classes but the data has "
@@ -360,7 +432,8 @@ def evaluate_model(model, dataset, image_size: Tuple[int, int], *, batch_size: i
     return {"loss": float(-np.log(picked).mean()),
             "accuracy": float((probs.argmax(axis=1) == labels).mean()),
             "top5_accuracy": float((topk == labels[:, None]).any(axis=1).mean()),
-            "num_examples": int(len(labels)), "confusion": confusion.tolist()}
+            "num_examples": int(len(labels)), "confusion": confusion.tolist(),
+            "unreadable_files": dict(unreadable.reasons)}
 
 
 def _load_run(model_file: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from keras_resnet.training.distribute import STRATEGIES
@@ -18,8 +19,39 @@ def check_positive(name: str, value) -> None:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
+AUGMENTATION_KEYS = ("auto_augment", "random_erasing", "mixup", "cutmix")
+
+
+def resolve_augmentation(recipe, source: str, **given) -> dict:
+    """The run's `auto_augment`, `random_erasing`, `mixup` and `cutmix`: each
+    given value (not None) overrides the recipe's; auto_augment "none" turns
+    the recipe's off. ValueError for a bad value, or for auto_augment /
+    random_erasing asked for data that is not image files (they are for photos)."""
+    from keras_resnet.data import parse_source
+    from keras_resnet.data.augment import check_augmentation
+
+    values = {k: getattr(recipe, k) if given.get(k) is None else given[k]
+              for k in AUGMENTATION_KEYS}
+    if values["auto_augment"] == "none":
+        values["auto_augment"] = None
+    check_augmentation(**values)
+    if parse_source(source)[0] != "folder":
+        for key in ("auto_augment", "random_erasing"):
+            if given.get(key) not in (None, 0, "none"):
+                raise ValueError(f"`{key}` is for photos (folder:DIR); {source!r} gets the "
+                                 f"paper's augmentation. Received: {key}={given[key]!r}")
+    return values
+
+
+def run_recipe(settings: dict):
+    """The run's recipe with its augmentation settings (which may override the recipe's)."""
+    r = get_recipe(settings["recipe"])
+    return dataclasses.replace(r, **{k: settings[k] for k in AUGMENTATION_KEYS if k in settings})
+
+
 def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, precision,
-                     jit, strategy, resume, image_size, steps_per_epoch, seed) -> dict:
+                     jit, strategy, resume, image_size, steps_per_epoch, seed,
+                     auto_augment=None, random_erasing=None, mixup=None, cutmix=None) -> dict:
     """Check every argument and return the run's settings (before touching `out`)."""
     from keras_resnet.data import parse_source
     from keras_resnet.registry import model_info
@@ -38,7 +70,8 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
                          f"Received: {strategy!r}")
     given = dict(model=model, data=data, epochs=epochs, batch_size=batch_size, weights=weights,
                  recipe=recipe, precision=precision, image_size=image_size,
-                 steps_per_epoch=steps_per_epoch)
+                 steps_per_epoch=steps_per_epoch, auto_augment=auto_augment,
+                 random_erasing=random_erasing, mixup=mixup, cutmix=cutmix)
     if resume:
         settings = read_json(os.path.join(out, "run.json"), "run.json of the run to resume")
         for key, value in given.items():
@@ -63,10 +96,12 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
                          f"Received: image_size={size}")
     if weights is not None:
         parse_weights(weights, model=info.name)  # a file, "imagenet", a tag or hf://
+    augmentation = resolve_augmentation(r, data, auto_augment=auto_augment,
+                                        random_erasing=random_erasing, mixup=mixup, cutmix=cutmix)
     return dict(model=info.name, data=data, epochs=epochs or r.epochs,
                 batch_size=batch_size or r.batch_size, weights=weights, recipe=r.name,
                 precision=precision or "float32", image_size=size,
-                steps_per_epoch=steps_per_epoch, seed=seed, jit=jit)
+                steps_per_epoch=steps_per_epoch, seed=seed, jit=jit, **augmentation)
 
 
 def _split_full_name(model, weights):
