@@ -190,7 +190,8 @@ def _default_out(args) -> str:
         raise UsageError("--resume needs --out DIR (the run to continue)")
     import time
     kind = (args.data or "data").split(":")[0]
-    return f"runs/{args.model}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    model = args.model or (args.weights or "model").split(".")[0]  # --weights NAME.TAG
+    return f"runs/{model}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _cmd_evaluate(args) -> None:
@@ -227,7 +228,11 @@ def _add_training_parsers(sub) -> None:
                                                   "(its learning rate scales linearly)")
     p.add_argument("--out", metavar="DIR",
                    help="run directory (new or empty); default runs/MODEL-SOURCE-TIME")
-    p.add_argument("--weights", metavar="FILE", help="initial weights (recipe finetune)")
+    p.add_argument("--weights", metavar="WEIGHTS",
+                   help="initial weights (recipe finetune): a file, imagenet, a pretrained "
+                        "tag (a1_in1k) or full name (resnet50.a1_in1k, --model then "
+                        "optional), hf://ORG/REPO; a checkpoint brings its input "
+                        "normalisation and evaluation crop")
     p.add_argument("--recipe", help=f"{' | '.join(RECIPES)} (default: paper-cifar, or "
                                     f"finetune with --weights)")
     p.add_argument("--precision", help=" | ".join(PRECISIONS) + " (default float32)")

@@ -1,6 +1,6 @@
-"""The Keras callbacks `train` uses: epoch statistics (with BatchNormalization's
-moving statistics averaged over workers), log.csv, TensorBoard and per-epoch
-checkpoints."""
+"""The Keras callbacks `train` uses: the moving average of the weights swapped in
+for validation, epoch statistics (with BatchNormalization's moving statistics
+averaged over workers), log.csv, TensorBoard and per-epoch checkpoints."""
 
 from __future__ import annotations
 
@@ -13,17 +13,21 @@ from keras_resnet.training.distribute import num_workers
 from keras_resnet.training.files import CHECKPOINT_RE, save_model
 
 
-def make_callbacks(run_dir: str, strategy) -> list:
+def make_callbacks(run_dir: str, strategy, *, ema: bool = False) -> list:
     """The callbacks of `fit` for the run directory `run_dir`, in the order they must run.
 
-    Epoch statistics (averaging BatchNormalization's moving statistics over
-    the workers when `strategy` has several), log.csv, TensorBoard event files
-    in logs/, and checkpoints/epoch-NNNN.keras, written after its log.csv row.
+    With `ema` (an optimizer with `use_ema`) first Keras' SwapEMAWeights, so that
+    validation sees the moving average of the weights (training and the
+    checkpoints the live weights, the average being optimizer state). Then epoch
+    statistics (averaging BatchNormalization's moving statistics over the
+    workers when `strategy` has several), log.csv, TensorBoard event files in
+    logs/, and checkpoints/epoch-NNNN.keras, written after its log.csv row.
     """
     import keras
 
     stats, checkpoint = _callback_classes()
-    return [  # in this order: see EpochCheckpoint
+    swap = [keras.callbacks.SwapEMAWeights()] if ema else []
+    return swap + [  # in this order: see EpochCheckpoint
         stats(strategy=strategy if num_workers(strategy) > 1 else None),
         keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
@@ -107,3 +111,8 @@ def _current_lr(optimizer) -> float:
     inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
     lr = inner.learning_rate
     return float(np.asarray(lr))
+
+
+def uses_ema(optimizer) -> bool:
+    """Whether `optimizer` (or the one a LossScaleOptimizer wraps) averages the weights."""
+    return bool(getattr(getattr(optimizer, "inner_optimizer", optimizer), "use_ema", False))

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from keras_resnet.training.callbacks import make_callbacks
+from keras_resnet.training.callbacks import make_callbacks, uses_ema
 from keras_resnet.training.distribute import (build_for_distribution, is_chief, make_strategy,
                                               worker_shard)
 from keras_resnet.training.files import (latest_checkpoint, read_json, save_model, truncate_log,
@@ -48,7 +48,8 @@ class TrainResult:
     out: str
 
 
-def build_model(name: str, image_size: Tuple[int, int], num_classes: int, weights):
+def build_model(name: str, image_size: Tuple[int, int], num_classes: int, weights, *,
+                include_preprocessing: bool = False):
     """The registry model for the data. `weights` from a model with other classes
     (e.g. ImageNet) load into everything but the classifier, which stays fresh
     (the weights loader's fine-tuning rule, with a warning)."""
@@ -56,7 +57,7 @@ def build_model(name: str, image_size: Tuple[int, int], num_classes: int, weight
 
     try:
         return get_model(name, input_shape=(*image_size, 3), num_classes=num_classes,
-                         weights=weights)
+                         weights=weights, include_preprocessing=include_preprocessing)
     except ValueError as e:
         if weights is None:
             raise
@@ -99,8 +100,11 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         epochs, batch_size: Default to the recipe's. A batch size other than
             the recipe's scales its learning rate linearly. The batch is global
             (split over the replicas of the strategy).
-        weights: Initial weights (a file); the classifier is replaced when its
-            classes differ. Default recipe then "finetune", else "paper-cifar".
+        weights: Initial weights: a file, "imagenet", a pretrained tag of
+            `model` ("a1_in1k"), its full name ("resnet50.a1_in1k") or
+            "hf://ORG/REPO"; the classifier is replaced when its classes differ.
+            Pretrained weights bring their input normalisation and evaluation
+            crop. Default recipe then "finetune", else "paper-cifar".
         recipe: A key of `RECIPES`.
         precision: "float32", "mixed_float16" or "mixed_bfloat16"; the
             classifier's softmax stays float32.
@@ -127,12 +131,14 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                                 auto_augment=auto_augment, random_erasing=random_erasing,
                                 mixup=mixup, cutmix=cutmix)
     dataset = _load_data(settings, resume)
+    in_model = use_checkpoint_normalization(dataset, settings["model"], settings["weights"])
     dist = make_strategy(strategy)
     chief = is_chief(dist)
     _start_session(dist, settings, verbose)
     steps = settings["steps_per_epoch"] or math.ceil(len(dataset.train) / settings["batch_size"])
     net, start_epoch = _restore_or_build(settings, dataset.num_classes, dist, out=out,
-                                         resume=resume, steps_per_epoch=steps, verbose=verbose)
+                                         resume=resume, steps_per_epoch=steps, verbose=verbose,
+                                         include_preprocessing=in_model)
     train_ds, val_ds, unreadable = _input_pipelines(settings, dataset, worker_shard(dist))
     if dist.num_replicas_in_sync > 1:
         build_for_distribution(net, dist, train_ds)
@@ -144,9 +150,13 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         if not resume:
             _write_run_json(run_dir, settings, dataset)
         truncate_log(os.path.join(run_dir, "log.csv"), start_epoch)
-        callbacks = make_callbacks(run_dir, dist)
+        callbacks = make_callbacks(run_dir, dist, ema=uses_ema(net.optimizer))
         _fit(net, train_ds, val_ds, settings, start_epoch=start_epoch, steps_per_epoch=steps,
              callbacks=callbacks, verbose=verbose, unreadable=unreadable)
+        if uses_ema(net.optimizer):
+            # What is evaluated and saved is the moving average. fit() swaps it in at its
+            # end; this also covers a resumed run whose epochs were all done already.
+            net.optimizer.finalize_variable_values(net.trainable_variables)
         metrics = _write_results(net, dataset, settings, run_dir,
                                  replicas=dist.num_replicas_in_sync, unreadable=unreadable)
     except ValueError:
@@ -196,6 +206,29 @@ def _load_data(settings: dict, resume: bool):
     return dataset
 
 
+def use_checkpoint_normalization(dataset, model: str, weights) -> bool:
+    """Give `dataset` the input normalisation of pretrained `weights` (a tag, a full
+    name, "imagenet" or "hf://"; a file or None keep the data's own statistics).
+
+    Returns True when the model must normalise its input itself
+    (`include_preprocessing`): the "caffe" channel flip of keras.applications'
+    v1 files is no per-channel mean and std; the pipeline then passes [0, 255].
+    """
+    from keras_resnet.preprocessing import input_normalization
+
+    if weights is None or os.path.isfile(weights):
+        return False
+    norm = input_normalization(weights, model=model)
+    if norm.mode == "caffe":
+        dataset.mean, dataset.std = (0.0, 0.0, 0.0), (1 / 255,) * 3
+        return True
+    if norm.mode == "tf":  # [-1, 1]
+        dataset.mean, dataset.std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    else:
+        dataset.mean, dataset.std = tuple(norm.mean), tuple(norm.std)
+    return False
+
+
 def _start_session(dist, settings: dict, verbose) -> None:
     """Log the devices and strategy, and seed Keras, numpy and TF."""
     import keras
@@ -208,14 +241,15 @@ def _start_session(dist, settings: dict, verbose) -> None:
 
 
 def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resume: bool,
-                      steps_per_epoch: int, verbose=0):
+                      steps_per_epoch: int, verbose=0, include_preprocessing=False):
     """(compiled model, epochs already done) for the run, in `dist`'s scope.
 
     With `resume` and a complete checkpoint in `out`, the model and optimizer
-    (with its step count) come from that checkpoint; otherwise a new model
-    (from `settings["weights"]` if given) and the recipe's optimizer, wrapped
-    in a LossScaleOptimizer for mixed_float16. Either way the recipe's weight
-    decay is applied and the model compiled.
+    (with its step count, i.e. the schedule's position, and the moving average
+    of the weights) come from that checkpoint; otherwise a new model (from
+    `settings["weights"]` if given) and the recipe's optimizer, wrapped in a
+    LossScaleOptimizer for mixed_float16. Either way the recipe's weight decay
+    is applied and the model compiled.
     """
     import keras
 
@@ -229,9 +263,11 @@ def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resum
             net = keras.models.load_model(ckpt)
             optimizer = net.optimizer
         else:
-            net = build_model(settings["model"], size, num_classes, settings["weights"])
+            net = build_model(settings["model"], size, num_classes, settings["weights"],
+                              include_preprocessing=include_preprocessing)
             optimizer = make_optimizer(r, batch_size=settings["batch_size"],
-                                       total_steps=steps_per_epoch * n_epochs)
+                                       total_steps=steps_per_epoch * n_epochs,
+                                       steps_per_epoch=steps_per_epoch)
             if settings["precision"] == "mixed_float16":
                 # Wrapped here rather than by compile(), so that the compile config in
                 # each checkpoint names the LossScaleOptimizer and --resume restores it.
@@ -282,6 +318,7 @@ def _write_run_json(run_dir: str, settings: dict, dataset) -> None:
             **{k: v for k, v in settings.items() if k != "jit"},
             "class_names": dataset.class_names, "mean": list(dataset.mean),
             "std": list(dataset.std), "num_train": len(dataset.train),
+            "eval_crop": eval_crop(settings["model"], settings["weights"]),
             "num_test": len(dataset.test)})
     except OSError as e:
         if created:
@@ -338,13 +375,17 @@ def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int,
 
 def eval_crop(model: Optional[str], weights) -> Dict[str, object]:
     """`crop_pct` and `interpolation` of the evaluation transform of image files:
-    those of the pretrained row `weights` names (a tag of `model` or a full
-    name) where it publishes them, else 0.875 and bilinear."""
-    from keras_resnet.pretrained import find_pretrained
+    those of the pretrained row `weights` names (a tag of `model`, a full
+    name or the row's "hf://" repo) where it publishes them, else 0.875 and
+    bilinear."""
+    from keras_resnet.pretrained import PRETRAINED, find_pretrained
     from keras_resnet.preprocessing import DEFAULT_CROP_PCT
+    from keras_resnet.weights.sources import HF_PREFIX
 
     row = None
-    if model and isinstance(weights, str) and not os.path.isfile(weights):
+    if isinstance(weights, str) and weights.startswith(HF_PREFIX):
+        row = next((r for r in PRETRAINED if r.hub_repo == weights[len(HF_PREFIX):]), None)
+    elif model and isinstance(weights, str) and not os.path.isfile(weights):
         name, _, tag = weights.rpartition(".")
         try:
             row = find_pretrained(name or model, tag)

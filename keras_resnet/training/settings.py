@@ -55,6 +55,7 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     """Check every argument and return the run's settings (before touching `out`)."""
     from keras_resnet.data import parse_source
     from keras_resnet.registry import model_info
+    from keras_resnet.weights.sources import parse_weights
 
     if not out:
         raise ValueError("`out` must name the run directory")
@@ -82,6 +83,7 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise ValueError(f"`out` {out!r} already exists and is not empty; pass --resume to "
                          "continue that run or choose another directory")
+    model, weights = _split_full_name(model, weights)
     if model is None or data is None:
         raise ValueError("`model` and `data` are required (unless resuming)")
     info = model_info(model)
@@ -92,11 +94,27 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     if size < smallest:
         raise ValueError(f"`image_size` must be at least {smallest} for {info.name}. "
                          f"Received: image_size={size}")
-    if weights is not None and weights != "imagenet" and not os.path.isfile(weights):
-        raise ValueError(f"`weights` file does not exist: {weights!r}")
+    if weights is not None:
+        parse_weights(weights, model=info.name)  # a file, "imagenet", a tag or hf://
     augmentation = resolve_augmentation(r, data, auto_augment=auto_augment,
                                         random_erasing=random_erasing, mixup=mixup, cutmix=cutmix)
     return dict(model=info.name, data=data, epochs=epochs or r.epochs,
                 batch_size=batch_size or r.batch_size, weights=weights, recipe=r.name,
                 precision=precision or "float32", image_size=size,
                 steps_per_epoch=steps_per_epoch, seed=seed, jit=jit, **augmentation)
+
+
+def _split_full_name(model, weights):
+    """(model, weights) with a pretrained full name "resnet50.a1_in1k" in `weights`
+    split into its model (which must agree with `model`, or stands for it) and tag."""
+    from keras_resnet.registry import REGISTRY, model_info
+
+    if not isinstance(weights, str) or os.path.isfile(weights) or "." not in weights:
+        return model, weights
+    name, tag = weights.split(".", 1)
+    if name not in REGISTRY:
+        return model, weights  # a file name: parse_weights says it does not exist
+    if model is not None and model_info(model).name != name:
+        raise ValueError(f"`weights` {weights!r} is a checkpoint of {name}, not of "
+                         f"model={model!r}; pass --model {name} or a tag of {model}")
+    return name, tag
