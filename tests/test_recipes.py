@@ -114,6 +114,18 @@ def test_label_smoothed_loss_on_a_known_case():
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
+def test_label_smoothing_without_mixing_trains_on_one_hot_labels(tmp_path):
+    # Keras' sparse cross-entropy takes no label_smoothing: with mixup and cutmix
+    # off, a smoothing recipe still needs one-hot labels (this used to be a TypeError).
+    from keras_resnet.training import train
+
+    result = train("resnet20", "digits", out=str(tmp_path / "run"), recipe="imagenet-modern",
+                   mixup=0, cutmix=0, epochs=1, batch_size=32, steps_per_epoch=2,
+                   image_size=16, verbose=0)
+    assert result.model.loss.label_smoothing == pytest.approx(0.1)
+    assert np.isfinite(result.metrics["loss"]) and 0 <= result.metrics["accuracy"] <= 1
+
+
 # ----------------------------------------------------------------------------- EMA, resume
 
 # 6 epochs of 6 steps: 5 warmup epochs (30 steps), then cosine; EMA momentum 1 - 25.6 / 36.

@@ -127,7 +127,8 @@ def make_dataset(data: ImageData, split: str, image_size: Tuple[int, int], batch
                  training: bool, augment_images: bool = True, seed: Optional[int] = 0,
                  crop_pct: float = DEFAULT_CROP_PCT, interpolation: str = "bilinear",
                  extra: Augmentation = Augmentation(), shard: Tuple[int, int] = (1, 0),
-                 unreadable: Optional[UnreadableFiles] = None) -> tf.data.Dataset:
+                 unreadable: Optional[UnreadableFiles] = None,
+                 one_hot_labels: bool = False) -> tf.data.Dataset:
     """Batches of (normalised float32 images, labels) for `split` ("train" or "test").
 
     With `training=True` the examples are reshuffled every epoch and, with
@@ -135,8 +136,8 @@ def make_dataset(data: ImageData, split: str, image_size: Tuple[int, int], batch
     images, random-resized crop + flip and the options in `extra` for image
     files (mixup and cutmix for both). Otherwise their order is fixed and
     image files go through `eval_transform` with `crop_pct` and
-    `interpolation`. Labels are int32, or float32 one-hot when `extra` mixes
-    images (mixup, cutmix). Image files are streamed: `shard` = (workers,
+    `interpolation`. Labels are int32, or float32 one-hot with `one_hot_labels`
+    or when `extra` mixes images (mixup, cutmix). Image files are streamed: `shard` = (workers,
     this worker) splits the file list, and `unreadable` (default: a new one)
     collects the files skipped as undecodable.
     """
@@ -150,7 +151,7 @@ def make_dataset(data: ImageData, split: str, image_size: Tuple[int, int], batch
         ds = _files(data, part, size, training=training, augment_images=augment_images,
                     seed=seed, crop=(crop_pct, interpolation), extra=extra, shard=shard,
                     unreadable=unreadable)
-    if extra.one_hot:
+    if one_hot_labels or extra.one_hot:
         depth = data.num_classes
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, depth)), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size)

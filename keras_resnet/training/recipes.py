@@ -60,6 +60,12 @@ class Recipe:
     mixup: float = 0.0
     cutmix: float = 0.0
 
+    @property
+    def one_hot_labels(self) -> bool:
+        """Whether the labels are one-hot: mixup and cutmix mix them, and Keras'
+        sparse cross-entropy has no label smoothing."""
+        return bool(self.mixup or self.cutmix or self.label_smoothing)
+
 
 RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     # He et al. 2015, section 4.2: 0.1 / 0.01 / 0.001 at 32k / 48k of 64k iterations,
@@ -200,19 +206,17 @@ def compile_model(model, optimizer, recipe: Recipe, jit) -> None:
     """Compile `model` with `optimizer`, the recipe's loss (label smoothing) and the
     accuracy and top-5 accuracy metrics; `jit` True, False or None (Keras' "auto").
 
-    With mixup or cutmix the labels are one-hot (mixed), so the loss and metrics
-    are the categorical ones; otherwise the sparse ones (integer labels)."""
+    With `recipe.one_hot_labels` the loss and metrics are the categorical ones;
+    otherwise the sparse ones (integer labels)."""
     import keras
 
     k = min(5, model.output_shape[-1])
-    if recipe.mixup or recipe.cutmix:
+    if recipe.one_hot_labels:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
         metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
                    keras.metrics.TopKCategoricalAccuracy(k=k, name="top5_accuracy")]
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy(
-            label_smoothing=recipe.label_smoothing) if recipe.label_smoothing else \
-            "sparse_categorical_crossentropy"
+        loss = "sparse_categorical_crossentropy"
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                    keras.metrics.SparseTopKCategoricalAccuracy(k=k, name="top5_accuracy")]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics,

@@ -297,11 +297,13 @@ def _input_pipelines(settings: dict, dataset, shard=(1, 0)):
                   UnreadableFiles(len(dataset.test), "held-out image files")] if files else []
     train_ds = make_dataset(dataset, "train", size, bs, training=True, augment_images=r.augment,
                             seed=settings["seed"], extra=extra, shard=shard,
-                            unreadable=unreadable[0] if files else None)
+                            unreadable=unreadable[0] if files else None,
+                            one_hot_labels=r.one_hot_labels)
     if settings["steps_per_epoch"] or files:
         train_ds = train_ds.repeat()
     val_ds = make_dataset(dataset, "test", size, bs, training=False, extra=extra,
                           unreadable=unreadable[1] if files else None,
+                          one_hot_labels=r.one_hot_labels,
                           **eval_crop(settings["model"], settings["weights"]))
     return train_ds, val_ds, unreadable
 
