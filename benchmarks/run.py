@@ -31,6 +31,9 @@ speed-table markers of README.md. What is measured, and how:
   present, else read from /proc/cpuinfo; and against a 4096^3 TF sgemm.
 - torch: `torch_bench.py` runs under `--torch-python` (default: this
   interpreter when it can import torch; skipped when none can).
+- Keras backends: `backends.py` runs ResNet50 fp32 inference and the ResNet20
+  training step on TensorFlow, JAX and PyTorch (each installed one, a process
+  each), with the same weights (see its docstring).
 """
 
 from __future__ import annotations
@@ -573,6 +576,10 @@ def main(argv=None) -> int:
         inference.append(dict(key=f"torch_{r['layout']}", order=100 + len(inference),
                               label=f"torchvision resnet50 ({r['layout']})", **r))
 
+    log("Keras backends: the same ResNet50 / ResNet20 weights on TensorFlow, JAX, PyTorch")
+    from benchmarks import backends
+    on_backends = backends.measure(args, log)
+
     m = _machine(tf, torch_info)
     m["load_start"] = list(load_start)
     m["load_end"] = list(os.getloadavg())
@@ -593,7 +600,7 @@ def main(argv=None) -> int:
                       memory="peak RSS (VmHWM in /proc/self/status) of a fresh process"),
         peaks=peaks, inference=inference, torch_inference=torch_inference,
         training=training, bf16_agreement=dict(random_images=agreement, trained=trained),
-        build_and_memory=children,
+        build_and_memory=children, backends=on_backends,
     )
     results["targets"] = targets(results)
     from keras_resnet.atomic import atomic_path, write_text  # after _import_tf pinned threads
