@@ -38,6 +38,9 @@ speed-table markers of README.md. What is measured, and how:
   interpreter when it can import torch; skipped when none can).
 - Deployment (int8 accuracy and speed, ONNX): `benchmarks/deploy.py`, whose
   docstring says what it measures.
+- Keras backends: `backends.py` runs ResNet50 fp32 inference and the ResNet20
+  training step on TensorFlow, JAX and PyTorch (each installed one, a process
+  each), with the same weights (see its docstring).
 """
 
 from __future__ import annotations
@@ -592,6 +595,9 @@ def main(argv=None) -> int:
 
     log("deployment: int8 accuracy on digits, ResNet50 ONNX / int8 speed (benchmarks/deploy.py)")
     deployment = deploy.measure(tf, args, rng, torch_python)
+    log("Keras backends: the same ResNet50 / ResNet20 weights on TensorFlow, JAX, PyTorch")
+    from benchmarks import backends
+    on_backends = backends.measure(args, log)
 
     m = _machine(tf, torch_info)
     m["load_start"] = list(load_start)
@@ -614,7 +620,7 @@ def main(argv=None) -> int:
         peaks=peaks, inference=inference, torch_inference=torch_inference,
         training=training, input_pipeline=input_pipeline,
         bf16_agreement=dict(random_images=agreement, trained=trained),
-        build_and_memory=children, deploy=deployment,
+        build_and_memory=children, deploy=deployment, backends=on_backends,
     )
     results["targets"] = targets(results)
     from keras_resnet.atomic import atomic_path, write_text  # after _import_tf pinned threads

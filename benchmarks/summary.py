@@ -18,8 +18,9 @@ README_END = "<!-- speed-table:end -->"
 # The files that decide what is measured and how: change one, rerun the benchmark. (This
 # file only presents results; the test compares its README table with the JSON instead.)
 FINGERPRINTED = ("benchmarks/run.py", "benchmarks/torch_bench.py", "benchmarks/fma_peak.c",
-                 "benchmarks/pipeline.py", "benchmarks/deploy.py", "keras_resnet/inference.py",
-                 "keras_resnet/layers.py", "keras_resnet/data/photos.py", "keras_resnet/deploy.py")
+                 "benchmarks/pipeline.py", "benchmarks/deploy.py", "benchmarks/backends.py",
+                 "keras_resnet/inference.py", "keras_resnet/layers.py",
+                 "keras_resnet/data/photos.py", "keras_resnet/deploy.py")
 
 
 def fingerprint() -> str:
@@ -108,6 +109,8 @@ def render_table(results: dict) -> str:
         if "fold_s" in r:
             build += f" + fold {r['fold_s']:.2f}"
         lines.append(f"| {r['label']}: {r['peak_rss_task']} | {build} | {r['peak_rss_mb']:.0f} |")
+    if "backends" in results:
+        lines += backend_rows(results["backends"])
     lines += ["", "| ratio (same run) | value | target | met |", "|---|---|---|---|"]
     for name, t in results["targets"].items():
         value = "-" if t["value"] is None else f"{t['value']:.3f}"
@@ -155,6 +158,26 @@ def deploy_table(deploy: dict) -> list:
         value = "-" if t["value"] is None else f"{t['value']:.3f}"
         met = "-" if t["met"] is None else ("yes" if t["met"] else "**no**")
         lines.append(f"| {name} | {value} | {t['target']} | {met} |")
+    return lines
+
+
+def backend_rows(backends: dict) -> list:
+    """The per-backend table (benchmarks/backends.py): one row per Keras backend."""
+    lines = ["", f"| Keras backend, same weights | ResNet50 fp32 {backends['size']}x"
+             f"{backends['size']}, batch 32 img/s | batch 1 img/s | ResNet20 training step, "
+             "batch 128 img/s | build s | peak RSS MB | max logit diff from TensorFlow |",
+             "|---|---|---|---|---|---|---|"]
+    for entry in backends["backends"]:
+        rates = {(r["task"], r["batch"]): r["img_s"] for r in entry["records"]}
+        version = entry["versions"][entry["backend"]]
+        lines.append(
+            f"| {entry['backend']} {version} | {rates[('inference', 32)]:.1f} | "
+            f"{rates[('inference', 1)]:.1f} | "
+            f"{next(v for (task, _), v in rates.items() if task == 'training'):.0f} | "
+            f"{entry['build_s']:.2f} | {entry['peak_rss_mb']:.0f} | "
+            f"{entry['max_abs_diff_from_tensorflow']:.1e} |")
+    if backends["skipped"]:
+        lines += ["", "Not measured: " + "; ".join(backends["skipped"]) + "."]
     return lines
 
 

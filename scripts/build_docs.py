@@ -42,6 +42,7 @@ GUIDES = [
     ("multi-worker", ["Several machines (multi-worker)"]),
     ("command-line", ["Command line, diagrams and notebooks"]),
     ("faithfulness", ["Faithfulness"]),
+    ("backends", ["Backends"]),
     ("speed", ["Speed"]),
 ]
 # Repository paths the README links to, and the page of the site that shows them.

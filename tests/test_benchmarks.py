@@ -11,7 +11,7 @@ from benchmarks import summary
 
 KEYS = {"harness_fingerprint", "command", "started", "finished", "machine", "settings", "peaks",
         "inference", "torch_inference", "training", "bf16_agreement", "build_and_memory",
-        "targets", "deploy", "input_pipeline"}
+        "targets", "deploy", "input_pipeline", "backends"}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,13 @@ def test_results_are_complete(results):
         (key, batch) for key in ("tf_fp32_folded", "ort_fp32", "ort_int8", "tflite_int8")
         for batch in (1, 32)}
     assert {r["model"] for r in deploy["accuracy"]} == {"resnet20", "resnet18"}
+    measured_backends = {b["backend"] for b in results["backends"]["backends"]}
+    assert {"tensorflow", "jax", "torch"} <= measured_backends  # the test extra has all three
+    for entry in results["backends"]["backends"]:
+        tasks = {(r["task"], r["batch"]) for r in entry["records"]}
+        assert tasks == {("inference", 32), ("inference", 1), ("training", 128)}, entry["backend"]
+        # the same weights: every backend computes TensorFlow's logits
+        assert entry["max_abs_diff_from_tensorflow"] <= 1e-4 * entry["logits_scale"]
     for name in ("unfolded / keras.applications, fp32 batch 32",
                  "folded / keras.applications, fp32 batch 32",
                  "folded fp32 batch 32, fraction of FMA peak",
@@ -62,3 +69,14 @@ def test_chart_and_readme_table_match_the_results(results):
     assert summary.CHART_PNG.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     readme = (summary.ROOT / "README.md").read_text()
     assert summary.readme_section(readme) == summary.render_table(results)
+
+
+def test_backend_rows_show_every_backend():
+    entry = dict(backend="jax", versions={"jax": "0.10.2"}, build_s=1.5, peak_rss_mb=900.0,
+                 max_abs_diff_from_tensorflow=2e-6, logits_scale=3.0,
+                 records=[dict(task="inference", batch=32, img_s=40.0),
+                          dict(task="inference", batch=1, img_s=30.0),
+                          dict(task="training", batch=128, img_s=800.0)])
+    lines = summary.backend_rows(dict(size=224, backends=[entry], skipped=["torch: not installed"]))
+    assert "| jax 0.10.2 | 40.0 | 30.0 | 800 | 1.50 | 900 | 2.0e-06 |" in lines
+    assert lines[-1] == "Not measured: torch: not installed."

@@ -182,6 +182,11 @@ def _no_tf_config(ws):
     ws.monkeypatch.delenv("TF_CONFIG", raising=False)
 
 
+def _jax_backend(ws):  # what KERAS_BACKEND=jax gives (the backend is fixed at import)
+    import keras
+    ws.monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+
+
 def _junk_run(ws):
     """A run directory whose run.json is fine but whose model.keras is not a model,
     and two images: one unreadable, one fine."""
@@ -364,6 +369,9 @@ ERRORS = [
     case("train-multi-worker-without-tf-config", [*TRAIN, "--data", "digits", "--strategy",
                                                   "multi_worker"], "TF_CONFIG",
          setup=_no_tf_config),
+    case("train-strategy-needs-tensorflow", [*TRAIN, "--data", "digits", "--strategy",
+                                             "mirrored"], "needs KERAS_BACKEND=tensorflow",
+         setup=_jax_backend),
     case("train-epochs", [*TRAIN, "--data", "digits", "--epochs", "0"],
          "`epochs` must be a positive"),
     case("train-missing-weights", [*TRAIN, "--data", "digits", "--weights", "/no/w.h5"],

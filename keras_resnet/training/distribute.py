@@ -10,6 +10,17 @@ import os
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
 
+def check_strategy_backend(strategy: str) -> None:
+    """ValueError for a tf.distribute strategy on a backend other than TensorFlow."""
+    import keras
+
+    backend = keras.backend.backend()
+    if strategy != "auto" and backend != "tensorflow":
+        raise ValueError(f"`strategy` {strategy!r} is a tf.distribute strategy and needs "
+                         f"KERAS_BACKEND=tensorflow; on {backend} only 'auto' (one device) "
+                         "runs")
+
+
 def make_strategy(name: str):
     """The tf.distribute strategy for `--strategy` (create it before any other TF op).
 
@@ -17,13 +28,19 @@ def make_strategy(name: str):
     default strategy (one device, the GPU when there is one). "one_device": the
     first GPU or the CPU. "mirrored": MirroredStrategy over the local GPUs (the
     CPU when there are none). "multi_worker": MultiWorkerMirroredStrategy, with
-    the cluster taken from the TF_CONFIG environment variable.
+    the cluster taken from the TF_CONFIG environment variable. On another Keras
+    backend (JAX, PyTorch) "auto" is the default strategy, which changes nothing:
+    tf.distribute places TensorFlow's variables only.
     """
+    import keras
     import tensorflow as tf
 
     if name not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {', '.join(STRATEGIES)}. "
                          f"Received: {name!r}")
+    if keras.backend.backend() != "tensorflow":
+        check_strategy_backend(name)
+        return tf.distribute.get_strategy()
     if name == "multi_worker":
         _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()

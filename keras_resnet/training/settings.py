@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from keras_resnet.training.distribute import STRATEGIES
+from keras_resnet.training.distribute import STRATEGIES, check_strategy_backend
 from keras_resnet.training.files import read_json
 from keras_resnet.training.recipes import get_recipe
 
@@ -68,6 +68,7 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     if strategy not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {', '.join(STRATEGIES)}. "
                          f"Received: {strategy!r}")
+    check_strategy_backend(strategy)
     given = dict(model=model, data=data, epochs=epochs, batch_size=batch_size, weights=weights,
                  recipe=recipe, precision=precision, image_size=image_size,
                  steps_per_epoch=steps_per_epoch, auto_augment=auto_augment,
