@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Optional
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
 
-def make_strategy(name: str):
+def make_strategy(name: str, *, worker_timeout: Optional[float] = None):
     """The tf.distribute strategy for `--strategy` (create it before any other TF op).
 
     "auto": MirroredStrategy over all GPUs when there are several, else the
     default strategy (one device, the GPU when there is one). "one_device": the
     first GPU or the CPU. "mirrored": MirroredStrategy over the local GPUs (the
     CPU when there are none). "multi_worker": MultiWorkerMirroredStrategy, with
-    the cluster taken from the TF_CONFIG environment variable.
+    the cluster taken from the TF_CONFIG environment variable; a collective op
+    (a step's all-reduce) waiting longer than `worker_timeout` seconds for a
+    worker fails (`CommunicationOptions(timeout_seconds=...)`).
     """
     import tensorflow as tf
 
@@ -26,7 +29,8 @@ def make_strategy(name: str):
                          f"Received: {name!r}")
     if name == "multi_worker":
         _check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=worker_timeout)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     gpus = tf.config.list_physical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
