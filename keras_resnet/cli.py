@@ -177,7 +177,8 @@ def _add_export_parser(sub) -> None:
 
 def _cmd_train(args) -> None:
     from keras_resnet.training import train
-    train(args.model, args.data, out=args.out or _default_out(args), epochs=args.epochs,
+    args.out = args.out or _default_out(args)  # named by the resume command if it stops
+    train(args.model, args.data, out=args.out, epochs=args.epochs,
           batch_size=args.batch_size, weights=args.weights, recipe=args.recipe,
           precision=args.precision, jit=args.jit, strategy=args.strategy, resume=args.resume,
           image_size=args.image_size, steps_per_epoch=args.steps_per_epoch, seed=args.seed,

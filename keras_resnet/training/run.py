@@ -136,26 +136,26 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
     Returns:
         A `TrainResult` with the model and the metrics written to metrics.json.
     """
+    check_positive("checkpoint_every", checkpoint_every)
+    for name, value in (("grace_seconds", grace_seconds), ("worker_timeout", worker_timeout)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"`{name}` must be a positive number of seconds. "
+                             f"Received: {name}={value!r}")
     settings = resolve_settings(model, data, out=out, epochs=epochs, batch_size=batch_size,
                                 weights=weights, recipe=recipe, precision=precision, jit=jit,
                                 strategy=strategy, resume=resume, image_size=image_size,
                                 steps_per_epoch=steps_per_epoch, seed=seed,
                                 auto_augment=auto_augment, random_erasing=random_erasing,
                                 mixup=mixup, cutmix=cutmix)
-    check_positive("checkpoint_every", checkpoint_every)
-    for name, value in (("grace_seconds", grace_seconds), ("worker_timeout", worker_timeout)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"`{name}` must be a positive number of seconds. "
-                             f"Received: {name}={value!r}")
     dataset = _load_data(settings, resume)
     in_model = use_checkpoint_normalization(dataset, settings["model"], settings["weights"])
     dist = make_strategy(strategy, worker_timeout=worker_timeout)
     chief = is_chief(dist)
     _start_session(dist, settings, verbose)
     steps = settings["steps_per_epoch"] or math.ceil(len(dataset.train) / settings["batch_size"])
-    net, start_epoch, start_step = _restore_or_build(settings, dataset.num_classes, dist, out=out,
-                                         resume=resume, steps_per_epoch=steps, verbose=verbose,
-                                         include_preprocessing=in_model)
+    net, start_epoch, start_step = _restore_or_build(
+        settings, dataset.num_classes, dist, out=out, resume=resume, steps_per_epoch=steps,
+        verbose=verbose, include_preprocessing=in_model)
     train_ds, val_ds, unreadable = _input_pipelines(settings, dataset, worker_shard(dist))
     if dist.num_replicas_in_sync > 1:
         build_for_distribution(net, dist, train_ds)
