@@ -17,6 +17,7 @@ from keras_resnet.cli import _TF_LOG_LINE
 from keras_resnet.training.files import remove_checkpoints_before, resume_point
 from keras_resnet.training.preemption import (EXIT_PREEMPTED, EXIT_WORKER_LOST, WorkerLost,
                                               lost_worker)
+from test_recipes import MODERN, _add_callback, _StateAtStart, fixed_batches  # noqa: F401
 from test_training import _env, _free_ports, _log_epochs
 
 # The CLI in a process that pins the data order and augmentation: op determinism makes
@@ -154,6 +155,38 @@ def test_sigterm_checkpoints_mid_epoch_and_resume_equals_an_uninterrupted_run(tm
     assert [r["learning_rate"] for r in rows[0]] == [r["learning_rate"] for r in rows[1]]
     assert rows[0][2] == {**rows[1][2], "seconds": rows[0][2]["seconds"]}  # after the resume
     assert [n for n in os.listdir(os.path.join(out, "checkpoints"))] == ["epoch-0003.keras"]
+
+
+@pytest.mark.slow  # two short in-process training runs
+def test_resume_mid_epoch_keeps_training_the_live_weights_not_the_ema(
+        tmp_path, monkeypatch, fixed_batches):  # noqa: F811 (the fixture)
+    """A resumed partial epoch is a fit() of its own; Keras' fit() ends by copying the
+    moving average into the model, which must not happen before the epochs after it."""
+    import keras
+
+    from keras_resnet.training import train
+    from keras_resnet.training.preemption import Preempted
+
+    class SigtermAt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 1 and batch == 2:
+                os.kill(os.getpid(), signal.SIGTERM)  # a scheduler's notice, mid-epoch 2
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+    out = str(tmp_path / "run")
+    restore = _add_callback(monkeypatch, SigtermAt())
+    with pytest.raises(Preempted, match=r"SIGTERM in epoch 2 of 6 after step 3 of 6"):
+        train("resnet20", "digits", out=out, **MODERN)  # 6 epochs: an EMA momentum > 0
+    restore()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone again
+    start = _StateAtStart()  # records every fit(): the last is that of epoch 3
+    _add_callback(monkeypatch, start)
+    result = train(None, None, out=out, resume=True, verbose=0)
+    assert start.iterations == 12 and int(result.model.optimizer.iterations.numpy()) == 36
+    assert max(np.abs(a - b).max() for a, b in zip(start.weights, start.averages)) > 1e-4
+    assert _log_epochs(out) == [0, 1, 2, 3, 4, 5]
 
 
 # ----------------------------------------------------------------------------- two workers
