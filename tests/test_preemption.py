@@ -189,6 +189,33 @@ def test_resume_mid_epoch_keeps_training_the_live_weights_not_the_ema(
     assert _log_epochs(out) == [0, 1, 2, 3, 4, 5]
 
 
+@pytest.mark.slow  # a training run
+def test_checkpoint_every_bounds_what_a_crash_loses(tmp_path, monkeypatch):
+    import keras
+
+    from keras_resnet.training import train
+
+    class Crash(Exception):
+        pass
+
+    class CrashAt(keras.callbacks.Callback):  # runs before the step checkpoint's callback
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 1 and batch == 4:
+                raise Crash  # as SIGKILL after step 5 of epoch 2
+
+    out = str(tmp_path / "run")
+    _add_callback(monkeypatch, CrashAt())
+    with pytest.raises(Crash):
+        train("resnet20", "digits", out=out, epochs=2, batch_size=32, steps_per_epoch=6,
+              image_size=16, verbose=0, checkpoint_every=2)
+    assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == [
+        "epoch-0001.keras", "epoch-0002-step-000004.keras"]  # step 2's replaced by step 4's
+    assert resume_point(out)[:2] == (1, 4)  # one step lost, not five
+
+
 # ----------------------------------------------------------------------------- two workers
 
 @pytest.mark.slow  # three two-worker runs (one test: each start costs ~10 s per worker)
