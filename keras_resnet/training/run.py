@@ -117,7 +117,8 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
             classifier's softmax stays float32.
         jit: XLA compilation: True, False, or None for Keras' "auto" (on with a GPU).
         strategy: "auto", "one_device", "mirrored" or "multi_worker" (TF_CONFIG).
-        resume: Continue `out` from its last complete checkpoint, with its settings.
+        resume: Continue `out` from its furthest complete checkpoint (an epoch's
+            or a mid-epoch one), with its settings.
         image_size: Square input size; default the model's (32 for the CIFAR nets).
         steps_per_epoch: Cap on the batches per epoch (default: one pass).
         seed: Seeds weights, shuffling and augmentation.
