@@ -177,12 +177,33 @@ def _add_export_parser(sub) -> None:
 
 def _cmd_train(args) -> None:
     from keras_resnet.training import train
-    train(args.model, args.data, out=args.out or _default_out(args), epochs=args.epochs,
+    args.out = args.out or _default_out(args)  # named by the resume command if it stops
+    train(args.model, args.data, out=args.out, epochs=args.epochs,
           batch_size=args.batch_size, weights=args.weights, recipe=args.recipe,
           precision=args.precision, jit=args.jit, strategy=args.strategy, resume=args.resume,
           image_size=args.image_size, steps_per_epoch=args.steps_per_epoch, seed=args.seed,
           auto_augment=args.auto_augment, random_erasing=args.random_erasing, mixup=args.mixup,
-          cutmix=args.cutmix)
+          cutmix=args.cutmix, grace_seconds=args.grace_seconds,
+          checkpoint_every=args.checkpoint_every, worker_timeout=args.worker_timeout)
+
+
+def _stopped_training(args, e) -> int:
+    """Print the one line for a `Preempted` or `WorkerLost` training run; its exit code."""
+    from keras_resnet.training.preemption import EXIT_PREEMPTED, EXIT_WORKER_LOST, Preempted
+
+    if getattr(args, "debug", False):
+        import traceback
+        traceback.print_exception(e.__cause__ or e, file=sys.stderr)
+    resume = f"keras-resnet train --out {args.out} --resume"
+    if args.strategy == "multi_worker":
+        resume += " --strategy multi_worker"
+    if isinstance(e, Preempted):
+        again = " on every worker" if args.strategy == "multi_worker" else ""
+        print(f"keras-resnet train: {e}; resume{again} with: {resume}", file=sys.stderr)
+        return EXIT_PREEMPTED
+    print(f"keras-resnet train: error: {e}; no checkpoint written; restart every worker "
+          f"with: {resume}", file=sys.stderr)
+    return EXIT_WORKER_LOST
 
 
 def _default_out(args) -> str:
@@ -220,7 +241,12 @@ def _add_training_parsers(sub) -> None:
 
     sources = "digits, cifar10:DIR, cifar100:DIR or folder:DIR"
     p = sub.add_parser("train", help="train a model on a dataset; writes DIR/model.keras, "
-                                     "metrics.json, logs, checkpoints")
+                                     "metrics.json, logs, checkpoints",
+                       epilog="exit codes: 0 done; 2 bad input; 75 stopped by SIGTERM/SIGINT "
+                              "after a checkpoint (run again with --resume); 69 a worker of "
+                              "a multi-worker run stopped answering (restart every worker "
+                              "with --resume); 143 no step boundary within --grace-seconds "
+                              "(--resume continues from the last complete checkpoint)")
     p.add_argument("--model", help="registry name, e.g. resnet20 (see `list`)")
     p.add_argument("--data", metavar="SOURCE", help=sources)
     p.add_argument("--epochs", type=int, help="default: the recipe's")
@@ -242,6 +268,17 @@ def _add_training_parsers(sub) -> None:
                    " (multi_worker reads TF_CONFIG)")
     p.add_argument("--resume", action="store_true",
                    help="continue --out from its last complete checkpoint")
+    p.add_argument("--grace-seconds", type=float, default=30.0, metavar="S",
+                   help="after SIGTERM/SIGINT: time to reach a step boundary, checkpoint and "
+                        "exit with 75 (default 30)")
+    p.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="also checkpoint every N steps within an epoch (bounds what SIGKILL "
+                        "loses)")
+    p.add_argument("--worker-timeout", type=float, default=120.0, metavar="S",
+                   help="multi_worker: a step waits at most S seconds for another worker, "
+                        "then the run exits with 69 (default 120)")
+    p.add_argument("--debug", action="store_true",
+                   help="print TensorFlow's traceback when a worker is lost")
     p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass)")
     p.add_argument("--seed", type=int, default=0)
@@ -382,6 +419,8 @@ def _without_tensorflow_log_lines() -> Iterator[None]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of `keras-resnet` and `python -m keras_resnet`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_resnet.training.preemption import Preempted, WorkerLost
+
     args = build_parser().parse_args(argv)
     try:
         with _without_tensorflow_log_lines():
@@ -389,6 +428,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (UsageError, ValueError) as e:
         print(f"keras-resnet {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except (Preempted, WorkerLost) as e:
+        return _stopped_training(args, e)
     except BrokenPipeError:  # the reader went away (`keras-resnet list | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

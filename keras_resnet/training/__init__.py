@@ -11,6 +11,8 @@ One job per module:
     distribute.py  tf.distribute strategies, TF_CONFIG, the chief, the multi-worker
                    workarounds (their Keras internals are in keras_resnet.keras_compat)
     files.py       atomic JSON and model writes, checkpoints, log.csv on resume
+    preemption.py  termination signals (mid-epoch checkpoint, exit 75), lost workers
+                   (exit 69), their exit codes
     reports.py     training curves and confusion matrix PNGs, training time from log.csv
 
 Each module uses only the public (no leading underscore) names of the others.

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from keras_resnet.training.distribute import num_workers
-from keras_resnet.training.files import CHECKPOINT_RE, save_model
+from keras_resnet.training.files import remove_checkpoints_before, save_model
 
 
 def make_callbacks(run_dir: str, strategy, *, ema: bool = False) -> list:
@@ -66,7 +66,7 @@ def _callback_classes():
 
         Runs after CSVLogger, so a checkpoint never exists without its log
         row. The file is written under a temporary name, synced and renamed;
-        the previous checkpoint is removed only after that.
+        the previous checkpoints (mid-epoch ones too) are removed only after that.
         """
 
         def __init__(self, directory: str):
@@ -77,10 +77,7 @@ def _callback_classes():
             os.makedirs(self.directory, exist_ok=True)
             path = os.path.join(self.directory, f"epoch-{epoch + 1:04d}.keras")
             save_model(self.model, path)
-            for name in os.listdir(self.directory):
-                m = CHECKPOINT_RE.match(name)
-                if m and int(m.group(1)) < epoch + 1:
-                    os.remove(os.path.join(self.directory, name))
+            remove_checkpoints_before(self.directory, epoch + 1, 0, epoch_ones=True)
 
     return EpochStats, EpochCheckpoint
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Optional
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
@@ -21,14 +22,16 @@ def check_strategy_backend(strategy: str) -> None:
                          "runs")
 
 
-def make_strategy(name: str):
+def make_strategy(name: str, *, worker_timeout: Optional[float] = None):
     """The tf.distribute strategy for `--strategy` (create it before any other TF op).
 
     "auto": MirroredStrategy over all GPUs when there are several, else the
     default strategy (one device, the GPU when there is one). "one_device": the
     first GPU or the CPU. "mirrored": MirroredStrategy over the local GPUs (the
     CPU when there are none). "multi_worker": MultiWorkerMirroredStrategy, with
-    the cluster taken from the TF_CONFIG environment variable. On another Keras
+    the cluster taken from the TF_CONFIG environment variable; a collective op
+    (a step's all-reduce) waiting longer than `worker_timeout` seconds for a
+    worker fails (`CommunicationOptions(timeout_seconds=...)`). On another Keras
     backend (JAX, PyTorch) "auto" is the default strategy, which changes nothing:
     tf.distribute places TensorFlow's variables only.
     """
@@ -43,7 +46,8 @@ def make_strategy(name: str):
         return tf.distribute.get_strategy()
     if name == "multi_worker":
         _check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=worker_timeout)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     gpus = tf.config.list_physical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()

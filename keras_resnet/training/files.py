@@ -16,6 +16,8 @@ from typing import Optional, Tuple
 from keras_resnet.atomic import atomic_path, write_text
 
 CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})\.keras$")
+# Written mid-epoch (preemption, --checkpoint-every): epoch counted from 1, steps done in it.
+STEP_CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})-step-(\d{6,})\.keras$")
 
 
 def write_json(path: str, obj) -> None:
@@ -43,6 +45,34 @@ def latest_checkpoint(out: str) -> Tuple[int, Optional[str]]:
             if m and int(m.group(1)) > best[0]:
                 best = (int(m.group(1)), os.path.join(directory, name))
     return best
+
+
+def _positions(directory: str):
+    """(epochs done, steps done in the next epoch, file name) of every complete checkpoint."""
+    for name in os.listdir(directory) if os.path.isdir(directory) else ():
+        m = CHECKPOINT_RE.match(name)
+        if m:
+            yield int(m.group(1)), 0, name
+        m = STEP_CHECKPOINT_RE.match(name)
+        if m:
+            yield int(m.group(1)) - 1, int(m.group(2)), name
+
+
+def resume_point(out: str) -> Tuple[int, int, Optional[str]]:
+    """(epochs done, steps done in the next epoch, path) of the furthest complete
+    checkpoint in `out`, epoch or mid-epoch, or (0, 0, None)."""
+    directory = os.path.join(out, "checkpoints")
+    epochs, step, name = max(_positions(directory), default=(0, 0, None))
+    return epochs, step, name and os.path.join(directory, name)
+
+
+def remove_checkpoints_before(directory: str, epochs: int, step: int, *,
+                              epoch_ones: bool) -> None:
+    """Remove the mid-epoch checkpoints (and with `epoch_ones` the epoch ones) in
+    `directory` that are behind `step` steps into the epoch after `epochs` done."""
+    for done, at, name in list(_positions(directory)):
+        if (done, at) < (epochs, step) and (at or epoch_ones):
+            os.remove(os.path.join(directory, name))
 
 
 def read_json(path: str, what: str) -> dict:

@@ -5,7 +5,9 @@ A run directory (`out`) holds, when training ends:
     run.json              the settings, class names and input normalisation
     log.csv               one row per epoch (loss, accuracy, val_*, learning_rate, seconds)
     logs/                 TensorBoard event files
-    checkpoints/          epoch-NNNN.keras, the last complete epoch (model + optimizer)
+    checkpoints/          epoch-NNNN.keras, the last complete epoch (model + optimizer),
+                          and epoch-NNNN-step-SSSSSS.keras, written mid-epoch (a
+                          termination signal, `checkpoint_every`)
     model.keras           the trained model
     metrics.json          held-out loss, accuracy, top5_accuracy, epochs, seconds, ...
     training_curves.png   loss and accuracy per epoch
@@ -13,7 +15,7 @@ A run directory (`out`) holds, when training ends:
 
 Every file is written to a temporary name in the same directory and renamed,
 so a run killed at any moment leaves only complete files; `resume=True`
-continues from the last complete checkpoint.
+continues from the furthest complete checkpoint.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ import numpy as np
 
 from keras_resnet.training.callbacks import make_callbacks, uses_ema
 from keras_resnet.training.distribute import (build_for_distribution, is_chief, make_strategy,
-                                              worker_shard)
-from keras_resnet.training.files import (latest_checkpoint, read_json, save_model, truncate_log,
-                                         write_json)
+                                              num_workers, worker_shard)
+from keras_resnet.training.files import (latest_checkpoint, read_json, resume_point, save_model,
+                                         truncate_log, write_json)
+from keras_resnet.training.preemption import (DEFAULT_GRACE_SECONDS, DEFAULT_WORKER_TIMEOUT,
+                                              lost_worker, make_step_checkpoint,
+                                              termination_signals)
 from keras_resnet.training.recipes import apply_weight_decay, compile_model, make_optimizer
 from keras_resnet.training.reports import (logged_seconds, plot_confusion_matrix,
                                            plot_training_curves)
@@ -90,7 +95,9 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
           image_size: Optional[int] = None, steps_per_epoch: Optional[int] = None,
           seed: int = 0, verbose: int = 1, auto_augment: Optional[str] = None,
           random_erasing: Optional[float] = None, mixup: Optional[float] = None,
-          cutmix: Optional[float] = None) -> TrainResult:
+          cutmix: Optional[float] = None, grace_seconds: float = DEFAULT_GRACE_SECONDS,
+          checkpoint_every: Optional[int] = None,
+          worker_timeout: float = DEFAULT_WORKER_TIMEOUT) -> TrainResult:
     """Train a registered model on a data SOURCE and write the run directory `out`.
 
     Args:
@@ -110,7 +117,8 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
             classifier's softmax stays float32.
         jit: XLA compilation: True, False, or None for Keras' "auto" (on with a GPU).
         strategy: "auto", "one_device", "mirrored" or "multi_worker" (TF_CONFIG).
-        resume: Continue `out` from its last complete checkpoint, with its settings.
+        resume: Continue `out` from its furthest complete checkpoint (an epoch's
+            or a mid-epoch one), with its settings.
         image_size: Square input size; default the model's (32 for the CIFAR nets).
         steps_per_epoch: Cap on the batches per epoch (default: one pass).
         seed: Seeds weights, shuffling and augmentation.
@@ -120,10 +128,20 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
             or "none", and random_erasing (a probability) are for image
             folders; mixup and cutmix (Beta alphas, 0: off) for any data,
             and make the labels one-hot.
+        grace_seconds: After SIGTERM or SIGINT, the time allowed to reach a step
+            boundary and checkpoint; the run then raises `Preempted`.
+        checkpoint_every: Also checkpoint every N steps within an epoch.
+        worker_timeout: Multi-worker: seconds a step waits for another worker
+            before the run raises `WorkerLost`.
 
     Returns:
         A `TrainResult` with the model and the metrics written to metrics.json.
     """
+    check_positive("checkpoint_every", checkpoint_every)
+    for name, value in (("grace_seconds", grace_seconds), ("worker_timeout", worker_timeout)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"`{name}` must be a positive number of seconds. "
+                             f"Received: {name}={value!r}")
     settings = resolve_settings(model, data, out=out, epochs=epochs, batch_size=batch_size,
                                 weights=weights, recipe=recipe, precision=precision, jit=jit,
                                 strategy=strategy, resume=resume, image_size=image_size,
@@ -132,16 +150,20 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                                 mixup=mixup, cutmix=cutmix)
     dataset = _load_data(settings, resume)
     in_model = use_checkpoint_normalization(dataset, settings["model"], settings["weights"])
-    dist = make_strategy(strategy)
+    dist = make_strategy(strategy, worker_timeout=worker_timeout)
     chief = is_chief(dist)
     _start_session(dist, settings, verbose)
     steps = settings["steps_per_epoch"] or math.ceil(len(dataset.train) / settings["batch_size"])
-    net, start_epoch = _restore_or_build(settings, dataset.num_classes, dist, out=out,
-                                         resume=resume, steps_per_epoch=steps, verbose=verbose,
-                                         include_preprocessing=in_model)
+    net, start_epoch, start_step = _restore_or_build(
+        settings, dataset.num_classes, dist, out=out, resume=resume, steps_per_epoch=steps,
+        verbose=verbose, include_preprocessing=in_model)
     train_ds, val_ds, unreadable = _input_pipelines(settings, dataset, worker_shard(dist))
     if dist.num_replicas_in_sync > 1:
         build_for_distribution(net, dist, train_ds)
+
+    def train_from(position: int):
+        """The training stream from batch `position` on (counted from the run's start)."""
+        return _input_pipelines(settings, dataset, worker_shard(dist), position, unreadable)[0]
 
     # Workers other than the chief write their copies to a scratch directory.
     run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
@@ -150,9 +172,15 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         if not resume:
             _write_run_json(run_dir, settings, dataset)
         truncate_log(os.path.join(run_dir, "log.csv"), start_epoch)
-        callbacks = make_callbacks(run_dir, dist, ema=uses_ema(net.optimizer))
-        _fit(net, train_ds, val_ds, settings, start_epoch=start_epoch, steps_per_epoch=steps,
-             callbacks=callbacks, verbose=verbose, unreadable=unreadable)
+        with termination_signals(grace_seconds) as request:
+            step_checkpoint = make_step_checkpoint(
+                os.path.join(run_dir, "checkpoints"), request, dist, epochs=settings["epochs"],
+                steps_per_epoch=steps, every=checkpoint_every,
+                shown=os.path.join(out, "checkpoints"))
+            callbacks = make_callbacks(run_dir, dist, ema=uses_ema(net.optimizer))
+            _fit(net, train_from, val_ds, settings, start=(start_epoch, start_step),
+                 steps_per_epoch=steps, callbacks=callbacks + [step_checkpoint],
+                 verbose=verbose, unreadable=unreadable, worker_timeout=worker_timeout)
         if uses_ema(net.optimizer):
             # What is evaluated and saved is the moving average. fit() swaps it in at its
             # end; this also covers a resumed run whose epochs were all done already.
@@ -242,9 +270,11 @@ def _start_session(dist, settings: dict, verbose) -> None:
 
 def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resume: bool,
                       steps_per_epoch: int, verbose=0, include_preprocessing=False):
-    """(compiled model, epochs already done) for the run, in `dist`'s scope.
+    """(compiled model, epochs already done, steps done in the next) for the run,
+    in `dist`'s scope.
 
-    With `resume` and a complete checkpoint in `out`, the model and optimizer
+    With `resume` and a complete checkpoint in `out` (the furthest one, epoch
+    or mid-epoch), the model and optimizer
     (with its step count, i.e. the schedule's position, and the moving average
     of the weights) come from that checkpoint; otherwise a new model (from
     `settings["weights"]` if given) and the recipe's optimizer, wrapped in a
@@ -256,10 +286,12 @@ def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resum
     r = run_recipe(settings)
     size = (settings["image_size"],) * 2
     n_epochs = settings["epochs"]
-    start_epoch, ckpt = latest_checkpoint(out) if resume else (0, None)
+    start_epoch, start_step, ckpt = resume_point(out) if resume else (0, 0, None)
     with dtype_policy_scope(settings["precision"]), dist.scope():
         if ckpt:
-            _log(verbose, f"resuming {out} from {ckpt} (epoch {start_epoch} of {n_epochs} done)")
+            where = f", {start_step} steps into the next" if start_step else ""
+            _log(verbose, f"resuming {out} from {ckpt} (epoch {start_epoch} of {n_epochs} "
+                          f"done{where})")
             net = keras.models.load_model(ckpt)
             optimizer = net.optimizer
         else:
@@ -274,15 +306,19 @@ def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resum
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         apply_weight_decay(net, r.weight_decay)
         compile_model(net, optimizer, r, settings["jit"])
-    return net, start_epoch
+    return net, start_epoch, start_step
 
 
-def _input_pipelines(settings: dict, dataset, shard=(1, 0)):
+def _input_pipelines(settings: dict, dataset, shard=(1, 0), position: int = 0, unreadable=None):
     """(training, held-out) tf.data pipelines and the `UnreadableFiles` of each
-    (None for in-memory data). The training pipeline repeats when
-    `steps_per_epoch` caps the epoch, and for image files (an epoch is then
-    ceil(files / batch) batches, even when an unreadable file was skipped);
-    `shard` = (workers, this worker) splits the files."""
+    (None for in-memory data). The training pipeline repeats (an epoch is
+    `steps_per_epoch` or ceil(examples / batch) batches, even when an unreadable
+    file was skipped) and starts at batch `position` of the run: in-memory data
+    skips that many batches (through the augmentation, so that its random draws
+    are those of an uninterrupted run), image files reshuffle from the seed plus
+    `position` instead of decoding what they skip.
+    `shard` = (workers, this worker) splits the files. `unreadable`: the
+    `UnreadableFiles` pair of an earlier call, to count on."""
     from keras_resnet.data.augment import Augmentation
     from keras_resnet.data.photos import UnreadableFiles
     from keras_resnet.data.pipeline import make_dataset
@@ -292,15 +328,18 @@ def _input_pipelines(settings: dict, dataset, shard=(1, 0)):
     r = run_recipe(settings)
     extra = Augmentation(r.auto_augment, r.random_erasing, r.mixup, r.cutmix)
     files = dataset.train.paths is not None
+    seed = settings["seed"] + (position if files else 0)
     share = len(range(shard[1], len(dataset.train), shard[0]))  # this worker's files
-    unreadable = [UnreadableFiles(share, "training image files"),
-                  UnreadableFiles(len(dataset.test), "held-out image files")] if files else []
+    if unreadable is None:
+        unreadable = [UnreadableFiles(share, "training image files"),
+                      UnreadableFiles(len(dataset.test), "held-out image files")] if files else []
     train_ds = make_dataset(dataset, "train", size, bs, training=True, augment_images=r.augment,
-                            seed=settings["seed"], extra=extra, shard=shard,
+                            seed=seed, extra=extra, shard=shard,
                             unreadable=unreadable[0] if files else None,
                             one_hot_labels=r.one_hot_labels)
-    if settings["steps_per_epoch"] or files:
-        train_ds = train_ds.repeat()
+    train_ds = train_ds.repeat()
+    if position and not files:
+        train_ds = train_ds.skip(position)
     val_ds = make_dataset(dataset, "test", size, bs, training=False, extra=extra,
                           unreadable=unreadable[1] if files else None,
                           one_hot_labels=r.one_hot_labels,
@@ -329,18 +368,51 @@ def _write_run_json(run_dir: str, settings: dict, dataset) -> None:
                          f"{e.strerror or e}") from e
 
 
-def _fit(net, train_ds, val_ds, settings: dict, *, start_epoch: int, steps_per_epoch: int,
-         callbacks: list, verbose, unreadable=()) -> None:
-    """`fit` from epoch `start_epoch` to the run's last (nothing when it is done).
-    A pipeline stopped by too many unreadable files is a ValueError saying so."""
+@contextlib.contextmanager
+def _live_weights_kept(optimizer, keep: bool):
+    """With `keep`, the `fit` inside does not end by copying the moving average of
+    the weights (EMA) into the model, as Keras' `fit` does: more epochs follow."""
+    if keep:
+        optimizer.finalize_variable_values = lambda var_list: None
+    try:
+        yield
+    finally:
+        if keep:
+            del optimizer.finalize_variable_values
+
+
+def _fit(net, train_from, val_ds, settings: dict, *, start: Tuple[int, int],
+         steps_per_epoch: int, callbacks: list, verbose, unreadable=(),
+         worker_timeout: float = DEFAULT_WORKER_TIMEOUT) -> None:
+    """`fit` from `start` = (epochs done, steps done in the next) to the run's last
+    epoch (nothing when it is done), on the training stream `train_from(batch)`.
+    A resumed partial epoch is one `fit` of its remaining steps (its log.csv row
+    averages those), the epochs after it another. The last callback is the
+    step checkpoint. A pipeline stopped by too many unreadable files is a
+    ValueError saying so; a multi-worker collective that fails, `WorkerLost`."""
     import tensorflow as tf
 
-    if start_epoch < settings["epochs"]:
+    epoch, step = start
+    segments = []  # (first epoch, end epoch, steps per epoch, steps done before the first)
+    if step:
+        segments.append((epoch, epoch + 1, steps_per_epoch - step, step))
+        epoch += 1
+    if epoch < settings["epochs"]:
+        segments.append((epoch, settings["epochs"], steps_per_epoch, 0))
+    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+            tf.errors.CancelledError, tf.errors.AbortedError)
+    for i, (first, last, steps, done) in enumerate(segments):
+        callbacks[-1].step_offset = done
         try:
-            with _streamed_files_end_quietly(bool(unreadable)):
-                net.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"],
-                        initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
+            with _streamed_files_end_quietly(bool(unreadable)), \
+                    _live_weights_kept(net.optimizer, i < len(segments) - 1):
+                net.fit(train_from(first * steps_per_epoch + done), validation_data=val_ds,
+                        epochs=last, initial_epoch=first, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=verbose, shuffle=False)
+        except lost as e:
+            if num_workers(net.distribute_strategy) < 2:
+                raise
+            raise lost_worker(e, worker_timeout) from e
         except tf.errors.InvalidArgumentError as e:
             stopped = next((u for u in unreadable if u.too_many), None)
             if stopped is not None:
