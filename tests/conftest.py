@@ -1,6 +1,7 @@
 """Shared fixtures: a clean Keras session per test, fixed seeds, data format reset."""
 
 import os
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -70,3 +71,17 @@ def put_in_hub_cache(root, repo: str, files: dict):
     for name, data in files.items():
         (snapshot / name).write_bytes(data)
     return snapshot
+
+
+def tflite_run(path, x):
+    """Run a .tflite file on `x` (any batch); (outputs, the interpreter)."""
+    import tensorflow as tf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), interpreter

@@ -1,6 +1,5 @@
 """`keras-resnet convert` and export: .keras round trips, SavedModel and TFLite."""
 
-import warnings
 
 import keras
 import numpy as np
@@ -11,6 +10,7 @@ import keras_resnet
 from keras_resnet.cli import main
 
 import torch_goldens as g
+from conftest import tflite_run
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +108,4 @@ def test_saved_model_and_tflite_match_keras(builder, tmp_path, rng):
 
     tflite = tmp_path / "model.tflite"
     model.export(str(tflite), format="litert", verbose=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-        interpreter = tf.lite.Interpreter(model_path=str(tflite))
-    inp = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(inp["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x)
-    interpreter.invoke()
-    _close(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected)
+    _close(tflite_run(tflite, x)[0], expected)

@@ -9,14 +9,13 @@ about as the float model does (the benchmark measures the full-length version).
 
 import json
 import os
-import warnings
 
 import keras
 import numpy as np
 import pytest
 
 import keras_resnet
-from conftest import randomize_bn_statistics
+from conftest import randomize_bn_statistics, tflite_run
 from keras_resnet import cli
 from keras_resnet.deploy import export
 
@@ -40,19 +39,6 @@ def _onnx_run(path, x):
     import onnxruntime as ort
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: x})[0]
-
-
-def _tflite_run(path, x):
-    import tensorflow as tf
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-    inp = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(inp["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), interpreter
 
 
 def _logits_model(kind, rng):
@@ -93,7 +79,7 @@ def test_savedmodel_and_tflite_match_keras(tmp_path, rng):
         export(model, tmp_path / "saved", "savedmodel")
 
     export(model, tmp_path / "model.tflite", "tflite", fold_batchnorm=False)
-    got, interpreter = _tflite_run(tmp_path / "model.tflite", x)
+    got, interpreter = tflite_run(tmp_path / "model.tflite", x)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
     assert sorted(os.listdir(tmp_path)) == ["model.tflite", "saved", "unfolded"]
 
@@ -155,7 +141,7 @@ def test_int8_tflite_is_integer_and_agrees_with_float(digits_run, tmp_path):
     path = tmp_path / "int8.tflite"
     batches = ((x, 0) for x in np.split(digits_run["calibration"], 4))  # (x, y) batches work
     export(digits_run["model"], path, "tflite", quantize="int8", calibration=batches)
-    got, interpreter = _tflite_run(path, digits_run["test"])
+    got, interpreter = tflite_run(path, digits_run["test"])
     kinds = {d["dtype"] for d in interpreter.get_tensor_details()}
     assert np.int8 in kinds and np.float32 in kinds  # int8 inside, float32 at the edges
     _check_int8_predictions(got, digits_run)
