@@ -36,6 +36,10 @@ speed-table markers of README.md. What is measured, and how:
   bounds its training rate from above.
 - torch: `torch_bench.py` runs under `--torch-python` (default: this
   interpreter when it can import torch; skipped when none can).
+- Training the way users run it: `fit.py` times `model.fit` next to torch's
+  usual DataLoader loop (worker processes told in turn to run a round each)
+  and `keras-resnet train` itself (see its docstring); the training share of
+  the FMA peak is 6 x MACs x img/s (forward + backward ~ 3 forward passes).
 - Deployment (int8 accuracy and speed, ONNX): `benchmarks/deploy.py`, whose
   docstring says what it measures.
 - Keras backends: `backends.py` runs ResNet50 fp32 inference and the ResNet20
@@ -58,7 +62,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks import deploy, pipeline, summary
+from benchmarks import deploy, fit, pipeline, summary
 
 HERE = pathlib.Path(__file__).resolve().parent
 FMA_FLOP_PER_CYCLE = 64  # 2 FMA pipes x 16 fp32 lanes x 2 FLOP, per core (Zen 5 / AVX-512)
@@ -474,6 +478,14 @@ def targets(results: dict) -> dict:
         rows[f"{label} training, keras_resnet / torch (faster layout)"] = (
             _ratio(train.get(("keras_resnet", name)), train.get(("torch", name))),
             ">= 1.00" if name == "resnet20" else "-")
+    for r in results.get("fit", {}).get("fit", []) + results.get("fit", {}).get("cli", []):
+        if r["contender"] == "keras_resnet" and "vs_torch" in r:
+            rows[f"{r['label']} training, {r['path']} / torch loop (faster layout)"] = (
+                r["vs_torch"], ">= 1.00")
+    fitted = [r for r in results.get("fit", {}).get("fit", []) if "fma_peak_share" in r]
+    for r in fitted:
+        rows[f"{r['label']} training through model.fit, fraction of FMA peak"] = (
+            r["fma_peak_share"], "-")
     out = {}
     for name, (value, target) in rows.items():
         met = None
@@ -481,6 +493,23 @@ def targets(results: dict) -> dict:
             met = value >= float(target[3:])
         out[name] = dict(value=value, target=target, met=met)
     return out
+
+
+def _add_fma_share(through_fit: dict, peak_gflops: float) -> None:
+    """Adds each keras_resnet row's training GFLOP/s (6 x MACs x img/s) and share of the peak."""
+    import keras
+    from keras_resnet import count_macs
+    macs = {}
+    for r in through_fit["fit"] + through_fit["cli"]:
+        if r["contender"] != "keras_resnet":
+            continue
+        key = (r["model"], r["size"])
+        if key not in macs:
+            macs[key] = count_macs(fit._build(r["model"], r["size"], 1000 if r["size"] == 224
+                                              else 10))
+            keras.backend.clear_session()
+        r["train_gflops"] = 6 * macs[key] * r["img_s"] / 1e9
+        r["fma_peak_share"] = r["train_gflops"] / peak_gflops
 
 
 def _machine(tf, torch_info) -> dict:
@@ -593,6 +622,10 @@ def main(argv=None) -> int:
         inference.append(dict(key=f"torch_{r['layout']}", order=100 + len(inference),
                               label=f"torchvision resnet50 ({r['layout']})", **r))
 
+    log("training through model.fit and keras-resnet train, next to torch (benchmarks/fit.py)")
+    through_fit = fit.measure(args.threads, args.repeats, torch_python, log)
+    _add_fma_share(through_fit, peaks["fma_gflops"])
+
     log("deployment: int8 accuracy on digits, ResNet50 ONNX / int8 speed (benchmarks/deploy.py)")
     deployment = deploy.measure(tf, args, rng, torch_python)
     log("Keras backends: the same ResNet50 / ResNet20 weights on TensorFlow, JAX, PyTorch")
@@ -618,7 +651,7 @@ def main(argv=None) -> int:
                                       "fixed in-memory batch",
                       memory="peak RSS (VmHWM in /proc/self/status) of a fresh process"),
         peaks=peaks, inference=inference, torch_inference=torch_inference,
-        training=training, input_pipeline=input_pipeline,
+        training=training, fit=through_fit, input_pipeline=input_pipeline,
         bf16_agreement=dict(random_images=agreement, trained=trained),
         build_and_memory=children, deploy=deployment, backends=on_backends,
     )

@@ -1,7 +1,8 @@
 """The torch/torchvision side of the benchmark, run by `benchmarks.run` in its own process.
 
 Usable with any Python that has torch and torchvision (it imports nothing from
-keras_resnet): `python benchmarks/torch_bench.py infer|train|int8 --threads 2 --repeats 5`.
+keras_resnet): `python benchmarks/torch_bench.py infer|train|int8 --threads 2 --repeats 5`
+(and `fit-worker`, driven by `benchmarks.fit`).
 Prints one JSON object on stdout; the process' peak RSS is part of it, so each
 task runs in a fresh process.
 """
@@ -171,16 +172,69 @@ def int8(args) -> dict:
     return dict(task="int8", quantize_s=quantize_s, records=records)
 
 
+def fit_worker(args) -> None:
+    """torch's side of `benchmarks.fit`: the usual training loop, driven over stdin.
+
+    Trains `--model` on a DataLoader over an in-memory TensorDataset (shuffled,
+    re-iterated every epoch). Prints "ready", then for each "go N" line runs N
+    steps and prints "done SECONDS"; "quit" ends it.
+    """
+    torch = _pin(args.threads)
+    import torchvision
+    from torch.utils.data import DataLoader, TensorDataset
+    fmt = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
+    nets = {"resnet20": lambda: cifar_resnet(3), "resnet56": lambda: cifar_resnet(9),
+            "resnet18": lambda: torchvision.models.resnet18(num_classes=args.classes),
+            "resnet50": lambda: torchvision.models.resnet50(num_classes=args.classes)}
+    torch.manual_seed(0)
+    model = nets[args.model]().train().to(memory_format=fmt)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = args.batch * args.distinct_batches
+    data = TensorDataset(torch.randn(n, 3, args.size, args.size),
+                         torch.randint(0, args.classes, (n,)))
+    loader = DataLoader(data, batch_size=args.batch, shuffle=True, drop_last=True)
+
+    def batches():
+        while True:
+            yield from loader
+
+    stream = batches()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.split()[0] != "go":
+            break
+        start = time.perf_counter()
+        for _ in range(int(line.split()[1])):
+            x, y = next(stream)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x.to(memory_format=fmt)), y)
+            loss.backward()
+            opt.step()
+        loss.item()
+        print(f"done {time.perf_counter() - start}", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("task", choices=["infer", "train", "int8"])
+    parser.add_argument("task", choices=["infer", "train", "int8", "fit-worker"])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch1-calls", type=int, default=10)
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--train-calls", type=json.loads, default={},
                         help='steps per timed round, e.g. \'{"resnet20": 5}\'')
+    fit = parser.add_argument_group("fit-worker")
+    fit.add_argument("--model", choices=["resnet20", "resnet56", "resnet18", "resnet50"])
+    fit.add_argument("--layout", choices=["NCHW", "channels_last"], default="NCHW")
+    fit.add_argument("--size", type=int, default=32)
+    fit.add_argument("--batch", type=int, default=128)
+    fit.add_argument("--classes", type=int, default=10)
+    fit.add_argument("--distinct-batches", type=int, default=8)
     args = parser.parse_args(argv)
+    if args.task == "fit-worker":
+        fit_worker(args)
+        return 0
     result = {"infer": infer, "train": train, "int8": int8}[args.task](args)
     import torch
     import torchvision

@@ -56,7 +56,7 @@ class _AfterKerasLoads(importlib.abc.MetaPathFinder):
     """Registers the zoo's layers right after Keras is first imported.
 
     A saved `.keras` file names `keras_resnet>FusedBatchNormalization` (and
-    `ZeroPadChannels`, `DropPath`), which Keras can load only once
+    `Conv2D`, `ZeroPadChannels`, `DropPath`), which Keras can load only once
     `keras_resnet.layers` is imported. Importing it with the package would
     load TensorFlow on `import keras_resnet`; waiting for Keras keeps
     `import keras_resnet; keras.saving.load_model(...)` working without that.

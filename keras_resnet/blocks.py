@@ -14,7 +14,7 @@ from typing import Sequence, Union
 import keras
 from keras import layers
 
-from keras_resnet.layers import DropPath, FusedBatchNormalization, ZeroPadChannels
+from keras_resnet.layers import Conv2D, DropPath, FusedBatchNormalization, ZeroPadChannels
 from keras_resnet.specs import (SHORTCUTS, STEMS, Variant, check_block_options, check_choice,
                                 check_zero_init_residual, expansion, get_variant)
 
@@ -43,7 +43,7 @@ def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool,
             x = layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
         else:
             padding = "same"
-    return layers.Conv2D(
+    return Conv2D(
         filters, kernel_size, strides=stride, padding=padding, use_bias=use_bias,
         groups=groups, dilation_rate=dilation,
         kernel_initializer=keras.initializers.get(v.kernel_initializer),

@@ -218,19 +218,21 @@ def with_dtype_policy(model: keras.Model, policy: str = "mixed_bfloat16", *,
 
 
 def with_keras_batchnorm(model: keras.Model) -> keras.Model:
-    """Return a copy of `model` with Keras' own BatchNormalization in place of
-    `keras_resnet.layers.FusedBatchNormalization` (same config and weights).
+    """Return a copy of `model` with Keras' own BatchNormalization and Conv2D in place of
+    `keras_resnet.layers.FusedBatchNormalization` and `keras_resnet.layers.Conv2D`
+    (same config and weights).
 
-    The zoo's models use the fused layer for speed; a copy with stock layers
-    saves to a `.keras` file that Keras loads without keras_resnet installed
-    (unless the model has other custom layers, such as the CIFAR nets'
-    option-A shortcut).
+    The zoo's models use those subclasses for training speed; a copy with stock
+    layers saves to a `.keras` file that Keras loads without keras_resnet
+    installed (unless the model has other custom layers, such as the CIFAR
+    nets' option-A shortcut).
     """
-    from keras_resnet.layers import FusedBatchNormalization
+    from keras_resnet.layers import Conv2D, FusedBatchNormalization
+    stock = {FusedBatchNormalization: keras.layers.BatchNormalization,
+             Conv2D: keras.layers.Conv2D}
 
     def config_of(layer):
-        stock = isinstance(layer, FusedBatchNormalization)
-        return keras.layers.BatchNormalization if stock else layer.__class__, layer.get_config()
+        return stock.get(type(layer), layer.__class__), layer.get_config()
 
     return _copy_layer_by_layer(_as_functional(model), config_of)
 

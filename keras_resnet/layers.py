@@ -3,8 +3,9 @@
 `ZeroPadChannels` is the paper's parameter-free option A shortcut, `DropPath`
 is stochastic depth for a residual branch, `FusedBatchNormalization` is
 `keras.layers.BatchNormalization` run by TensorFlow's fused kernel where that
-is faster, and `ReverseChannels` is the RGB -> BGR flip of the "caffe" input
-preprocessing (`include_preprocessing=True`).
+is faster, `Conv2D` is `keras.layers.Conv2D` with a faster kernel gradient
+for small feature maps, and `ReverseChannels` is the RGB -> BGR flip of the
+"caffe" input preprocessing (`include_preprocessing=True`).
 """
 
 from __future__ import annotations
@@ -175,3 +176,54 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                 or keras.backend.standardize_dtype(inputs.dtype) == "float64"):
             return None
         return {3: "NHWC", 1: "NCHW"}.get(self.axis % 4)
+
+
+# Output maps up to this many positions train as one GEMM. Measured on AVX-512
+# (2 threads, batch 128): oneDNN's convolutions reach 20-80 GFLOP/s on 1x1 and
+# 2x2 maps (its kernel gradient on a 1x1 map: 20), a GEMM ~100; ResNet18 at
+# 32x32 trained 1.31x faster with 4 than with 0, and 1.05x faster than with 16.
+SMALL_MAP_POSITIONS = 4
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class Conv2D(keras.layers.Conv2D):
+    """`keras.layers.Conv2D` that trains on small maps as one matrix multiply.
+
+    Same arguments, weights, config and outputs (within float rounding) as the
+    Keras layer it subclasses; the class keeps Keras' name, so summaries and
+    diagrams read the same. Only training on the TensorFlow backend changes, and
+    only where the output map has at most `SMALL_MAP_POSITIONS` positions (the
+    last stages of ResNet18-152 on 32x32 inputs): the convolution is computed
+    as image patches x kernel, one GEMM forward and two backward, where oneDNN's
+    direct convolutions run at a fifth of the machine's GEMM speed. Inference
+    runs exactly the Keras code.
+    """
+
+    def call(self, inputs, training=None):
+        if not (training and self._trains_as_gemm(inputs)):
+            return super().call(inputs)
+        outputs = _conv2d_as_gemm(inputs, self.kernel, self.strides, self.padding.upper())
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    def _trains_as_gemm(self, inputs) -> bool:
+        if (keras.backend.backend() != "tensorflow" or self.data_format != "channels_last"
+                or self.groups != 1 or tuple(self.dilation_rate) != (1, 1)
+                or keras.backend.standardize_dtype(inputs.dtype) != "float32"):
+            return False
+        _, height, width, _ = self.compute_output_shape(tuple(inputs.shape))
+        return height is not None and width is not None and height * width <= SMALL_MAP_POSITIONS
+
+
+def _conv2d_as_gemm(inputs, kernel, strides, padding):
+    """`tf.nn.conv2d(inputs, kernel, strides, padding)` (NHWC, no dilation) as patches x kernel."""
+    import tensorflow as tf  # checked by the caller: TensorFlow backend only
+
+    kh, kw, cin, cout = kernel.shape
+    patches = tf.image.extract_patches(inputs, [1, kh, kw, 1], [1, *strides, 1], [1, 1, 1, 1],
+                                       padding)  # (n, oh, ow, kh * kw * cin), as the kernel
+    shape = tf.shape(patches)
+    outputs = tf.matmul(tf.reshape(patches, [-1, kh * kw * cin]),
+                        tf.reshape(tf.convert_to_tensor(kernel), [-1, cout]))
+    return tf.reshape(outputs, [shape[0], shape[1], shape[2], cout])

@@ -11,7 +11,7 @@ from benchmarks import summary
 
 KEYS = {"harness_fingerprint", "command", "started", "finished", "machine", "settings", "peaks",
         "inference", "torch_inference", "training", "bf16_agreement", "build_and_memory",
-        "targets", "deploy", "input_pipeline", "backends"}
+        "targets", "deploy", "input_pipeline", "backends", "fit"}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,14 @@ def test_results_are_complete(results):
         assert record["img_s"] > 0 and len(record["img_s_runs"]) == results["settings"]["repeats"]
     assert all(m["peak_rss_mb"] > 0 and "build_s" in m for m in results["build_and_memory"]
                if m["model"] in ("ka", "ours", "folded"))
+    fitted = {(r["model"], r["contender"]) for r in results["fit"]["fit"]}
+    assert {(m, c) for m in ("resnet18", "resnet20", "resnet56", "resnet50")
+            for c in ("keras_resnet", "torch NCHW", "torch channels_last")} <= fitted
+    assert {r["model"] for r in results["fit"]["cli"]} >= {"resnet20", "resnet18"}
+    for r in results["fit"]["fit"] + results["fit"]["cli"]:
+        assert r["img_s"] > 0 and r["img_s_runs"]
+        if r["contender"] == "keras_resnet":
+            assert r["vs_torch"] > 0 and 0 < r["fma_peak_share"] < 1
     deploy = results["deploy"]
     assert {(r["key"], r["batch"]) for r in deploy["speed"]} == {
         (key, batch) for key in ("tf_fp32_folded", "ort_fp32", "ort_int8", "tflite_int8")
