@@ -120,17 +120,6 @@ def measure_accuracy(args, tmp: str) -> list:
     return records
 
 
-def _interleaved(fns: dict, images: int, repeats: int, calls: int) -> dict:
-    rates = {name: [] for name in fns}
-    for round_ in range(repeats):
-        for name, fn in list(fns.items())[::1 if round_ % 2 == 0 else -1]:
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            rates[name].append(images * calls / (time.perf_counter() - start))
-    return {name: (statistics.median(r), r) for name, r in rates.items()}
-
-
 SPEED_LABELS = {"tf_fp32_folded": ("TensorFlow, BN folded", "fp32"),
                 "ort_fp32": ("onnxruntime", "fp32"),
                 "ort_int8": ("onnxruntime, static QDQ (u8 activations, s8 weights)", "int8"),
@@ -144,14 +133,9 @@ def measure_speed(tf, args, rng, tmp: str) -> tuple:
     import keras_resnet
     from keras_resnet.deploy import export
     from keras_resnet.inference import fold_batchnorm
+    from benchmarks.run import _interleaved, _randomize_bn  # here: run imports this module
     model = keras_resnet.ResNet50(variant="v1.5")
-    for layer in model.layers:  # non-trivial statistics, so folding has work to do
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                               rng.normal(0, 0.1, beta.shape).astype("float32"),
-                               rng.normal(0, 0.1, mean.shape).astype("float32"),
-                               rng.uniform(0.5, 2.0, var.shape).astype("float32")])
+    _randomize_bn(model, rng)  # non-trivial statistics, so folding has work to do
     calibration = rng.normal(size=(args.deploy_calibration,) + IMAGENET).astype("float32")
     paths, export_s = {}, {}
     for key, fmt, quantize in (("ort_fp32", "onnx", None), ("ort_int8", "onnx", "int8"),
@@ -174,7 +158,7 @@ def measure_speed(tf, args, rng, tmp: str) -> tuple:
         for f in fns.values():
             for _ in range(2):  # warm up: first calls allocate and pick kernels
                 f()
-        rates = _interleaved(fns, batch, args.repeats, calls)
+        rates = _interleaved(fns, batch, args.repeats, dict.fromkeys(fns, calls))
         for key, (rate, runs) in rates.items():
             label, dtype = SPEED_LABELS[key]
             records.append(dict(key=key, label=f"ResNet50 v1.5, {label}", dtype=dtype,
