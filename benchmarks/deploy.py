@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,8 +127,6 @@ SPEED_LABELS = {"tf_fp32_folded": ("TensorFlow, BN folded", "fp32"),
 
 def measure_speed(tf, args, rng, tmp: str) -> tuple:
     """img/s of ResNet50 v1.5 at 224x224 on each runtime, batch 32 and 1; export seconds."""
-    import keras
-
     import keras_resnet
     from keras_resnet.deploy import export
     from keras_resnet.inference import fold_batchnorm
