@@ -3,8 +3,9 @@
 `model.fit` rows: one worker process per contender, each built once and then
 told in turn (over stdin) to run one short round of training steps, so every
 contender sees the same machine state; a round's rate is images / seconds.
-- keras_resnet: `model.fit(x, y, batch_size=B)` on in-memory NumPy arrays
-  (Keras' usual path), SGD momentum 0.9, sparse cross-entropy from logits.
+- keras_resnet: `model.fit` on a shuffled, batched, repeated, prefetched
+  `tf.data.Dataset` of in-memory arrays (as `keras-resnet train` feeds it), SGD
+  momentum 0.9, sparse cross-entropy from logits.
 - torch: the usual loop over a shuffled `DataLoader(TensorDataset)`, in NCHW
   and in channels_last (`torch_bench.py fit-worker`).
 The ratio is the median over rounds of keras_resnet's rate / the faster torch
@@ -61,7 +62,7 @@ def _build(name: str, size: int, classes: int):
 def worker(args) -> None:
     """keras_resnet's side: one `model.fit` call whose callback runs the rounds."""
     from benchmarks.run import _import_tf
-    _import_tf(args.threads)
+    tf = _import_tf(args.threads)
     import keras
     import numpy as np
 
@@ -93,7 +94,11 @@ def worker(args) -> None:
                 print(f"done {time.perf_counter() - self.start}", flush=True)
                 self._next()
 
-    model.fit(x, y, batch_size=args.batch, epochs=10**6, verbose=0, callbacks=[Rounds()])
+    # One pass over a repeated dataset: Keras' epoch boundaries would fall between rounds,
+    # where a new epoch's iterator waited seconds after the callback had blocked.
+    data = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n, seed=0)
+            .batch(args.batch, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE))
+    model.fit(data, steps_per_epoch=10**9, verbose=0, callbacks=[Rounds()])
 
 
 # ----------------------------------------------------------------------------- the coordinator
