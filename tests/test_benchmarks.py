@@ -88,3 +88,20 @@ def test_backend_rows_show_every_backend():
     lines = summary.backend_rows(dict(size=224, backends=[entry], skipped=["torch: not installed"]))
     assert "| jax 0.10.2 | 40.0 | 30.0 | 800 | 1.50 | 900 | 2.0e-06 |" in lines
     assert lines[-1] == "Not measured: torch: not installed."
+
+
+def test_fit_rows_set_each_path_against_the_faster_torch_layout():
+    fit = [dict(model="resnet20", label="ResNet20 (CIFAR)", contender="keras_resnet",
+                path="model.fit", batch=128, img_s=550.0, vs_torch=1.15, fma_peak_share=0.2),
+           dict(model="resnet20", label="ResNet20 (CIFAR)", contender="torch NCHW",
+                path="torch loop over a DataLoader", batch=128, img_s=430.0),
+           dict(model="resnet20", label="ResNet20 (CIFAR)", contender="torch channels_last",
+                path="torch loop over a DataLoader", batch=128, img_s=480.0)]
+    cli = [dict(fit[0], path="keras-resnet train (paper-cifar recipe)", img_s=500.0,
+                vs_torch=500.0 / 480.0, fma_peak_share=0.18)]
+    lines = summary.fit_rows(dict(fit=fit, cli=cli))
+    assert lines[2] == ("| ResNet20 (CIFAR), `model.fit` | 128 | 550.0 | 430.0 / 480.0 "
+                        "| 1.15x | 20.0% |")
+    assert lines[3] == ("| ResNet20 (CIFAR), `keras-resnet train (paper-cifar recipe)` | 128 "
+                        "| 500.0 | 430.0 / 480.0 | 1.04x | 18.0% |")
+    assert len(lines) == 4  # torch's own records are columns, not rows
