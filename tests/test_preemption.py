@@ -248,12 +248,14 @@ def test_two_workers_survive_sigterm_then_a_killed_worker_and_resume_agrees(tmp_
         _when_exists(os.path.join(out, "checkpoints", "epoch-0002.keras"), procs)
         procs[1].kill()
         killed = time.monotonic()
-        procs[0].wait(timeout=timeout + 15)
+        # It exits on its own: usually in seconds (connection refused), at most after the
+        # timeout plus teardown, which took over 15 s once on a loaded 2-core CI machine.
+        procs[0].wait(timeout=timeout + 60)
         waited = time.monotonic() - killed
     finally:
         codes, errs = _finish(procs, timeout=10)
     assert codes == [EXIT_WORKER_LOST, -signal.SIGKILL], errs
-    assert waited < timeout + 15
+    assert waited < timeout + 60
     assert re.fullmatch(rf"keras-resnet train: error: lost worker 1 \({workers[1]}\): no answer "
                         rf"within {timeout} s; no checkpoint written; restart every worker with: "
                         rf"keras-resnet train --out {out} --resume --strategy multi_worker\n",
