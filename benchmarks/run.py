@@ -1,9 +1,15 @@
 """Speed of keras_resnet next to keras.applications and torchvision, in one run.
 
     .venv/bin/python -m benchmarks.run [--torch-python PATH] [--out benchmarks/results]
+    .venv/bin/python -m benchmarks.run --check    # are the results older than the code?
+    .venv/bin/python -m benchmarks.run --render   # rewrite the README table from results.json
 
 Writes `results.json` and `speed.png` to `--out` and the table between the
-speed-table markers of README.md. What is measured, and how:
+speed-table markers of README.md. The results record, taken when the run starts,
+the commit measured (`git rev-parse HEAD`), whether the tree was dirty (`git status`,
+less benchmarks/results/) and `common.HARNESS_VERSION`; the table shows them.
+`--check` lists the commits since the measured one that touch keras_resnet/ or
+benchmarks/ (a report: it exits 0). What is measured, and how:
 
 - Threads are pinned (`--threads`, default all cores): OMP/MKL environment
   variables, TensorFlow's intra-op pool and torch's intra-op threads. The
@@ -545,6 +551,9 @@ def main(argv=None) -> int:
     import numpy as np
     rng = np.random.default_rng(0)
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr)  # noqa
+    log(f"measuring commit {measured['commit']}"
+        + (f", uncommitted changes in {', '.join(measured['dirty_paths'][:10])}"
+           if measured["dirty"] else "") + f", harness v{measured['harness_version']}")
 
     log("peaks: FMA loop and 4096^3 sgemm")
     peaks = measure_peaks(tf, args.threads, args.repeats, args.clock_ghz)
