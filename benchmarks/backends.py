@@ -32,17 +32,11 @@ import sys
 import tempfile
 import time
 
-from benchmarks import summary
+from benchmarks import common, summary
+from benchmarks.common import CIFAR, IMAGENET
 
 BACKENDS = ("tensorflow", "jax", "torch")
-IMAGENET = (224, 224, 3)
-CIFAR = (32, 32, 3)
 PARITY_BATCH = 2
-
-
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
 
 
 def _pin_threads(threads: int) -> None:
@@ -66,11 +60,10 @@ def write_weights(directory: str, size: int) -> None:
     import numpy as np
 
     import keras_resnet
-    from benchmarks.run import _randomize_bn
 
     rng = np.random.default_rng(1)
     resnet50 = keras_resnet.ResNet50()
-    _randomize_bn(resnet50, rng)
+    common.randomize_bn(resnet50, rng)
     resnet50.save_weights(os.path.join(directory, "resnet50.weights.h5"))
     keras_resnet.ResNet20().save_weights(os.path.join(directory, "resnet20.weights.h5"))
     np.save(os.path.join(directory, "parity_input.npy"),
@@ -84,7 +77,6 @@ def child(args) -> dict:
     import numpy as np
 
     import keras_resnet
-    from benchmarks.run import _interleaved
 
     backend = keras.backend.backend()
     rng = np.random.default_rng(2)
@@ -99,8 +91,9 @@ def child(args) -> dict:
         x = rng.normal(size=(batch, size, size, 3)).astype("float32")
         for _ in range(3):  # compile (XLA on JAX), then warm the kernels' caches
             resnet50.predict_on_batch(x)
-        (rate, runs), = _interleaved({"r50": lambda x=x: resnet50.predict_on_batch(x)},
-                                     batch, args.repeats, {"r50": calls}).values()
+        (rate, runs), = common.interleaved(
+            {"r50": lambda x=x: resnet50.predict_on_batch(x)}, batch, args.repeats,
+            {"r50": calls}).values()
         records.append(dict(task="inference", model="resnet50", dtype="fp32", batch=batch,
                             size=size, img_s=rate, img_s_runs=runs))
     resnet20 = keras_resnet.ResNet20(classifier_activation=None,
@@ -111,24 +104,23 @@ def child(args) -> dict:
     y = rng.integers(0, 10, args.train_batch)
     for _ in range(3):
         resnet20.train_on_batch(x, y)
-    (rate, runs), = _interleaved({"r20": lambda: resnet20.train_on_batch(x, y)},
-                                 args.train_batch, args.repeats,
-                                 {"r20": args.train_calls}).values()
+    (rate, runs), = common.interleaved(
+        {"r20": lambda: resnet20.train_on_batch(x, y)}, args.train_batch, args.repeats,
+        {"r20": args.train_calls}).values()
     records.append(dict(task="training", model="resnet20", dtype="fp32",
                         batch=args.train_batch, size=CIFAR[0], img_s=rate, img_s_runs=runs))
     versions = {"keras": keras.__version__}
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
     versions[backend] = sys.modules[module].__version__
     return dict(backend=backend, versions=versions, records=records, build_s=build_s,
-                peak_rss_mb=_peak_rss_mb(), parity_logits=np.asarray(parity).tolist())
+                peak_rss_mb=common.peak_rss_mb(), parity_logits=np.asarray(parity).tolist())
 
 
 def measure(args, log=lambda msg: None) -> dict:
     """Every installed backend on the same weights, one process each."""
     import numpy as np
 
-    from benchmarks.run import _pin_threads_env
-    _pin_threads_env(args.threads)  # inherited by each backend's process
+    common.pin_threads_env(args.threads)  # inherited by each backend's process
     size = 64 if args.quick else IMAGENET[0]
     train_calls = args.train_calls  # an int here, benchmarks.run's per-model dict there
     train_calls = train_calls["resnet20"] if isinstance(train_calls, dict) else train_calls
@@ -150,7 +142,7 @@ def measure(args, log=lambda msg: None) -> dict:
                 command.append("--write-weights")
             env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
             out = subprocess.run(command, capture_output=True, text=True, env=env,
-                                 cwd=summary.ROOT)
+                                 cwd=common.ROOT)
             if out.returncode != 0:
                 raise RuntimeError(f"the {backend} benchmark process failed:\n"
                                    f"{out.stderr[-3000:]}")
@@ -167,8 +159,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backends",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--batch1-calls", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=common.REPEATS)
+    parser.add_argument("--batch1-calls", type=int, default=common.BATCH1_CALLS)
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--train-calls", type=int, default=5)
     parser.add_argument("--quick", action="store_true",

@@ -20,6 +20,7 @@ Run by `benchmarks.run` (`measure(tf, args, rng)`), or alone for a look:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -27,7 +28,9 @@ import sys
 import tempfile
 import time
 
-IMAGENET = (224, 224, 3)
+from benchmarks import common
+from benchmarks.common import IMAGENET
+
 CALIBRATION_IMAGES = 256
 DIGITS_MODELS = (("resnet20", "ResNet20 (CIFAR net) at 32x32", 32),
                  ("resnet18", "ResNet18 v1.5 at 64x64", 64))
@@ -130,9 +133,8 @@ def measure_speed(tf, args, rng, tmp: str) -> tuple:
     import keras_resnet
     from keras_resnet.deploy import export
     from keras_resnet.inference import fold_batchnorm
-    from benchmarks.run import _interleaved, _randomize_bn  # here: run imports this module
     model = keras_resnet.ResNet50(variant="v1.5")
-    _randomize_bn(model, rng)  # non-trivial statistics, so folding has work to do
+    common.randomize_bn(model, rng)  # non-trivial statistics, so folding has work to do
     calibration = rng.normal(size=(args.deploy_calibration,) + IMAGENET).astype("float32")
     paths, export_s = {}, {}
     for key, fmt, quantize in (("ort_fp32", "onnx", None), ("ort_int8", "onnx", "int8"),
@@ -155,7 +157,7 @@ def measure_speed(tf, args, rng, tmp: str) -> tuple:
         for f in fns.values():
             for _ in range(2):  # warm up: first calls allocate and pick kernels
                 f()
-        rates = _interleaved(fns, batch, args.repeats, dict.fromkeys(fns, calls))
+        rates = common.interleaved(fns, batch, args.repeats, dict.fromkeys(fns, calls))
         for key, (rate, runs) in rates.items():
             label, dtype = SPEED_LABELS[key]
             records.append(dict(key=key, label=f"ResNet50 v1.5, {label}", dtype=dtype,
@@ -227,12 +229,35 @@ def measure(tf, args, rng, torch_python=None) -> dict:
     return out
 
 
+def parse_args(argv=None):
+    """The arguments `measure` reads, with `benchmarks.run`'s defaults."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.deploy",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=common.REPEATS,
+                        help="timed rounds per figure")
+    parser.add_argument("--batch1-calls", type=int, default=common.BATCH1_CALLS)
+    parser.add_argument("--deploy-epochs", type=int, default=10,
+                        help="training epochs of the digits nets of the int8 accuracy rows")
+    parser.add_argument("--deploy-calibration", type=int, default=16,
+                        help="calibration images of the ResNet50 int8 speed rows (random)")
+    parser.add_argument("--torch-python", default=None,
+                        help="a Python with torch + torchvision ('' to skip torch)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 rounds, 1 epoch: checks the harness, not the speed")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.repeats < 1:
+        parser.error("--threads and --repeats must be positive")
+    if args.quick:
+        args.repeats, args.batch1_calls, args.deploy_epochs, args.deploy_calibration = 2, 2, 1, 4
+    return args
+
+
 def main(argv=None) -> int:
-    from benchmarks import run
-    args = run.parse_args(argv)
-    tf = run._import_tf(args.threads)
+    args = parse_args(argv)
+    tf = common.import_tf(args.threads)
     import numpy as np
-    result = measure(tf, args, np.random.default_rng(0), run._torch_python(args.torch_python))
+    result = measure(tf, args, np.random.default_rng(0), common.torch_python(args.torch_python))
     print(json.dumps(result, indent=1))
     return 0
 

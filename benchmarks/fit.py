@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+from benchmarks import common
+
 HERE = pathlib.Path(__file__).resolve().parent
 
 # model, input size, batch, classes, steps per round
@@ -46,12 +48,17 @@ FIT_CASES = [
 LABELS = {"resnet18": "ResNet18 v1.5 at 32x32", "resnet20": "ResNet20 (CIFAR)",
           "resnet56": "ResNet56 (CIFAR)", "resnet50": "ResNet50 v1.5 at 224x224"}
 CLI_CASES = [("resnet20", 24), ("resnet18", 24)]  # model, steps per epoch
+# `keras-resnet train --model NAME` trains the registry's model in its own convention:
+# resnet18 is keras.applications' "v1" (conv biases), not the v1.5 of the `fit` rows.
+CLI_LABELS = {"resnet20": "ResNet20 (CIFAR)",
+              "resnet18": "ResNet18 v1 (conv biases) at 32x32"}
 CLI_EPOCHS = 3
 
 
 # ----------------------------------------------------------------------------- the TF worker
 
-def _build(name: str, size: int, classes: int):
+def build_model(name: str, size: int, classes: int):
+    """The model of a `model.fit` row: torchvision's layout (v1.5) for resnet18 and resnet50."""
     import keras_resnet
     if name in ("resnet18", "resnet50"):  # torchvision's layout: v1.5, stride in the 3x3
         builder = keras_resnet.ResNet18 if name == "resnet18" else keras_resnet.ResNet50
@@ -59,14 +66,20 @@ def _build(name: str, size: int, classes: int):
     return keras_resnet.get_model(name, classifier_activation=None)
 
 
+def build_cli_model(name: str, size: int, classes: int):
+    """The model of a `keras-resnet train` row: the registry's, in its own convention."""
+    import keras_resnet
+    return keras_resnet.get_model(name, input_shape=(size, size, 3), num_classes=classes,
+                                  classifier_activation=None)
+
+
 def worker(args) -> None:
     """keras_resnet's side: one `model.fit` call whose callback runs the rounds."""
-    from benchmarks.run import _import_tf
-    tf = _import_tf(args.threads)
+    tf = common.import_tf(args.threads)
     import keras
     import numpy as np
 
-    model = _build(args.model, args.size, args.classes)
+    model = build_model(args.model, args.size, args.classes)
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(0)
@@ -183,7 +196,7 @@ def measure_cli(threads: int, fit_records: list, log=lambda msg: None) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         data = _write_cifar10(tmp)
         for model, steps in CLI_CASES:
-            log(f"keras-resnet train: {LABELS[model]}, batch 128")
+            log(f"keras-resnet train: {CLI_LABELS[model]}, batch 128")
             out = os.path.join(tmp, f"run-{model}")
             subprocess.run([sys.executable, "-m", "keras_resnet", "train", "--model", model,
                             "--data", f"cifar10:{data}", "--epochs", str(CLI_EPOCHS),
@@ -194,7 +207,7 @@ def measure_cli(threads: int, fit_records: list, log=lambda msg: None) -> list:
             with open(os.path.join(out, "log.csv")) as f:
                 seconds = [float(row["seconds"]) for row in csv.DictReader(f)][1:]
             runs = [128 * steps / s for s in seconds]
-            record = dict(model=model, label=LABELS[model], contender="keras_resnet",
+            record = dict(model=model, label=CLI_LABELS[model], contender="keras_resnet",
                           path="keras-resnet train (paper-cifar recipe)", size=32, batch=128,
                           img_s=statistics.median(runs), img_s_runs=runs)
             torch = [r["img_s"] for r in fit_records

@@ -1,9 +1,15 @@
 """Speed of keras_resnet next to keras.applications and torchvision, in one run.
 
     .venv/bin/python -m benchmarks.run [--torch-python PATH] [--out benchmarks/results]
+    .venv/bin/python -m benchmarks.run --check    # are the results older than the code?
+    .venv/bin/python -m benchmarks.run --render   # rewrite the README table from results.json
 
 Writes `results.json` and `speed.png` to `--out` and the table between the
-speed-table markers of README.md. What is measured, and how:
+speed-table markers of README.md. The results record, taken when the run starts,
+the commit measured (`git rev-parse HEAD`), whether the tree was dirty (`git status`,
+less benchmarks/results/) and `common.HARNESS_VERSION`; the table shows them.
+`--check` lists the commits since the measured one that touch keras_resnet/ or
+benchmarks/ (a report: it exits 0). What is measured, and how:
 
 - Threads are pinned (`--threads`, default all cores): OMP/MKL environment
   variables, TensorFlow's intra-op pool and torch's intra-op threads. The
@@ -62,61 +68,14 @@ import sys
 import tempfile
 import time
 
-from benchmarks import deploy, fit, pipeline, summary
+from benchmarks import common, deploy, fit, pipeline, summary
+from benchmarks.common import CIFAR, IMAGENET
 
 HERE = pathlib.Path(__file__).resolve().parent
 FMA_FLOP_PER_CYCLE = 64  # 2 FMA pipes x 16 fp32 lanes x 2 FLOP, per core (Zen 5 / AVX-512)
-IMAGENET = (224, 224, 3)
-CIFAR = (32, 32, 3)
-
-
-def _pin_threads_env(threads: int) -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                "TF_NUM_INTEROP_THREADS"):
-        os.environ[var] = str(threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _import_tf(threads: int):
-    _pin_threads_env(threads)
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    return tf
-
-
-def _peak_rss_mb() -> float:
-    """This process' peak resident set (VmHWM). getrusage's ru_maxrss would do, but
-    Linux carries the parent's peak over fork + exec into it."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-
-
-def _interleaved(fns: dict, images: int, repeats: int, calls: dict) -> dict:
-    """Median img/s of each function, timed in interleaved rounds (in forward,
-    then backward order, so that no function always runs first)."""
-    rates = {name: [] for name in fns}
-    for round_ in range(repeats):
-        for name, fn in list(fns.items())[::1 if round_ % 2 == 0 else -1]:
-            start = time.perf_counter()
-            for _ in range(calls[name]):
-                fn()
-            rates[name].append(images * calls[name] / (time.perf_counter() - start))
-    return {name: (statistics.median(r), r) for name, r in rates.items()}
 
 
 # ----------------------------------------------------------------------------- models
-
-def _randomize_bn(model, rng) -> None:
-    import keras
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                               rng.normal(0, 0.1, beta.shape).astype("float32"),
-                               rng.normal(0, 0.1, mean.shape).astype("float32"),
-                               rng.uniform(0.5, 2.0, var.shape).astype("float32")])
-
 
 def _keras_applications_resnet50(policy: str = "float32"):
     import keras
@@ -134,11 +93,11 @@ def _inference_models(rng) -> list:
     from keras_resnet.inference import fold_batchnorm, with_dtype_policy
 
     ka = _keras_applications_resnet50()
-    _randomize_bn(ka, rng)
+    common.randomize_bn(ka, rng)
     ours = keras_resnet.ResNet50()
     ours.set_weights(ka.get_weights())
     ours15 = keras_resnet.ResNet50(variant="v1.5")
-    _randomize_bn(ours15, rng)
+    common.randomize_bn(ours15, rng)
     ka16 = _keras_applications_resnet50("mixed_bfloat16")
     ka16.set_weights(ka.get_weights())
     folded = fold_batchnorm(ours)
@@ -250,7 +209,7 @@ def measure_inference(tf, args, rng) -> tuple:
             for _ in range(2):  # trace, then warm oneDNN's primitive cache
                 fn().numpy()
             fns[(key, dtype)] = lambda fn=fn: fn().numpy()
-        rates = _interleaved(fns, batch, args.repeats, {k: calls for k in fns})
+        rates = common.interleaved(fns, batch, args.repeats, {k: calls for k in fns})
         for order, (key, label, dtype, model) in enumerate(models):
             rate, runs = rates[(key, dtype)]
             records.append(dict(key=key, label=label, dtype=dtype, batch=batch, order=order,
@@ -292,7 +251,7 @@ def measure_training(tf, args, rng) -> list:
             step(x, y).numpy()
         steps[name] = lambda step=step, x=x, y=y: step(x, y).numpy()
         models[name] = model
-    rates = _interleaved(steps, args.train_batch, args.repeats, args.train_calls)
+    rates = common.interleaved(steps, args.train_batch, args.repeats, args.train_calls)
     return [dict(framework="keras_resnet", model=name.split("_")[0],
                  batchnorm="keras" if name.endswith("_kerasbn") else "fused",
                  label=f"keras_resnet {TRAINING[name]}",
@@ -348,11 +307,11 @@ CHILD_MODELS = {"ka": "keras.applications ResNet50", "ours": "keras_resnet ResNe
 
 def child(name: str, threads: int) -> dict:
     """Build time and peak RSS of one model in this (fresh) process."""
-    tf = _import_tf(threads)
+    tf = common.import_tf(threads)
     import numpy as np
     import keras_resnet
     from keras_resnet.inference import fold_batchnorm
-    baseline = _peak_rss_mb()
+    baseline = common.peak_rss_mb()
     rng = np.random.default_rng(0)
     builder = {"ka": _keras_applications_resnet50,
                "ours": keras_resnet.ResNet50, "folded": keras_resnet.ResNet50,
@@ -379,7 +338,7 @@ def child(name: str, threads: int) -> dict:
         for _ in range(3):
             fn().numpy()
         result["peak_rss_task"] = "3 inference batches of 32, fp32"
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = common.peak_rss_mb()
     for _ in range(2):  # after the memory reading: more builds would raise the peak
         start = time.perf_counter()
         builder()
@@ -390,18 +349,9 @@ def child(name: str, threads: int) -> dict:
 
 def run_child(name: str, threads: int) -> dict:
     out = subprocess.run([sys.executable, "-m", "benchmarks.run", "--child", name,
-                          "--threads", str(threads)], cwd=summary.ROOT, check=True,
+                          "--threads", str(threads)], cwd=common.ROOT, check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _torch_python(requested):
-    if requested is not None:
-        return requested or None  # "" disables torch
-    if os.environ.get("KERAS_RESNET_TORCH_PYTHON"):
-        return os.environ["KERAS_RESNET_TORCH_PYTHON"]
-    import importlib.util
-    return sys.executable if importlib.util.find_spec("torch") else None
 
 
 def run_torch(python: str, task: str, args) -> dict:
@@ -500,16 +450,22 @@ def _add_fma_share(through_fit: dict, peak_gflops: float) -> None:
     import keras
     from keras_resnet import count_macs
     macs = {}
-    for r in through_fit["fit"] + through_fit["cli"]:
-        if r["contender"] != "keras_resnet":
-            continue
-        key = (r["model"], r["size"])
-        if key not in macs:
-            macs[key] = count_macs(fit._build(r["model"], r["size"], 1000 if r["size"] == 224
-                                              else 10))
-            keras.backend.clear_session()
-        r["train_gflops"] = 6 * macs[key] * r["img_s"] / 1e9
-        r["fma_peak_share"] = r["train_gflops"] / peak_gflops
+    for part, build in (("fit", fit.build_model), ("cli", fit.build_cli_model)):
+        for r in through_fit[part]:
+            if r["contender"] != "keras_resnet":
+                continue
+            key = (part, r["model"], r["size"])
+            if key not in macs:
+                macs[key] = count_macs(build(r["model"], r["size"],
+                                             1000 if r["size"] == 224 else 10))
+                keras.backend.clear_session()
+            r["train_gflops"] = 6 * macs[key] * r["img_s"] / 1e9
+            r["fma_peak_share"] = r["train_gflops"] / peak_gflops
+
+
+# The /proc/cpuinfo flags the Speed section names: the vector and matrix units the kernels use.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16",
+             "amx_int8", "asimd", "sve", "sve2")
 
 
 def _machine(tf, torch_info) -> dict:
@@ -522,8 +478,10 @@ def _machine(tf, torch_info) -> dict:
                 cpu = line.split(":", 1)[1].strip()
                 break
     flags = open("/proc/cpuinfo").read()
+    present = set(flags.split())
     return dict(cpu=cpu, cores=os.cpu_count(), avx512=" avx512f " in flags,
-                avx512_bf16=" avx512_bf16 " in flags, python=platform.python_version(),
+                avx512_bf16=" avx512_bf16 " in flags,
+                isa=[f for f in ISA_FLAGS if f in present], python=platform.python_version(),
                 platform=platform.platform(), tensorflow=tf.__version__,
                 keras=keras.__version__, numpy=np.__version__,
                 onednn=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
@@ -537,11 +495,12 @@ def parse_args(argv=None):
         description="Benchmark keras_resnet against keras.applications and torchvision.")
     parser.add_argument("--out", type=pathlib.Path, default=summary.RESULTS_DIR,
                         help="directory for results.json and speed.png")
-    parser.add_argument("--readme", default=str(summary.ROOT / "README.md"),
+    parser.add_argument("--readme", default=str(common.ROOT / "README.md"),
                         help="README whose speed table to rewrite ('' to leave it alone)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=7, help="timed rounds per figure")
-    parser.add_argument("--batch1-calls", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=common.REPEATS,
+                        help="timed rounds per figure")
+    parser.add_argument("--batch1-calls", type=int, default=common.BATCH1_CALLS)
     parser.add_argument("--agreement-images", type=int, default=128)
     parser.add_argument("--digits-epochs", type=int, default=10)
     parser.add_argument("--train-batch", type=int, default=128)
@@ -555,7 +514,14 @@ def parse_args(argv=None):
                         help="CPU clock for the FMA peak instead of measuring it")
     parser.add_argument("--quick", action="store_true",
                         help="2 rounds, fewer images: checks the harness, not the speed")
-    parser.add_argument("--child", choices=list(CHILD_MODELS), help=argparse.SUPPRESS)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="measure nothing: report whether the results in --out are older "
+                           "than the code they measure (always exits 0)")
+    mode.add_argument("--render", action="store_true",
+                      help="measure nothing: rewrite --readme's speed table from the results "
+                           "in --out")
+    mode.add_argument("--child", choices=list(CHILD_MODELS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads < 1 or args.repeats < 1:
         parser.error("--threads and --repeats must be positive")
@@ -572,12 +538,22 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.threads)))
         return 0
+    if args.check:
+        print(summary.status_report(_load(args.out)), end="")
+        return 0
+    if args.render:
+        _write_readme(args.readme, summary.render_table(_load(args.out)))
+        return 0
+    measured = common.provenance()  # before anything runs: the code this run measures
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = os.getloadavg()
-    tf = _import_tf(args.threads)
+    tf = common.import_tf(args.threads)
     import numpy as np
     rng = np.random.default_rng(0)
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr)  # noqa
+    log(f"measuring commit {measured['commit']}"
+        + (f", uncommitted changes in {', '.join(measured['dirty_paths'][:10])}"
+           if measured["dirty"] else "") + f", harness v{measured['harness_version']}")
 
     log("peaks: FMA loop and 4096^3 sgemm")
     peaks = measure_peaks(tf, args.threads, args.repeats, args.clock_ghz)
@@ -592,7 +568,7 @@ def main(argv=None) -> int:
     log("build time and peak memory, one fresh process per model")
     children = [run_child(name, args.threads) for name in CHILD_MODELS]
 
-    torch_python = _torch_python(args.torch_python)
+    torch_python = common.torch_python(args.torch_python)
     torch_info, torch_inference = {}, []
     if torch_python:
         log(f"torch with {torch_python}")
@@ -636,7 +612,7 @@ def main(argv=None) -> int:
     m["load_start"] = list(load_start)
     m["load_end"] = list(os.getloadavg())
     results = dict(
-        harness_fingerprint=summary.fingerprint(),
+        provenance=measured,
         command="python -m benchmarks.run " + " ".join(
             sys.argv[1:] if argv is None else argv),
         started=started.isoformat(timespec="seconds"),
@@ -656,18 +632,31 @@ def main(argv=None) -> int:
         build_and_memory=children, deploy=deployment, backends=on_backends,
     )
     results["targets"] = targets(results)
-    from keras_resnet.atomic import atomic_path, write_text  # after _import_tf pinned threads
+    from keras_resnet.atomic import atomic_path, write_text  # after import_tf pinned threads
     args.out.mkdir(parents=True, exist_ok=True)
     write_text(args.out / "results.json", json.dumps(results, indent=1))
     with atomic_path(args.out / "speed.png") as tmp:
         summary.plot(results, tmp)
     table = summary.render_table(results)
-    if args.readme:
-        readme = pathlib.Path(args.readme)
-        text = summary.replace_readme_section(readme.read_text(), table)
-        write_text(readme, text)
+    _write_readme(args.readme, table)
     print(table)
     return 0
+
+
+def _load(out: pathlib.Path) -> dict:
+    path = out / summary.RESULTS_JSON.name
+    if not path.is_file():
+        raise SystemExit(f"no results at {path}: run `python -m benchmarks.run` to make them")
+    return json.loads(path.read_text())
+
+
+def _write_readme(readme: str, table: str) -> None:
+    """Rewrites the speed table of `readme` ('' leaves it alone)."""
+    if not readme:
+        return
+    from keras_resnet.atomic import write_text
+    path = pathlib.Path(readme)
+    write_text(path, summary.replace_readme_section(path.read_text(), table))
 
 
 if __name__ == "__main__":

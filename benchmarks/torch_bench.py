@@ -71,24 +71,18 @@ def cifar_resnet(n: int, num_classes: int = 10):
     return nn.Sequential(*layers)
 
 
-def infer(args) -> dict:
-    torch = _pin(args.threads)
-    import torchvision
-    builds = []
-    for _ in range(3):
-        start = time.perf_counter()
-        model = torchvision.models.resnet50(weights=None).eval()
-        builds.append(time.perf_counter() - start)
+def _time_inference(torch, modes, args) -> list:
+    """img/s of each (dtype, layout, net, autocast) at batch 32 (one call per round) and 1
+    (`--batch1-calls` per round), after two warm-up calls; float nets are put in `layout`."""
     records = []
-    modes = [("fp32", "NCHW", None), ("fp32", "channels_last", None),
-             ("bf16", "channels_last", torch.bfloat16)]
     for batch in (32, 1):
-        for dtype, layout, autocast in modes:
+        for dtype, layout, net, autocast in modes:
             fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-            net = model.to(memory_format=fmt)
+            if dtype != "int8":  # a quantized graph keeps the layout it was converted in
+                net = net.to(memory_format=fmt)
             x = torch.randn(batch, 3, 224, 224).to(memory_format=fmt)
 
-            def run():
+            def run(net=net, x=x, autocast=autocast):
                 with torch.inference_mode(), torch.autocast(
                         "cpu", dtype=autocast or torch.float32, enabled=autocast is not None):
                     net(x)
@@ -99,6 +93,20 @@ def infer(args) -> dict:
             rate, rates = _median_rate(run, batch, args.repeats, calls)
             records.append(dict(model="resnet50", dtype=dtype, layout=layout, batch=batch,
                                 img_s=rate, img_s_runs=rates))
+    return records
+
+
+def infer(args) -> dict:
+    torch = _pin(args.threads)
+    import torchvision
+    builds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model = torchvision.models.resnet50(weights=None).eval()
+        builds.append(time.perf_counter() - start)
+    records = _time_inference(torch, [("fp32", "NCHW", model, None),
+                                      ("fp32", "channels_last", model, None),
+                                      ("bf16", "channels_last", model, torch.bfloat16)], args)
     return dict(task="infer", build_s=statistics.median(builds), records=records)
 
 
@@ -151,24 +159,8 @@ def int8(args) -> dict:
             prepared(torch.randn(8, 3, 224, 224))
     quantized = convert_fx(prepared)
     quantize_s = time.perf_counter() - start
-    records = []
-    for batch in (32, 1):
-        x = torch.randn(batch, 3, 224, 224)
-        for dtype, net, fmt in (("fp32", model, torch.channels_last),
-                                ("int8", quantized, torch.contiguous_format)):
-            xin = x.to(memory_format=fmt)
-            net = net.to(memory_format=fmt) if dtype == "fp32" else net
-
-            def run(net=net, xin=xin):
-                with torch.inference_mode():
-                    net(xin)
-
-            calls = 1 if batch > 1 else args.batch1_calls
-            for _ in range(2):
-                run()
-            rate, rates = _median_rate(run, batch, args.repeats, calls)
-            records.append(dict(model="resnet50", dtype=dtype, batch=batch, img_s=rate,
-                                img_s_runs=rates))
+    records = _time_inference(torch, [("fp32", "channels_last", model, None),
+                                      ("int8", "NCHW", quantized, None)], args)
     return dict(task="int8", quantize_s=quantize_s, records=records)
 
 

@@ -1,17 +1,27 @@
-"""The committed benchmark results: present, complete, made by this harness, in the README.
+"""The committed benchmark results (present, complete, in the README, saying what they
+measured), the harness' record of provenance and staleness, and its import structure.
 
-The benchmark itself is not run here (`python -m benchmarks.run`, see README "Speed").
+The benchmark itself is not run here (`python -m benchmarks.run`, see README "Speed"). No test
+here depends on the library's files: results older than the code are reported by
+`python -m benchmarks.run --check`, not failed.
 """
 
+import ast
+import contextlib
+import io
 import json
+import os
+import pathlib
+import subprocess
 
 import pytest
 
-from benchmarks import summary
+from benchmarks import common, fit, summary
 
-KEYS = {"harness_fingerprint", "command", "started", "finished", "machine", "settings", "peaks",
+KEYS = {"provenance", "command", "started", "finished", "machine", "settings", "peaks",
         "inference", "torch_inference", "training", "bf16_agreement", "build_and_memory",
         "targets", "deploy", "input_pipeline", "backends", "fit"}
+BENCHMARKS = common.ROOT / "benchmarks"
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +30,15 @@ def results():
     return json.loads(summary.RESULTS_JSON.read_text())
 
 
-def test_results_were_made_by_this_harness(results):
-    assert results["harness_fingerprint"] == summary.fingerprint(), (
-        "benchmarks/ or the fast paths it measures (keras_resnet/inference.py, layers.py) "
-        "changed since the results were made: "
-        "rerun `python -m benchmarks.run`")
+def test_results_record_what_they_measured(results):
+    prov = results["provenance"]
+    assert len(prov["commit"]) == 40 and int(prov["commit"], 16) >= 0
+    assert prov["dirty"] in (True, False, None)
+    assert prov["dirty"] or not prov["dirty_paths"]
+    # Made by this harness or an older one (the Speed section says which), never a newer one.
+    assert isinstance(prov["harness_version"], int)
+    assert 1 <= prov["harness_version"] <= common.HARNESS_VERSION
+    assert prov["recorded_by"]
     assert not results["settings"]["quick"]
 
 
@@ -75,8 +89,243 @@ def test_results_are_complete(results):
 
 def test_chart_and_readme_table_match_the_results(results):
     assert summary.CHART_PNG.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    readme = (summary.ROOT / "README.md").read_text()
-    assert summary.readme_section(readme) == summary.render_table(results)
+    readme = (common.ROOT / "README.md").read_text()
+    assert summary.readme_section(readme) == summary.speed_markdown() == summary.render_table(
+        results)
+
+
+def test_the_speed_section_says_which_commit_harness_and_machine():
+    results = dict(provenance=dict(commit="abc1234" + "0" * 33, dirty=False, harness_version=3),
+                   machine=dict(cpu="AMD EPYC 9B45", isa=["avx512f", "avx512_bf16"]))
+    assert summary.provenance_line(results) == (
+        "Measured at commit abc1234 (clean), harness v3, on AMD EPYC 9B45 "
+        "(avx512f, avx512_bf16).")
+    results["provenance"]["dirty"] = True
+    assert "(uncommitted changes)" in summary.provenance_line(results)
+    # Results from before the ISA list name AVX-512 and its bf16 through two flags.
+    results["provenance"]["dirty"] = None
+    results["machine"] = dict(cpu="Intel(R) Xeon(R) Processor", avx512=True, avx512_bf16=False)
+    assert summary.provenance_line(results) == (
+        "Measured at commit abc1234 (tree state not recorded), harness v3, on "
+        "Intel(R) Xeon(R) Processor (avx512f).")
+
+
+def test_the_cli_rows_are_labelled_with_the_model_the_cli_trains(results):
+    """`keras-resnet train --model resnet18` trains the registry's resnet18, keras.applications'
+    v1 with conv biases; the `model.fit` rows build torchvision's v1.5."""
+    from keras_resnet.registry import REGISTRY
+    assert REGISTRY["resnet18"].variant == "v1"
+    assert " v1 " in fit.CLI_LABELS["resnet18"] and "v1.5" not in fit.CLI_LABELS["resnet18"]
+    assert "v1.5" in fit.LABELS["resnet18"]
+    assert {r["model"]: r["label"] for r in results["fit"]["cli"]} == {
+        m: fit.CLI_LABELS[m] for m, _ in fit.CLI_CASES}
+
+
+# ----------------------------------------------------------------------------- provenance
+
+def _git(root, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True,
+                          env=env).stdout.strip()
+
+
+def _commit(root, message, files):
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", message)
+    return _git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path):
+    _git(tmp_path, "init", "-q")
+    _commit(tmp_path, "start", {"keras_resnet/layers.py": "a = 1\n", "benchmarks/run.py": "",
+                                "benchmarks/results/results.json": "{}", "docs/index.md": ""})
+    return tmp_path
+
+
+def test_a_run_records_its_commit_and_whether_the_tree_was_dirty(repo):
+    head = _git(repo, "rev-parse", "HEAD")
+    prov = common.provenance(repo)
+    assert (prov["commit"], prov["dirty"], prov["dirty_paths"]) == (head, False, [])
+    assert prov["harness_version"] == common.HARNESS_VERSION
+    (repo / "benchmarks/results/results.json").write_text('{"new": 1}')  # a run's own output
+    (repo / "benchmarks/results/speed.png").write_text("")
+    assert common.provenance(repo)["dirty"] is False
+    (repo / "keras_resnet/layers.py").write_text("a = 2\n")
+    (repo / "notes.txt").write_text("")
+    prov = common.provenance(repo)
+    assert prov["dirty"] is True
+    assert sorted(prov["dirty_paths"]) == ["keras_resnet/layers.py", "notes.txt"]
+
+
+def test_outside_git_a_run_records_no_commit(tmp_path):
+    prov = common.provenance(tmp_path)
+    assert (prov["commit"], prov["dirty"]) == (None, None)
+    assert common.staleness(prov, tmp_path)["known"] is False
+
+
+def test_staleness_lists_the_commits_that_touch_the_measured_code(repo):
+    measured = common.provenance(repo)
+    _commit(repo, "docs only", {"docs/index.md": "more"})
+    library = _commit(repo, "a library change", {"keras_resnet/layers.py": "a = 2\n"})
+    _commit(repo, "new results, new table", {"benchmarks/results/results.json": '{"a": 1}',
+                                             "benchmarks/summary.py": "# renders\n"})
+    harness = _commit(repo, "harness change", {"benchmarks/fit.py": ""})
+    s = common.staleness(measured, repo)
+    assert s["known"] and s["dirty_paths"] == []
+    assert [(c["sha"], c["subject"], c["files"]) for c in s["commits"]] == [
+        (harness, "harness change", ["benchmarks/fit.py"]),
+        (library, "a library change", ["keras_resnet/layers.py"])]
+    (repo / "keras_resnet/layers.py").write_text("a = 3\n")
+    (repo / "docs/index.md").write_text("")
+    assert common.staleness(measured, repo)["dirty_paths"] == ["keras_resnet/layers.py"]
+    # A commit this checkout does not have (another branch, a shallow clone): unknown.
+    assert common.staleness(dict(measured, commit="f" * 40), repo)["known"] is False
+
+
+def test_the_status_report_says_what_changed_and_never_fails(repo, results):
+    measured = dict(results, provenance=common.provenance(repo))
+    report = summary.status_report(measured, repo)
+    assert report.endswith("The results measure the code as it is now.\n")
+    sha = _commit(repo, "faster layers", {"keras_resnet/layers.py": "a = 2\n"})
+    report = summary.status_report(measured, repo)
+    assert "1 commit(s) since then touch the measured code" in report
+    assert f"  {sha[:7]} " in report and "      keras_resnet/layers.py" in report
+    assert "rerun `python -m benchmarks.run`" in report
+    older = dict(measured, provenance=dict(measured["provenance"], harness_version=0))
+    assert "measures differently" in summary.status_report(older, repo)
+
+
+def test_check_mode_reports_on_the_committed_results():
+    from benchmarks import run
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert run.main(["--check"]) == 0
+    assert out.getvalue().startswith("Measured at commit ")
+
+
+# ----------------------------------------------------------------------------- structure
+
+def _module_name(path: pathlib.Path) -> str:
+    return "benchmarks" if path.stem == "__init__" else f"benchmarks.{path.stem}"
+
+
+def import_graph(sources: dict) -> tuple:
+    """(edges, private) of the benchmark modules `sources` ({module name: source}):
+    edges[m] is the set of benchmark modules m imports (at module level or in a function),
+    private the (importer, module, name) of each underscore name taken from another module,
+    by `from benchmarks.x import _name` or as `x._name`."""
+    modules = set(sources)
+    edges = {m: set() for m in sources}
+    private = []
+    for name, source in sources.items():
+        aliases = {}  # local name -> benchmark module it refers to
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name in modules and a.name != "benchmarks":
+                        edges[name].add(a.name)
+                    if a.asname:  # `import benchmarks.x as y` binds y to benchmarks.x
+                        aliases[a.asname] = a.name
+                    elif a.name.split(".")[0] == "benchmarks":  # it binds `benchmarks`
+                        aliases["benchmarks"] = "benchmarks"
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = "benchmarks" + (f".{base}" if base else "")
+                if base.split(".")[0] != "benchmarks":
+                    continue
+                for a in node.names:
+                    submodule = f"{base}.{a.name}"
+                    if base == "benchmarks" and submodule in modules:
+                        edges[name].add(submodule)
+                        aliases[a.asname or a.name] = submodule
+                        continue
+                    if base in modules and base != "benchmarks":
+                        edges[name].add(base)
+                    if a.name.startswith("_") and base != name:
+                        private.append((name, base, a.name))
+        for node in ast.walk(ast.parse(source)):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                continue
+            owner = None
+            if isinstance(node.value, ast.Name):
+                owner = aliases.get(node.value.id)
+            elif (isinstance(node.value, ast.Attribute) and isinstance(node.value.value, ast.Name)
+                  and aliases.get(node.value.value.id) == "benchmarks"):
+                owner = f"benchmarks.{node.value.attr}"
+            if owner and owner != name and owner != "benchmarks":
+                private.append((name, owner, node.attr))
+    for m in edges:
+        edges[m].discard(m)
+    return edges, private
+
+
+def find_cycle(edges: dict):
+    """One import cycle as a list of modules (first == last), or None."""
+    state = {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for n in sorted(edges.get(m, ())):
+            if state.get(n) == "open":
+                return path[path.index(n):] + [n]
+            if n not in state:
+                found = visit(n, path + [n])
+                if found:
+                    return found
+        state[m] = "done"
+        return None
+
+    for m in sorted(edges):
+        if m not in state:
+            found = visit(m, [m])
+            if found:
+                return found
+    return None
+
+
+def test_the_import_checker_finds_cycles_and_private_imports():
+    edges, private = import_graph({
+        "benchmarks.a": "from benchmarks import b\nb._helper()\n",
+        "benchmarks.b": "def f():\n    from benchmarks.c import _x, y\n",
+        "benchmarks.c": "def g():\n    import benchmarks.a\n    benchmarks.a._z()\n",
+        "benchmarks.d": "from . import common\nfrom .common import shared\n",
+        "benchmarks.common": "import os\n"})
+    assert edges == {"benchmarks.a": {"benchmarks.b"}, "benchmarks.b": {"benchmarks.c"},
+                     "benchmarks.c": {"benchmarks.a"}, "benchmarks.d": {"benchmarks.common"},
+                     "benchmarks.common": set()}
+    assert sorted(private) == [("benchmarks.a", "benchmarks.b", "_helper"),
+                               ("benchmarks.b", "benchmarks.c", "_x"),
+                               ("benchmarks.c", "benchmarks.a", "_z")]
+    assert find_cycle(edges) == ["benchmarks.a", "benchmarks.b", "benchmarks.c", "benchmarks.a"]
+    assert find_cycle({"x": {"y"}, "y": set()}) is None
+
+
+def test_benchmark_modules_form_layers_around_one_leaf():
+    """No import cycle in benchmarks/ (module-level and function-local imports), no module
+    takes another's private names, and the shared helpers live in common.py, which imports
+    no other benchmark module and whose definitions no other module repeats."""
+    files = sorted(BENCHMARKS.glob("*.py"))
+    sources = {_module_name(f): f.read_text() for f in files}
+    edges, private = import_graph(sources)
+    assert find_cycle(edges) is None, f"import cycle: {' -> '.join(find_cycle(edges))}"
+    assert private == [], f"private names imported across modules: {private}"
+    assert edges["benchmarks.common"] == set()
+    shared = {n.name for n in ast.parse(sources["benchmarks.common"]).body
+              if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    for module, source in sources.items():
+        if module in ("benchmarks.common", "benchmarks.torch_bench"):
+            continue  # torch_bench runs as a script under torch's Python, without the package
+        defined = {n.name.lstrip("_") for n in ast.walk(ast.parse(source))
+                   if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        assert not defined & shared, f"{module} repeats common.py's {defined & shared}"
 
 
 def test_backend_rows_show_every_backend():
