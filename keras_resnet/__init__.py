@@ -1,6 +1,6 @@
 """keras_resnet: every ResNet, from one registry of architectures, in Keras 3.
 
-The registry (`list_models`, `model_info`, `get_model`) needs no framework;
+The registry (`list_models`, `model_info`) needs no framework;
 everything else is imported on first use (PEP 562), so `import keras_resnet`
 and `keras-resnet list` start without loading TensorFlow.
 """
@@ -10,7 +10,7 @@ import importlib.abc
 import importlib.util
 import sys
 
-from keras_resnet.registry import ModelInfo, builder_names, get_model, list_models, model_info
+from keras_resnet.registry import ModelInfo, builder_names, list_models, model_info
 
 __version__ = "0.1.0"
 
@@ -30,14 +30,15 @@ _LAZY = {
     "FusedBatchNormalization": "keras_resnet.layers",
     "count_macs": "keras_resnet.macs",
     "ResNet": "keras_resnet.models",
-    **{builder: "keras_resnet.models" for builder in builder_names()},
+    "get_model": "keras_resnet.builders",
+    **{builder: "keras_resnet.builders" for builder in builder_names()},
     "find_pretrained": "keras_resnet.pretrained",
     "list_pretrained": "keras_resnet.pretrained",
-    "decode_predictions": "keras_resnet.preprocessing",
+    "decode_predictions": "keras_resnet.imagenet_labels",
     "preprocess_input": "keras_resnet.preprocessing",
 }
 
-__all__ = ["ModelInfo", "get_model", "list_models", "model_info", *_LAZY]
+__all__ = ["ModelInfo", "list_models", "model_info", *_LAZY]
 
 
 def __getattr__(name):

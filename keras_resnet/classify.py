@@ -13,23 +13,22 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from keras_resnet.pretrained import Pretrained, find_pretrained, list_pretrained
-from keras_resnet.registry import get_model, model_info
+from keras_resnet.builders import get_model
+from keras_resnet.pretrained import Checkpoint, resolve
 
 
-def pretrained_row(name: str) -> Pretrained:
-    """The pretrained row of a full name "MODEL.TAG" (e.g. "resnet50.a1_in1k")."""
+def pretrained_checkpoint(name: str) -> Checkpoint:
+    """The checkpoint of a full name "MODEL.TAG" (e.g. "resnet50.a1_in1k")."""
     model, dot, tag = name.partition(".") if isinstance(name, str) else ("", "", "")
     if not dot or not model or not tag:
         raise ValueError("`name` must be a pretrained full name MODEL.TAG, e.g. "
                          f"'resnet50.a1_in1k' (see `keras-resnet list --pretrained`). "
                          f"Received: name={name!r}")
-    row = find_pretrained(model, tag)  # an unknown model raises, listing the models
-    if row is None:
-        tags = ", ".join(r.tag for r in list_pretrained(model)) or "none"
-        raise ValueError(f"{model_info(model).name} has no pretrained weights {tag!r}; "
-                         f"its tags: {tags}. Received: name={name!r}")
-    return row
+    checkpoint = resolve(name, model)  # an unknown model or tag raises, listing them
+    if checkpoint.row is None:
+        raise ValueError(f"`name` must be a pretrained full name MODEL.TAG; {name!r} is a "
+                         f"file. Received: name={name!r}")
+    return checkpoint
 
 
 def classify(name: str, images: Sequence[str], *,
@@ -46,18 +45,17 @@ def classify(name: str, images: Sequence[str], *,
     """
     from keras_resnet import preprocessing
 
-    row = pretrained_row(name)
+    checkpoint = pretrained_checkpoint(name)
+    row, crop = checkpoint.row, checkpoint.eval_transform
     if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= row.num_classes:
         raise ValueError(f"`top` must be an integer in [1, {row.num_classes}]. "
                          f"Received: top={top!r}")
     if isinstance(images, str) or not images:
         raise ValueError("`images` must list at least one image file")
-    crop_pct = row.crop_pct or preprocessing.DEFAULT_CROP_PCT
-    interpolation = row.interpolation or "bilinear"
-    batch = np.stack([preprocessing.load_eval_image(p, row.eval_size, crop_pct, interpolation)
-                      for p in images])
+    batch = np.stack([preprocessing.load_eval_image(p, crop.size, crop.crop_pct,
+                                                    crop.interpolation) for p in images])
     preprocessing.imagenet_class_index()  # offline without it: fail before building
     model = get_model(row.name, include_preprocessing=True,
-                      input_shape=(row.eval_size, row.eval_size, 3))
+                      input_shape=(crop.size, crop.size, 3))
     probs = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
     return list(zip(images, preprocessing.decode_predictions(probs, top=top)))

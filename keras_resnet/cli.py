@@ -54,7 +54,7 @@ def _cmd_params(args) -> None:
 
 
 def _cmd_summary(args) -> None:
-    from keras_resnet.registry import get_model
+    from keras_resnet.builders import get_model
     kwargs = {}
     if args.input_shape:
         kwargs["input_shape"] = tuple(args.input_shape)
@@ -70,7 +70,7 @@ def _cmd_convert(args) -> None:
     import warnings
 
     from keras_resnet.atomic import atomic_path
-    from keras_resnet.registry import get_model
+    from keras_resnet.builders import get_model
     suffix = next((s for s in (".weights.h5", ".keras") if args.dst.endswith(s)), None)
     if suffix is None:
         raise UsageError(f"DST must end in .weights.h5 or .keras. Received: {args.dst!r}")
@@ -211,8 +211,11 @@ def _default_out(args) -> str:
         raise UsageError("--resume needs --out DIR (the run to continue)")
     import time
     kind = (args.data or "data").split(":")[0]
-    model = args.model or (args.weights or "model").split(".")[0]  # --weights NAME.TAG
-    return f"runs/{model}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    model = args.model
+    if model is None and args.weights is not None:  # --weights NAME.TAG names the model
+        from keras_resnet.pretrained import resolve
+        model = resolve(args.weights).model
+    return f"runs/{model or 'model'}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _cmd_evaluate(args) -> None:

@@ -1,18 +1,22 @@
-"""The generic ResNet builder, argument checking, and the public ResNetN functions.
+"""The builder every model ends in (`build_resnet`), argument checks, and `ResNet`.
 
-The public builders (`ResNet18`, ..., `ResNet110`) are made here from the
-registry's rows (`keras_resnet.registry`), one per registered model.
+`build_resnet` resolves `weights` (`keras_resnet.pretrained.resolve`), checks
+every argument, then builds: the input (and its normalisation), the stem and
+stages (`keras_resnet.blocks`), the head, and loads the weights. The public
+builders of the registered models (`ResNet50`, ...) are in `keras_resnet.builders`.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Callable, Optional, Sequence
+import inspect
+import textwrap
+from typing import Optional, Sequence
 
 import keras
 
 from keras_resnet import blocks
-from keras_resnet.registry import REGISTRY, ModelInfo
+from keras_resnet.pretrained import InputNormalization, resolve
+from keras_resnet.registry import REGISTRY, model_for
 from keras_resnet.specs import (OUTPUT_STRIDES, POOLINGS, SHORTCUTS, ArchSpec,
                                 check_block_options, check_choice, check_zero_init_residual,
                                 get_stem, get_variant)
@@ -88,59 +92,114 @@ def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_acti
             ) from e
 
 
+# The options every builder takes, written once: `build_resnet`'s keyword
+# arguments after `weights`, documented in `OPTIONS_DOC` (the public builders'
+# docstrings end with it; `keras_resnet.builders` copies this signature).
+OPTIONS_DOC = """\
+    include_top: Keep the global-average-pool + Dense classifier.
+    weights: None (random); "imagenet" (keras.applications' file), "timm"
+        or "torchvision" (their default checkpoint of the model), a
+        pretrained tag ("a1_in1k"; `keras-resnet list --pretrained`),
+        "hf://ORG/REPO" (a Hugging Face Hub repo's torchvision/timm
+        model.safetensors), or a path to a weights file; see
+        `keras_resnet.pretrained.resolve`. Tags and "hf://" files come
+        through the Hugging Face Hub cache (HF_HUB_CACHE, HF_HUB_OFFLINE).
+        RGB weights load into 1 or N input channels by adapting the first
+        convolution as timm's `adapt_input_conv` does.
+    input_tensor: Optional tensor to use as the model's input.
+    pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
+    classifier_activation: Activation of the classifier; None gives logits.
+    variant: "v1" (keras.applications: stride on the first 1x1, conv bias),
+        "v1.5" (torchvision: stride on the 3x3, no conv bias) or "v2"
+        (pre-activation). Default None: the checkpoint's convention, else
+        the model's; an explicit variant the checkpoint does not fit raises.
+    shortcut: "A" (parameter-free), "B" (projection when channels change)
+        or "C" (projection everywhere), as in the paper; default the model's.
+    zero_init_residual: Start each block's last BN gamma at zero (v1, v1.5).
+    drop_path_rate: Stochastic depth rate of the last block, scaled linearly
+        from 0 at the first block (timm's rule).
+    output_stride: 32, or 16 / 8 to replace the last strides by dilation.
+    include_preprocessing: Take RGB images in [0, 255] (uint8 or float) and
+        normalise them inside the model as `weights` expect (the
+        checkpoint's `normalization`; ImageNet's mean and std without
+        weights or with a file).
+    name: Model name.
+"""
+
+
 def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = None, *,
                  include_top: bool = True, weights=None, input_tensor=None, pooling=None,
                  classifier_activation="softmax", variant: Optional[str] = None,
-                 shortcut: Optional[str] = None, name: Optional[str] = None,
-                 zero_init_residual: bool = False, drop_path_rate: float = 0.0,
-                 output_stride: int = 32, include_preprocessing: bool = False,
+                 shortcut: Optional[str] = None, zero_init_residual: bool = False,
+                 drop_path_rate: float = 0.0, output_stride: int = 32,
+                 include_preprocessing: bool = False, name: Optional[str] = None,
                  preprocessing=None, registry_name: Optional[str] = None) -> keras.Model:
     """Build the functional model for `spec`; every public builder ends here.
 
-    All arguments are checked before any layer is created. See `ResNet` for
-    their meaning; `None` for `num_classes` and `shortcut` takes the spec's
-    default, and for `variant` the checkpoint's convention (a tag, "imagenet"
-    or "hf://" in `weights`), else the registered model's. `registry_name` is
-    the registered model whose pretrained tags `weights` may name (the public
-    builders pass their row's, e.g. "resnet50v2"; default: the model of `spec`
-    with `variant`, if any). `output_stride` 16 or 8 replaces the last strides
-    by dilation (see `keras_resnet.backbone`). With `include_preprocessing`,
-    `preprocessing` (an `InputNormalization`, or a weights value such as
-    "imagenet" or a tag) builds in that normalisation instead of the one
-    `weights` imply (building without downloading them).
+    All arguments are checked, and `weights` resolved, before any layer is
+    created. The options are documented once, in `OPTIONS_DOC`; `None` for
+    `num_classes` and `shortcut` takes the spec's default. `registry_name` is
+    the registered model whose pretrained tags `weights` may name (default:
+    the model of `spec` with `variant`, if any). With `include_preprocessing`,
+    `preprocessing` (an `InputNormalization`, or any `weights` value) builds in
+    that normalisation instead of the one `weights` imply, without loading them.
     """
-    from keras_resnet.weights.sources import model_for, parse_weights, resolve_variant
     num_classes = spec.default_num_classes if num_classes is None else num_classes
     shortcut = spec.default_shortcut if shortcut is None else shortcut
     if variant is not None:
         get_variant(variant)  # the argument's own message first
-    if registry_name is None:
-        registry_name = model_for(spec, variant)
-    source = parse_weights(weights, model=registry_name)
-    default = (REGISTRY[registry_name].variant if registry_name in REGISTRY
-               else spec.default_variant)
-    variant = resolve_variant(source, variant, default)
+    registry_name = registry_name or model_for(spec, variant)
+    checkpoint = resolve(weights, registry_name)
+    if checkpoint.kind == "convention":
+        raise ValueError(f"{checkpoint.label} names the default checkpoint of a registered "
+                         "model; a custom architecture has none. Pass a tag, 'hf://ORG/REPO' "
+                         "or a file.")
+    default = REGISTRY[registry_name].variant if registry_name else spec.default_variant
+    variant = checkpoint.fit_variant(variant, default)
     _check_arguments(spec, num_classes=num_classes, include_top=include_top, pooling=pooling,
                      classifier_activation=classifier_activation, variant=variant,
                      shortcut=shortcut, output_stride=output_stride,
                      zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
-    normalization = _input_normalization(include_preprocessing, preprocessing, weights,
-                                         model=registry_name or spec.name, variant=variant)
+    normalization = _input_normalization(include_preprocessing, preprocessing, checkpoint,
+                                         model=registry_name, variant=variant)
     input_shape = _resolve_input_shape(spec, input_shape, input_tensor, include_top)
-    v = get_variant(variant)
 
-    if input_tensor is None:
-        inputs = x = keras.Input(shape=input_shape, name="input")
-    elif keras.backend.is_keras_tensor(input_tensor):
-        x = input_tensor
-        sources = keras.utils.get_source_inputs(input_tensor)
-        inputs = sources[0] if len(sources) == 1 else sources
-    else:
-        inputs = x = keras.Input(tensor=input_tensor, shape=input_shape, name="input")
+    inputs, x = _model_input(input_shape, input_tensor)
     if normalization is not None:
         from keras_resnet.preprocessing import normalize_input
         x = normalize_input(x, normalization)
+    x, stage_outputs, pyramid_outputs = _body(
+        x, spec, get_variant(variant), shortcut=shortcut, output_stride=output_stride,
+        drop_path_rate=drop_path_rate, zero_init_residual=zero_init_residual)
+    x = blocks.head(x, include_top=include_top, num_classes=num_classes, pooling=pooling,
+                    classifier_activation=classifier_activation, variant=get_variant(variant))
+    model = keras.Model(inputs, x, name=name or _default_name(spec, variant))
+    # Recorded while building (as keras-hub's `pyramid_outputs`), so `freeze` and
+    # `backbone` find the stages without reading layer names. Keras does not save
+    # these attributes: a model loaded from a file has neither.
+    model.stage_outputs = stage_outputs
+    model.pyramid_outputs = pyramid_outputs
+    if checkpoint.has_file:
+        from keras_resnet.weights import load_weights  # keeps the model code import-light
+        load_weights(model, checkpoint, arch=spec.name, variant=variant)
+    return model
 
+
+def _model_input(input_shape, input_tensor):
+    """(the model's inputs, the tensor the network starts from)."""
+    if input_tensor is None:
+        inputs = keras.Input(shape=input_shape, name="input")
+        return inputs, inputs
+    if keras.backend.is_keras_tensor(input_tensor):
+        sources = keras.utils.get_source_inputs(input_tensor)
+        return (sources[0] if len(sources) == 1 else sources), input_tensor
+    inputs = keras.Input(tensor=input_tensor, shape=input_shape, name="input")
+    return inputs, inputs
+
+
+def _body(x, spec: ArchSpec, v, *, shortcut, output_stride, drop_path_rate,
+          zero_init_residual):
+    """The stem and the stages: (output, stage outputs, pyramid feature maps)."""
     stem_output = x = blocks.stem(x, spec.widths[0], kind=spec.stem.name, variant=v)
     stage_outputs, pyramid_outputs = {"conv1": stem_output}, {}
     strides = spec.stage_strides
@@ -164,24 +223,11 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
             dilation *= stride
         else:
             reached *= stride
-    x = blocks.head(x, include_top=include_top, num_classes=num_classes, pooling=pooling,
-                    classifier_activation=classifier_activation, variant=v)
-    model = keras.Model(inputs, x, name=name or _default_name(spec, variant))
-    # Recorded while building (as keras-hub's `pyramid_outputs`), so `freeze` and
-    # `backbone` find the stages without reading layer names. Keras does not save
-    # these attributes: a model loaded from a file has neither.
-    model.stage_outputs = stage_outputs
-    model.pyramid_outputs = pyramid_outputs
-
-    if source is not None:
-        from keras_resnet.weights import load_weights  # keeps the model code import-light
-        load_weights(model, source, arch=spec.name, variant=variant,
-                     registry_name=registry_name)
-    return model
+    return x, stage_outputs, pyramid_outputs
 
 
-def _input_normalization(include_preprocessing, preprocessing, weights, *, model: str,
-                         variant: str):
+def _input_normalization(include_preprocessing, preprocessing, checkpoint, *,
+                         model: Optional[str], variant: str):
     """The `InputNormalization` to build in, or None without `include_preprocessing`."""
     if not isinstance(include_preprocessing, bool):
         raise ValueError("`include_preprocessing` must be True or False. "
@@ -191,15 +237,14 @@ def _input_normalization(include_preprocessing, preprocessing, weights, *, model
             raise ValueError("`preprocessing` needs include_preprocessing=True. "
                              f"Received: preprocessing={preprocessing!r}")
         return None
-    from keras_resnet import preprocessing as pre
-    if isinstance(preprocessing, pre.InputNormalization):
+    if isinstance(preprocessing, InputNormalization):
         return preprocessing
-    source = weights if preprocessing is None else preprocessing
-    # No weights, or a file (which records no normalisation): ImageNet's mean and std.
-    if source is None or isinstance(source, os.PathLike) or (
-            isinstance(source, str) and os.path.isfile(source)):
-        return pre.IMAGENET_MEAN_STD
-    return pre.input_normalization(source, model=model, variant=variant)
+    if preprocessing is not None:
+        # Only a normalisation is asked for: "imagenet"'s is the variant's alone
+        # ("caffe" or [-1, 1]), whether or not this model has the file.
+        checkpoint = resolve(preprocessing, None if preprocessing == "imagenet" else model,
+                             variant=variant)
+    return checkpoint.normalization
 
 
 def _default_name(spec: ArchSpec, variant: str) -> str:
@@ -208,14 +253,29 @@ def _default_name(spec: ArchSpec, variant: str) -> str:
     return spec.name + variant.replace(".", "_")
 
 
+def options_signature(head: Sequence[inspect.Parameter]) -> inspect.Signature:
+    """A builder's signature: `head` (its own parameters), then every option of
+    `build_resnet` as keyword-only (what `help()` and IDEs show for `**options`)."""
+    own = {p.name for p in head}
+    options = [p for p in inspect.signature(build_resnet).parameters.values()
+               if p.kind is inspect.Parameter.KEYWORD_ONLY
+               and p.name not in own | {"preprocessing", "registry_name"}]
+    return inspect.Signature([*head, *options], return_annotation=keras.Model)
+
+
+def check_options(options: dict, builder: str) -> None:
+    """ValueError for a keyword that is no option of the builders (a typo)."""
+    allowed = options_signature(()).parameters
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"{builder}() got unknown option(s) {', '.join(unknown)}; the options "
+                         f"are: {', '.join(allowed)}.")
+
+
 def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int = 1000, *,
            block_type: str = "basic", widths: Optional[Sequence[int]] = None,
            stem: str = "imagenet", groups: int = 1, width_per_group: int = 64,
-           avg_down: bool = False, include_top: bool = True, weights=None,
-           input_tensor=None, pooling=None, classifier_activation="softmax",
-           variant: Optional[str] = None, shortcut: str = "B", zero_init_residual: bool = False,
-           drop_path_rate: float = 0.0, include_preprocessing: bool = False,
-           name: str = "resnet") -> keras.Model:
+           avg_down: bool = False, **options) -> keras.Model:
     """Build a ResNet from a custom list of blocks per stage.
 
     Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
@@ -235,28 +295,16 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         width_per_group: Bottleneck inner width per group at width 64 (64 is
             plain, 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
         avg_down: ResNet-D shortcut (average-pool, then stride-1 projection).
-        include_top: Keep the global-average-pool + Dense classifier.
-        weights: None, "hf://ORG/REPO" (a Hub repo's torchvision/timm
-            model.safetensors) or a path to a weights file; RGB weights load
-            into other input channels by adapting the first convolution (as
-            timm's `adapt_input_conv`).
-        input_tensor: Optional tensor to use as the model's input.
-        pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
-        classifier_activation: Activation of the classifier; None gives logits.
-        variant: "v1" (keras.applications), "v1.5" (torchvision) or "v2"
-            (pre-activation); None: "v1", or "v1.5" for "hf://" weights.
-        shortcut: "A" (parameter-free), "B" (projection when channels change)
-            or "C" (projection everywhere), as in the paper.
-        zero_init_residual: Start each block's last BN gamma at zero.
-        drop_path_rate: Stochastic depth rate of the last block, scaled
-            linearly from 0 at the first block.
-        include_preprocessing: Take RGB images in [0, 255] (uint8 or float)
-            and normalise them inside the model, as `weights` expect.
-        name: Model name.
+        **options: The options every builder takes (below); here `variant`
+            defaults to "v1", `shortcut` to "B" and `name` to "resnet", and
+            `weights` cannot be a tag (a custom architecture has none).
 
+    Options:
+{options}
     Returns:
         A `keras.Model`.
     """
+    check_options(options, "ResNet")
     check_block_options(block_type, groups, width_per_group)
     stem_record = get_stem(stem)
     if (not isinstance(blocks_per_stage, (tuple, list)) or not blocks_per_stage
@@ -269,109 +317,20 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
                 or not all(_is_int(w) and w > 0 for w in widths)):
             raise ValueError("`widths` must list one positive integer per stage "
                              f"({len(blocks_per_stage)} stages). Received: widths={widths!r}")
+    name = options.pop("name", None) or "resnet"
+    shortcut = options.pop("shortcut", None) or "B"
+    variant = options.get("variant")
     spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem_record,
                     groups=groups, width_per_group=width_per_group, avg_down=avg_down,
                     default_variant=get_variant(variant).name if variant else "v1",
                     default_shortcut=shortcut)
-    return build_resnet(spec, input_shape, num_classes, include_top=include_top,
-                        weights=weights, input_tensor=input_tensor, pooling=pooling,
-                        classifier_activation=classifier_activation, name=name,
-                        variant=variant,
-                        zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate,
-                        include_preprocessing=include_preprocessing)
+    return build_resnet(spec, input_shape, num_classes, name=name, shortcut=shortcut,
+                        **options)
 
 
-_DOC = """Instantiate {title}{what}.
+ResNet.__doc__ = ResNet.__doc__.format(options=textwrap.indent(OPTIONS_DOC, "    "))
+ResNet.__signature__ = options_signature(
+    [p for p in inspect.signature(ResNet).parameters.values()
+     if p.kind is not inspect.Parameter.VAR_KEYWORD])
 
-{arch}
-
-Args:
-    input_shape: Image shape in `keras.config.image_data_format()` order
-        (default {default_shape} with the classifier, any size without); at
-        least {min_size}x{min_size}.
-    num_classes: Classifier width (default {num_classes}).
-    include_top: Keep the global-average-pool + Dense classifier.
-    weights: None (random); "imagenet" (keras.applications{imagenet});
-        a pretrained tag ({tags}; see
-        `keras-resnet list --pretrained`); "hf://ORG/REPO" (a Hugging Face
-        Hub repo's torchvision/timm model.safetensors); or a path to a
-        weights file. Tags and "hf://" files come through the Hugging Face
-        Hub cache (HF_HUB_CACHE, HF_HUB_OFFLINE). RGB weights load into 1 or
-        N input channels by adapting the first convolution as timm's
-        `adapt_input_conv` does (1: the RGB kernels summed; N: repeated,
-        cut to N, scaled by 3/N).
-    input_tensor: Optional tensor to use as the model's input.
-    pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
-    classifier_activation: Activation of the classifier; None gives logits.
-    variant: "v1" (keras.applications: stride on the first 1x1, conv bias),
-        "v1.5" (torchvision: stride on the 3x3, no conv bias) or "v2"
-        (pre-activation). Default None: the checkpoint's convention ("v1.5"
-        for tags and "hf://"{imagenet_variant}), else "{variant}"; an
-        explicit variant that the checkpoint does not fit raises.
-    shortcut: "A", "B" or "C" as in the paper. Default "{shortcut}".
-    zero_init_residual: Start each block's last BN gamma at zero (v1, v1.5).
-    drop_path_rate: Stochastic depth rate of the last block, scaled linearly
-        from 0 at the first block.
-    include_preprocessing: Take RGB images in [0, 255] (uint8 or float) and
-        normalise them inside the model as `weights` expect: the pretrained
-        row's mean and std, "caffe" or [-1, 1] for "imagenet", ImageNet's
-        mean and std without weights or with a file.
-    name: Model name.
-
-Returns:
-    A `keras.Model`.
-"""
-
-
-def _tags(model: str) -> str:
-    from keras_resnet.pretrained import list_pretrained
-    tags = [row.tag for row in list_pretrained(model) if row.hub_repo]
-    if not tags:
-        return "none for this model"
-    return ", ".join(f'"{t}"' for t in tags[:3]) + (", ..." if len(tags) > 3 else "")
-
-
-def _public_builder(info: ModelInfo) -> Callable[..., keras.Model]:
-    """Make the public builder (`ResNet50`, ...) of one registry row."""
-    from keras_resnet.pretrained import find_pretrained
-    spec, default_variant = info.spec, info.variant
-    imagenet = find_pretrained(info.name, "imagenet")
-
-    def builder(input_shape=None, num_classes: int = spec.default_num_classes, *,
-                include_top: bool = True, weights=None, input_tensor=None, pooling=None,
-                classifier_activation="softmax", variant: Optional[str] = None,
-                shortcut: str = spec.default_shortcut, zero_init_residual: bool = False,
-                drop_path_rate: float = 0.0, include_preprocessing: bool = False,
-                name: Optional[str] = None):
-        return build_resnet(spec, input_shape, num_classes, include_top=include_top,
-                            weights=weights, input_tensor=input_tensor, pooling=pooling,
-                            classifier_activation=classifier_activation, variant=variant,
-                            shortcut=shortcut, zero_init_residual=zero_init_residual,
-                            drop_path_rate=drop_path_rate, name=name,
-                            include_preprocessing=include_preprocessing,
-                            registry_name=info.name)
-
-    builder.__name__ = builder.__qualname__ = info.builder_name
-    builder.__module__ = __name__
-    builder.__doc__ = _DOC.format(
-        title=info.builder_name, what=f" ({info.description})" if info.description else "",
-        default_shape=spec.default_input_shape, min_size=spec.min_input_size,
-        num_classes=spec.default_num_classes, variant=default_variant,
-        shortcut=spec.default_shortcut, tags=_tags(info.name),
-        imagenet=f', variant "{imagenet.variant}"' if imagenet else ": none for this model",
-        imagenet_variant=f', "{imagenet.variant}" for "imagenet"' if imagenet else "",
-        arch=f"{spec.block_type.capitalize()} blocks per stage: {spec.blocks_per_stage}, "
-             f"widths {spec.widths}, {spec.stem.name} stem"
-             + (f", {spec.groups} groups" if spec.groups > 1 else "")
-             + (f", {spec.width_per_group // 64}x wide 3x3" if spec.groups == 1
-                and spec.width_per_group > 64 else "")
-             + (", average-pool shortcuts" if spec.avg_down else "") + ".")
-    return builder
-
-
-# One public builder per registry row: ResNet18, ..., ResNet152V2, ResNet20, ...
-for _info in REGISTRY.values():
-    globals()[_info.builder_name] = _public_builder(_info)
-del _info
-
-__all__ = ["ResNet", "build_resnet", *(info.builder_name for info in REGISTRY.values())]
+__all__ = ["ResNet", "build_resnet", "OPTIONS_DOC"]

@@ -388,7 +388,8 @@ def plot_registered(names: List[str], out_dir: str | os.PathLike, *,
     """
     import json
 
-    from keras_resnet.registry import get_model, model_info
+    from keras_resnet.builders import get_model
+    from keras_resnet.registry import model_info
 
     for level in levels:
         _check_level(level)

@@ -1,11 +1,14 @@
 """What the inputs of given weights look like: normalisation, evaluation transform, labels.
 
+Which normalisation and transform a checkpoint needs is answered in one place,
+`keras_resnet.pretrained.resolve`; this module applies them.
+
 | weights | normalisation of RGB images in [0, 255] |
 |---|---|
 | "imagenet", variant "v1" (keras.applications) | "caffe": RGB -> BGR, minus the mean pixel |
 | "imagenet", variant "v2" (keras.applications) | "tf": scale to [-1, 1] |
-| "torchvision", "timm", None, a file | [0, 1], minus ImageNet's mean, over its std |
-| a tag ("a1_in1k", with `model=`), a full name ("resnet50.a1_in1k") | its pretrained row's |
+| "torchvision", "timm" (no model), None, a file | [0, 1], minus ImageNet's mean, over its std |
+| a tag ("a1_in1k", with `model=`), a full name, a table repo | its pretrained row's |
 
 The same normalisation runs outside the model (`preprocess_input`) or inside
 it (`normalize_input`, what the builders' `include_preprocessing=True` adds).
@@ -14,127 +17,48 @@ it (`normalize_input`, what the builders' `include_preprocessing=True` adds).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
-import re
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import numpy as np
 from keras.applications import imagenet_utils
 
-from keras_resnet.weights import imagenet
+from keras_resnet.imagenet_labels import decode_predictions, imagenet_class_index  # noqa: F401
+from keras_resnet.pretrained import (DEFAULT_CROP_PCT, IMAGENET_MEAN_STD,  # noqa: F401
+                                     SOURCES, InputNormalization, resolve)
 
-WEIGHT_SOURCES = ("imagenet", "torchvision", "timm")
 MODES = ("mean_std", "caffe", "tf")
 # keras.applications' "caffe" mean pixel, in BGR order (imagenet_utils).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-DEFAULT_CROP_PCT = 0.875
 INTERPOLATIONS = ("bilinear", "bicubic")
-_HUB = re.compile(r"^hf://([^/]+/[^/@]+)")
-
-
-@dataclasses.dataclass(frozen=True)
-class InputNormalization:
-    """How RGB images in [0, 255] are normalised for some weights.
-
-    Attributes:
-        mode: "mean_std" ([0, 1], minus `mean`, over `std`), "caffe" (RGB ->
-            BGR, minus the ImageNet mean pixel) or "tf" (scale to [-1, 1]).
-        mean, std: For "mean_std", per RGB channel on the [0, 1] scale.
-    """
-
-    mode: str
-    mean: Optional[Tuple[float, float, float]] = None
-    std: Optional[Tuple[float, float, float]] = None
-
-
-IMAGENET_MEAN_STD = InputNormalization("mean_std", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-
-
-def _row_normalization(row) -> InputNormalization:
-    if row.preprocessing == "mean_std":
-        return InputNormalization("mean_std", tuple(row.mean), tuple(row.std))
-    return InputNormalization(row.preprocessing)
-
-
-def _unknown(weights, model: Optional[str]) -> ValueError:
-    from keras_resnet.pretrained import list_pretrained
-    tags = ""
-    if model is not None:
-        tags = f" Tags of {model}: {', '.join(r.tag for r in list_pretrained(model)) or 'none'}."
-    return ValueError(
-        f"`weights` must be one of {list(WEIGHT_SOURCES)}, a pretrained tag with `model=` "
-        "(e.g. weights='a1_in1k', model='resnet50') or a full name 'MODEL.TAG' (e.g. "
-        f"'resnet50.a1_in1k'; see keras_resnet.list_pretrained()).{tags} "
-        f"Received: weights={weights!r}")
 
 
 def input_normalization(weights="imagenet", *, model: Optional[str] = None,
                         variant: Optional[str] = None) -> InputNormalization:
-    """The input normalisation that `weights` expect.
+    """The input normalisation that `weights` expect: `resolve(weights, model).normalization`.
 
     Args:
-        weights: "imagenet" (keras.applications' files: "caffe" for variant
-            "v1", [-1, 1] for "v2"), "torchvision" or "timm" (ImageNet mean
-            and std), a pretrained tag of `model` ("a1_in1k"), a full name
-            ("resnet50.a1_in1k"), or "hf://ORG/REPO" (a pretrained row's
-            repo; another repo gets ImageNet's mean and std, like a file).
+        weights: Any value `keras_resnet.pretrained.resolve` accepts: "imagenet"
+            ("caffe" for variant "v1", [-1, 1] for "v2"), "timm" or
+            "torchvision" (their default checkpoint of `model`; ImageNet mean
+            and std without one), a tag of `model`, a full name
+            ("resnet50.a1_in1k"), "hf://ORG/REPO" or a file (ImageNet's mean
+            and std: a file records none).
         model: Registry name whose pretrained rows a tag names.
-        variant: With "imagenet": "v1" or "v2"; default the row of `model`
-            ("resnet50v2" is "v2"), else "v1".
+        variant: With "imagenet" and no `model`: "v1" or "v2" (default "v1").
     """
-    from keras_resnet.pretrained import PRETRAINED, find_pretrained
-    from keras_resnet.registry import model_info
-
-    if weights in ("torchvision", "timm"):
-        return IMAGENET_MEAN_STD
-    if weights == "imagenet":
-        if variant is None:
-            row = find_pretrained(model, "imagenet") if model is not None else None
-            if model is not None and row is None:
-                raise ValueError(f"weights='imagenet' (keras.applications) is published for "
-                                 "resnet50/101/152 and their V2 twins only. "
-                                 f"Received: model={model!r}")
-            variant = row.variant if row is not None else "v1"
-        if variant not in ("v1", "v2"):
-            raise ValueError("weights='imagenet' (keras.applications) exists for variant 'v1' "
-                             f"and 'v2' only. Received: variant={variant!r}")
-        return InputNormalization("caffe" if variant == "v1" else "tf")
-    if not isinstance(weights, str):
-        raise _unknown(weights, model)
-    hub = _HUB.match(weights)
-    if hub:
-        row = next((r for r in PRETRAINED if r.hub_repo == hub.group(1)), None)
-        return _row_normalization(row) if row is not None else IMAGENET_MEAN_STD
-    tag = weights
-    if "." in weights:
-        name, tag = weights.split(".", 1)
-        try:
-            name = model_info(name).name
-        except ValueError:
-            raise _unknown(weights, None) from None
-        if model is not None and model_info(model).name != name:
-            raise ValueError(f"`weights` {weights!r} names another model than "
-                             f"model={model!r}")
-        model = name
-    if model is None:
-        raise _unknown(weights, None)
-    row = find_pretrained(model, tag)
-    if row is None:
-        raise _unknown(weights, model_info(model).name)
-    return _row_normalization(row)
+    return resolve(weights, model, variant=variant).normalization
 
 
 def preprocessing_mode(weights: str = "imagenet", variant: str = "v1") -> str:
-    """The keras `imagenet_utils` mode ("caffe", "tf" or "torch") for a weight source."""
-    if weights not in WEIGHT_SOURCES:
-        raise ValueError(f"`weights` must be one of {list(WEIGHT_SOURCES)}. "
+    """The keras `imagenet_utils` mode ("caffe", "tf" or "torch") for a source in
+    `keras_resnet.pretrained.SOURCES`."""
+    if weights not in SOURCES:
+        raise ValueError(f"`weights` must be one of {list(SOURCES)}. "
                          f"Received: weights={weights!r}")
-    if weights != "imagenet":
-        return "torch"
-    return input_normalization(weights, variant=variant).mode
+    mode = input_normalization(weights, variant=variant).mode
+    return "torch" if mode == "mean_std" else mode
 
 
 def preprocess_input(x, weights: str = "imagenet", *, model: Optional[str] = None,
@@ -283,8 +207,7 @@ def load_eval_image(path, size: int, crop_pct: float = DEFAULT_CROP_PCT,
     """
     import tensorflow as tf
 
-    from keras_resnet.data.folder import check_image
-    from keras_resnet.data.photos import decode_file
+    from keras_resnet.image_files import check_image, decode_file
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -292,45 +215,3 @@ def load_eval_image(path, size: int, crop_pct: float = DEFAULT_CROP_PCT,
     check_image(path)
     return eval_transform(decode_file(tf.constant(path)), size, crop_pct,
                           interpolation).numpy()
-
-
-_CLASS_INDEX = None
-
-
-def _class_index() -> dict:
-    global _CLASS_INDEX
-    if _CLASS_INDEX is None:
-        with open(imagenet.fetch(imagenet.CLASS_INDEX)) as f:
-            _CLASS_INDEX = json.load(f)
-    return _CLASS_INDEX
-
-
-def imagenet_class_index() -> dict:
-    """keras.applications' ImageNet class index, {"0": [wordnet_id, name], ...}
-    (from the Keras cache, downloaded when missing; see `decode_predictions`)."""
-    return _class_index()
-
-
-def decode_predictions(preds, top: int = 5) -> List[List[Tuple[str, str, float]]]:
-    """Decode ImageNet predictions into `(wordnet_id, class_name, score)`, best first.
-
-    The class index is keras.applications' `imagenet_class_index.json`, looked
-    for in the Keras cache and downloaded (md5-checked) when missing; offline,
-    this fails within seconds saying where to put the file.
-
-    Args:
-        preds: Array of shape (batch, 1000): probabilities or logits.
-        top: How many classes to return per image.
-    """
-    preds = np.asarray(preds)
-    if preds.ndim != 2 or preds.shape[1] != imagenet.IMAGENET_CLASSES:
-        raise ValueError("`preds` must have shape (batch, 1000). "
-                         f"Received: preds.shape={preds.shape}")
-    if not isinstance(top, int) or not 1 <= top <= imagenet.IMAGENET_CLASSES:
-        raise ValueError(f"`top` must be an integer in [1, 1000]. Received: top={top!r}")
-    index = _class_index()
-    results = []
-    for row in preds:
-        best = np.argsort(row)[-top:][::-1]
-        results.append([(*index[str(i)], row[i]) for i in best])
-    return results

@@ -9,14 +9,21 @@ named as timm names them, each with the preprocessing and evaluation transform
 its accuracy was measured with. Checkpoints of other architectures (anti-aliased,
 SE, other stem widths: timm's resnet50c/s/t, seresnet, resnet200d, ...) are left
 out. Like the model registry, this module imports no framework.
+
+It is also the one place that says what a `weights=` value means: `resolve`
+turns any accepted value into a `Checkpoint` (its source, row, file, variant,
+input normalisation and evaluation transform). Every consumer -- the builders,
+`get_model`, `preprocess_input`, `classify`, training, the CLI -- asks it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from typing import List, Optional, Tuple
 
-from keras_resnet.registry import model_info
+from keras_resnet.registry import REGISTRY, model_info
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -344,3 +351,288 @@ def find_pretrained(model: str, tag: str) -> Optional[Pretrained]:
     """The row of registered model `model` with tag `tag` ("a1_in1k", "imagenet"),
     or None when the table has none."""
     return next((row for row in list_pretrained(model) if row.tag == tag), None)
+
+
+# --- what a `weights=` value means: the one resolver --------------------------
+
+HF_PREFIX = "hf://"
+HUB_FILENAME = "model.safetensors"
+HUB_VARIANT = "v1.5"  # a Hub repo holds a torchvision/timm state dict
+# Sources named by themselves: "imagenet" is keras.applications' file of the
+# model; "timm" and "torchvision" are their default checkpoint of the model
+# (timm's first tag, torchvision's DEFAULT: "tv2_in1k", else "tv_in1k").
+SOURCES = ("imagenet", "timm", "torchvision")
+DEFAULT_CROP_PCT = 0.875
+DEFAULT_INTERPOLATION = "bilinear"
+# The only hf:// grammar: "hf://ORG/REPO", nothing after the repo name.
+HUB_REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+_TAG = re.compile(r"[\w-]+")  # no path separator, no file suffix
+ACCEPTED = ("None, 'imagenet', 'timm', 'torchvision', a pretrained tag of the model "
+            "('a1_in1k'), a full name 'MODEL.TAG' ('resnet50.a1_in1k'), 'hf://ORG/REPO' "
+            "or the path to a weights file")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputNormalization:
+    """How RGB images in [0, 255] are normalised for some weights.
+
+    Attributes:
+        mode: "mean_std" ([0, 1], minus `mean`, over `std`), "caffe" (RGB ->
+            BGR, minus the ImageNet mean pixel) or "tf" (scale to [-1, 1]).
+        mean, std: For "mean_std", per RGB channel on the [0, 1] scale.
+    """
+
+    mode: str
+    mean: Optional[Tuple[float, float, float]] = None
+    std: Optional[Tuple[float, float, float]] = None
+
+
+IMAGENET_MEAN_STD = InputNormalization("mean_std", IMAGENET_MEAN, IMAGENET_STD)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalTransform:
+    """The evaluation resize and center crop a checkpoint was measured with.
+
+    Attributes:
+        size: Output size (the row's `eval_size`; None where nothing says).
+        crop_pct: Kept fraction of the shorter side (0.875 where unpublished).
+        interpolation: "bilinear" or "bicubic" ("bilinear" where unpublished).
+    """
+
+    size: Optional[int] = None
+    crop_pct: float = DEFAULT_CROP_PCT
+    interpolation: str = DEFAULT_INTERPOLATION
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """What a `weights=` value means (see `resolve`).
+
+    Attributes:
+        kind: "none" (no weights), "imagenet" (keras.applications' file),
+            "tag" (a row of the pretrained table on the Hub), "hub" (any
+            "hf://ORG/REPO"), "file" (a local weights file) or "convention"
+            ("timm"/"torchvision" without a model: their preprocessing only).
+        text: The value as given (a path as a string; None for "none").
+        model: The registered model it is a checkpoint of (None: a custom
+            architecture, or not known).
+        row: Its pretrained row (None for "hub" repos off the table, files).
+        repo, filename: Where it is on the Hugging Face Hub ("tag", "hub").
+        path: The local file ("file").
+        variant: The convention the file needs (None: any, e.g. a Keras file).
+        normalization: The input normalisation its weights expect.
+        eval_transform: The evaluation resize and crop of its published accuracy.
+    """
+
+    kind: str
+    text: Optional[str]
+    model: Optional[str]
+    row: Optional[Pretrained]
+    repo: Optional[str]
+    filename: Optional[str]
+    path: Optional[str]
+    variant: Optional[str]
+    normalization: InputNormalization
+    eval_transform: EvalTransform
+
+    @property
+    def label(self) -> str:
+        """How messages name it, e.g. "weights='a1_in1k'"."""
+        return f"weights={self.text!r}"
+
+    @property
+    def has_file(self) -> bool:
+        """Whether there are weights to load (not "none" or "convention")."""
+        return self.kind not in ("none", "convention")
+
+    def fit_variant(self, variant: Optional[str], default: str) -> str:
+        """The variant to build: `variant`, else the checkpoint's, else `default`.
+
+        Raises:
+            ValueError: when an explicit `variant` differs from the checkpoint's,
+                naming both.
+        """
+        if variant is None:
+            return self.variant or default
+        if self.variant is not None and variant != self.variant:
+            what = (f"{self.row.name} ({self.row.source})" if self.row is not None
+                    else f"{self.repo}, a torchvision/timm layout")
+            raise ValueError(f"{self.label} needs variant={self.variant!r}, the convention of "
+                             f"{what}; pass variant=None (or {self.variant!r}). "
+                             f"Received: variant={variant!r}")
+        return variant
+
+
+NO_WEIGHTS = Checkpoint("none", None, None, None, None, None, None, None, IMAGENET_MEAN_STD,
+                        EvalTransform())
+
+
+def row_normalization(row: Pretrained) -> InputNormalization:
+    """The input normalisation of a pretrained row."""
+    if row.preprocessing == "mean_std":
+        return InputNormalization("mean_std", tuple(row.mean), tuple(row.std))
+    return InputNormalization(row.preprocessing)
+
+
+def row_eval_transform(row: Pretrained) -> EvalTransform:
+    """The evaluation transform of a pretrained row (defaults where unpublished)."""
+    return EvalTransform(row.eval_size, row.crop_pct or DEFAULT_CROP_PCT,
+                         row.interpolation or DEFAULT_INTERPOLATION)
+
+
+def _of_row(kind: str, text: str, row: Pretrained) -> Checkpoint:
+    return Checkpoint(kind, text, row.model, row, row.hub_repo, row.filename, None, row.variant,
+                      row_normalization(row), row_eval_transform(row))
+
+
+def _tags(model: Optional[str]) -> str:
+    if model is None:
+        return "none: a custom architecture has no pretrained tags"
+    tags = [row.tag for row in list_pretrained(model)]
+    return ", ".join(tags) if tags else f"none: {model} has no pretrained weights"
+
+
+def _imagenet(text: str, model: Optional[str], variant: Optional[str]) -> Checkpoint:
+    if model is None:  # the convention alone: "caffe" for v1, [-1, 1] for v2
+        variant = variant or "v1"
+        if variant not in ("v1", "v2"):
+            raise ValueError("weights='imagenet' (keras.applications) exists for variant 'v1' "
+                             f"and 'v2' only. Received: variant={variant!r}")
+        return Checkpoint("imagenet", text, None, None, None, None, None, variant,
+                          InputNormalization("caffe" if variant == "v1" else "tf"),
+                          EvalTransform())
+    row = find_pretrained(model, "imagenet")
+    if row is None:
+        have = ", ".join(f"{r.model} (variant={r.variant!r})" for r in PRETRAINED
+                         if r.tag == "imagenet")
+        raise ValueError(
+            f"No ImageNet weights are published for {model}: weights='imagenet' "
+            f"(keras.applications) is published for resnet50/101/152 and their V2 twins "
+            f"only: {have}. Its pretrained tags: {_tags(model)}.")
+    return _of_row("imagenet", text, row)
+
+
+def _default_row(model: str, source: str) -> Optional[Pretrained]:
+    rows = [r for r in list_pretrained(model) if r.source == "timm"]
+    if source == "torchvision":
+        by_tag = {r.tag: r for r in rows}
+        return by_tag.get("tv2_in1k") or by_tag.get("tv_in1k")
+    return rows[0] if rows else None
+
+
+def _hub(text: str, model: Optional[str]) -> Checkpoint:
+    repo = text[len(HF_PREFIX):]
+    if not HUB_REPO.fullmatch(repo):
+        raise ValueError("`weights` must name a Hub repo as 'hf://ORG/REPO' (e.g. "
+                         f"'hf://timm/resnet50.a1_in1k'). Received: weights={text!r}")
+    row = next((r for r in PRETRAINED if r.hub_repo == repo), None)
+    if row is not None and (model is None or row.model == model):
+        return dataclasses.replace(_of_row("hub", text, row), filename=HUB_FILENAME)
+    # Off the table: a torchvision/timm state dict of unknown preprocessing.
+    return Checkpoint("hub", text, model, None, repo, HUB_FILENAME, None, HUB_VARIANT,
+                      IMAGENET_MEAN_STD, EvalTransform())
+
+
+def _full_name(text: str) -> Optional[Tuple[str, str]]:
+    """(model, tag) when `text` spells "MODEL.TAG" with a registered MODEL."""
+    name, dot, tag = text.partition(".")
+    if dot and name.lower() in REGISTRY and _TAG.fullmatch(tag):
+        return name.lower(), tag
+    return None
+
+
+def resolve(weights, model: Optional[str] = None, *,
+            variant: Optional[str] = None) -> Checkpoint:
+    """What `weights` means for registered model `model`: the one resolver.
+
+    Accepted values (one vocabulary, for every consumer): None; "imagenet"
+    (keras.applications' file of the model); "timm" or "torchvision" (that
+    source's default checkpoint of the model: timm's first tag, torchvision's
+    DEFAULT); a pretrained tag of the model ("a1_in1k"); a full name
+    "MODEL.TAG" ("resnet50.a1_in1k", which also names the model);
+    "hf://ORG/REPO" (a Hub repo holding a torchvision/timm model.safetensors);
+    or the path to a weights file (a str or `os.PathLike`).
+
+    The rule for a path that also spells a tag: a value without a path
+    separator that names a source, a tag of the model or a full name is that
+    checkpoint, even when a file of that name exists; write "./a1_in1k" for the
+    file. A value that is neither is a file, which must exist. A file records
+    no preprocessing: it gets ImageNet's mean and std and the 0.875 bilinear
+    crop (pass its checkpoint's name to any consumer for another).
+
+    Args:
+        weights: The value to resolve.
+        model: Registry name whose tags `weights` may name (None: a custom
+            architecture, or any model for a full name).
+        variant: For "imagenet" without a model: "v1" ("caffe") or "v2"
+            ([-1, 1]); default "v1".
+
+    Returns:
+        A `Checkpoint`; `NO_WEIGHTS` for None.
+
+    Raises:
+        ValueError: for a value of another type, an unknown tag (listing the
+            model's tags), a full name of another model, a malformed "hf://"
+            address, a missing file, or "imagenet" for a model that has none.
+    """
+    if weights is None:
+        return NO_WEIGHTS
+    if model is not None:
+        model = model_info(model).name  # an unknown model is named first
+    if isinstance(weights, os.PathLike):
+        return _file(os.fspath(weights), model)
+    if not isinstance(weights, str):
+        raise ValueError(f"`weights` must be one of: {ACCEPTED}. Received: weights={weights!r}")
+    if weights == "imagenet":
+        return _imagenet(weights, model, variant)
+    if weights in ("timm", "torchvision"):
+        if model is None:
+            return Checkpoint("convention", weights, None, None, None, None, None, HUB_VARIANT,
+                              IMAGENET_MEAN_STD, EvalTransform())
+        row = _default_row(model, weights)
+        if row is None:
+            raise ValueError(f"{model} has no {weights} checkpoint; its pretrained tags: "
+                             f"{_tags(model)}. Received: weights={weights!r}")
+        return _of_row("tag", weights, row)
+    if weights.startswith(HF_PREFIX):
+        return _hub(weights, model)
+    full = _full_name(weights)
+    if full is not None:
+        name, tag = full
+        if model is not None and name != model:
+            raise ValueError(f"`weights` {weights!r} is a checkpoint of {name}, not of "
+                             f"model={model!r}; pass a tag of {model} or the model {name}")
+        row = find_pretrained(name, tag)
+        if row is None:
+            if os.path.isfile(weights):
+                return _file(weights, model)
+            raise ValueError(f"Unknown pretrained tag {tag!r} for {name}. `weights` must be "
+                             f"one of: {ACCEPTED}. Tags of {name}: {_tags(name)}. "
+                             f"Received: weights={weights!r}")
+        return _of_row("tag", weights, row)
+    row = find_pretrained(model, weights) if model is not None and _TAG.fullmatch(weights) \
+        else None
+    if row is not None:
+        return _of_row("tag", weights, row)
+    if not os.path.isfile(weights) and _TAG.fullmatch(weights):
+        if model is None and any(r.tag == weights for r in PRETRAINED):
+            example = next(r.name for r in PRETRAINED if r.tag == weights)
+            raise ValueError(f"{weights!r} is a pretrained tag: pass the tag with `model=`, or "
+                             f"a full name MODEL.TAG such as {example!r}. "
+                             f"Received: weights={weights!r}")
+        if model is None:
+            raise ValueError(f"`weights` must be one of: {ACCEPTED}. "
+                             f"Received: weights={weights!r}")
+        raise ValueError(f"Unknown pretrained tag {weights!r} for {model}. `weights` must be "
+                         f"one of: {ACCEPTED}. Tags of {model}: {_tags(model)}. "
+                         f"Received: weights={weights!r}")
+    return _file(weights, model)
+
+
+def _file(path: str, model: Optional[str]) -> Checkpoint:
+    if not os.path.isfile(path):
+        raise ValueError(f"`weights` file does not exist: {path!r}. `weights` must be one of: "
+                         f"{ACCEPTED}. Received: weights={path!r}")
+    return Checkpoint("file", path, model, None, None, None, path, None, IMAGENET_MEAN_STD,
+                      EvalTransform())

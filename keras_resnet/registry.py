@@ -7,7 +7,7 @@ size and variant (as torchvision records `_meta`; the test suite rebuilds every
 model and checks them, so they cannot drift), and `reference`, the published
 figures it is compared against. The public builders, their docstrings, the
 `keras-resnet list` table and the tests' per-model expectations all derive from
-these rows.
+these rows. The builders themselves are in `keras_resnet.builders`.
 
 This module imports no framework: listing models and their metadata is instant.
 """
@@ -66,12 +66,6 @@ class ModelInfo:
     def num_classes(self) -> int:
         """Default number of classes."""
         return self.spec.default_num_classes
-
-    @property
-    def builder(self):
-        """The public builder function (imports the model code, and Keras)."""
-        from keras_resnet import models
-        return getattr(models, self.builder_name)
 
 
 REGISTRY: Dict[str, ModelInfo] = {}
@@ -209,23 +203,15 @@ def builder_names() -> List[str]:
     return [info.builder_name for info in REGISTRY.values()]
 
 
-def get_model(name: str, **kwargs):
-    """Build a registered model by name; keyword arguments go to its builder.
-
-    `name` may be a full pretrained name, `model.tag` (timm's convention):
-    `get_model("resnet50.a1_in1k")` is `get_model("resnet50", weights="a1_in1k")`.
-
-    Example: `get_model("resnet50", input_shape=(64, 64, 3), num_classes=10)`.
-    """
-    if isinstance(name, str) and "." in name:
-        name, tag = name.split(".", 1)
-        model_info(name)  # an unknown model is named before the tag
-        if kwargs.get("weights") not in (None, tag):
-            raise ValueError(
-                f"`name` {name}.{tag!s} already names weights {tag!r}; pass `weights` only "
-                f"with the bare model name {name!r}. Received: weights={kwargs['weights']!r}")
-        kwargs["weights"] = tag
-    return model_info(name).builder(**kwargs)
+def model_for(spec: ArchSpec, variant: Optional[str] = None) -> Optional[str]:
+    """The registered model of architecture `spec` built with `variant` (None: the
+    model named like the spec), or None for a custom architecture."""
+    same = [info for info in REGISTRY.values() if info.spec == spec]
+    if variant is not None:
+        same = [info for info in same if info.variant == variant] or same
+    else:
+        same = [info for info in same if info.name == spec.name] or same
+    return same[0].name if same else None
 
 
 def _check_name(name: Optional[str]) -> str:

@@ -123,16 +123,17 @@ class Measurement:
 def measure(name: str, model=None) -> Measurement:
     """Measure registered model `name` (built at its defaults unless `model` is
     given), building its v1.5 twin too where torchvision or timm has the net."""
+    from keras_resnet.builders import get_model
     from keras_resnet.macs import count_macs
     info = model_info(name)
-    model = model or info.builder()
+    model = model or get_model(name)
     trainable = _trainable(model)
     result = Measurement(name, model.count_params(), trainable, count_macs(model), None,
                          info.reference)
     if result.torch_reference is not None:
         twin_trainable = trainable
         if info.variant != "v1.5":  # the torch peers use the v1.5 convention
-            twin_trainable = _trainable(info.builder(variant="v1.5"))
+            twin_trainable = _trainable(get_model(name, variant="v1.5"))
         result = dataclasses.replace(result, torch_trainable=twin_trainable)
     return result
 

@@ -21,7 +21,7 @@ CASES = [
     (dict(shortcut="D"), r"`shortcut` must be one of \['A', 'B', 'C'\]"),
     (dict(include_top=False, pooling="mean"), r"`pooling` must be one of \[None, 'avg', 'max'\]"),
     (dict(weights="/no/such/file.weights.h5"), r"`weights` file does not exist"),
-    (dict(weights=3), r"`weights` must be None, 'imagenet', a pretrained tag"),
+    (dict(weights=3), r"`weights` must be one of: None, 'imagenet', 'timm'"),
     (dict(weights="no_such_tag"), r"Unknown pretrained tag 'no_such_tag' for resnet18\..*"
                                   r"tv_in1k"),
     (dict(weights="tv_in1k", variant="v1"), r"weights='tv_in1k' needs variant='v1\.5'.*"

@@ -12,8 +12,7 @@ from conftest import put_in_hub_cache
 from torch_goldens import random_state_dict
 
 import keras_resnet
-from keras_resnet import classify, cli, preprocessing, registry
-from keras_resnet.weights import imagenet
+from keras_resnet import classify, cli, downloads, imagenet_labels, preprocessing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,13 +21,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def class_index(tmp_path, monkeypatch):
     """A Keras cache holding a class index in keras' format (its md5 patched in)."""
     (tmp_path / "keras" / "models").mkdir(parents=True)
-    path = tmp_path / "keras" / "models" / imagenet.CLASS_INDEX.fname
+    path = tmp_path / "keras" / "models" / imagenet_labels.CLASS_INDEX.fname
     path.write_text(json.dumps({str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}))
-    md5 = imagenet._md5(str(path))
+    md5 = downloads._md5(str(path))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr(imagenet, "CLASS_INDEX", imagenet.RemoteFile(
-        imagenet.CLASS_INDEX.fname, "http://127.0.0.1:9/index.json", md5))
-    monkeypatch.setattr(preprocessing, "_CLASS_INDEX", None)
+    monkeypatch.setattr(imagenet_labels, "CLASS_INDEX", downloads.RemoteFile(
+        imagenet_labels.CLASS_INDEX.fname, "http://127.0.0.1:9/index.json", md5))
+    monkeypatch.setattr(imagenet_labels, "_CLASS_INDEX", None)
     return md5
 
 
@@ -71,7 +70,7 @@ def test_predict_pretrained_name(class_index, tv_in1k, cat, monkeypatch, capsys)
     def local_weights(name, **kwargs):  # only the weights source: a local file, not the Hub
         calls.append((name, kwargs))
         model, _ = name.split(".")
-        return registry.get_model(model, weights=str(tv_in1k), variant="v1.5", **kwargs)
+        return keras_resnet.get_model(model, weights=str(tv_in1k), variant="v1.5", **kwargs)
 
     monkeypatch.setattr(classify, "get_model", local_weights)
     capsys.readouterr()
@@ -86,11 +85,11 @@ def test_predict_pretrained_name(class_index, tv_in1k, cat, monkeypatch, capsys)
     assert path == cat and [c[1] for c in top] == expected_names[:2]
 
 
-def test_pretrained_row():
-    row = classify.pretrained_row("resnet50.a1_in1k")
+def test_pretrained_checkpoint():
+    row = classify.pretrained_checkpoint("resnet50.a1_in1k").row
     assert (row.eval_size, row.crop_pct, row.interpolation) == (288, 1.0, "bicubic")
     with pytest.raises(ValueError, match="full name MODEL.TAG"):
-        classify.pretrained_row("resnet50")
+        classify.pretrained_checkpoint("resnet50")
 
 
 @pytest.mark.slow  # a subprocess importing TensorFlow
@@ -102,8 +101,9 @@ def test_cli_end_to_end_from_a_local_hugging_face_cache(class_index, tv_in1k, ca
            "CUDA_VISIBLE_DEVICES": "", "HF_HUB_CACHE": str(tmp_path / "hub"),
            "HF_HUB_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras")}
     # The class index is a stand-in too: its md5 is patched in the child process.
-    code = ("import sys; from keras_resnet.weights import imagenet; "
-            "imagenet.CLASS_INDEX = imagenet.RemoteFile(imagenet.CLASS_INDEX.fname, "
+    code = ("import sys; from keras_resnet import downloads, imagenet_labels; "
+            "imagenet_labels.CLASS_INDEX = downloads.RemoteFile("
+            "imagenet_labels.CLASS_INDEX.fname, "
             "'http://127.0.0.1:9/index.json', sys.argv[1]); from keras_resnet import cli; "
             "sys.exit(cli.main(sys.argv[2:]))")
     proc = subprocess.run([sys.executable, "-c", code, class_index, "predict", "--model",

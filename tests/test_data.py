@@ -275,7 +275,7 @@ def test_decoding_handles_every_mode(tmp_path):
     import tensorflow as tf
     from PIL import Image
 
-    from keras_resnet.data.photos import decode_file
+    from keras_resnet.image_files import decode_file
 
     rng = np.random.default_rng(0)
     pixels = photo(3, 0, rng)
@@ -340,7 +340,8 @@ def test_eval_pipeline_keeps_the_aspect_ratio(tmp_path):
 
 
 def test_unreadable_files_are_skipped_named_and_counted(tmp_path, capsys):
-    from keras_resnet.data.photos import UnreadableFiles, decode_file, stream_files
+    from keras_resnet.data.photos import UnreadableFiles, stream_files
+    from keras_resnet.image_files import decode_file
 
     paths, labels = [], []
     for i in range(150):
@@ -371,7 +372,8 @@ def test_unreadable_files_are_skipped_named_and_counted(tmp_path, capsys):
 
 
 def test_file_list_is_sharded_per_worker(tmp_path):
-    from keras_resnet.data.photos import UnreadableFiles, decode_file, stream_files
+    from keras_resnet.data.photos import UnreadableFiles, stream_files
+    from keras_resnet.image_files import decode_file
 
     paths = []
     for i in range(10):

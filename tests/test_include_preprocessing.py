@@ -100,7 +100,7 @@ def test_every_builder_takes_include_preprocessing():
     for info in REGISTRY.values():
         params = inspect.signature(getattr(keras_resnet, info.builder_name)).parameters
         assert params["include_preprocessing"].default is False, info.builder_name
-        assert "include_preprocessing" in info.builder.__doc__
+        assert "include_preprocessing" in getattr(keras_resnet, info.builder_name).__doc__
     assert inspect.signature(keras_resnet.ResNet).parameters["include_preprocessing"]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import keras_resnet
 from keras_resnet import preprocessing
-from keras_resnet.weights import imagenet
+from keras_resnet import downloads, imagenet_labels
 
 
 @pytest.fixture
@@ -66,12 +66,13 @@ def class_index(tmp_path, monkeypatch):
     """A pre-filled Keras cache with a class index in keras' format (md5 patched in)."""
     index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
     (tmp_path / "models").mkdir()
-    path = tmp_path / "models" / imagenet.CLASS_INDEX.fname
+    path = tmp_path / "models" / imagenet_labels.CLASS_INDEX.fname
     path.write_text(json.dumps(index))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(imagenet, "CLASS_INDEX", imagenet.RemoteFile(
-        imagenet.CLASS_INDEX.fname, "http://127.0.0.1:9/index.json", imagenet._md5(str(path))))
-    monkeypatch.setattr(preprocessing, "_CLASS_INDEX", None)
+    monkeypatch.setattr(imagenet_labels, "CLASS_INDEX", downloads.RemoteFile(
+        imagenet_labels.CLASS_INDEX.fname, "http://127.0.0.1:9/index.json",
+        downloads._md5(str(path))))
+    monkeypatch.setattr(imagenet_labels, "_CLASS_INDEX", None)
     return index
 
 
@@ -87,9 +88,9 @@ def test_decode_predictions_matches_keras(class_index, rng, monkeypatch):
 
 def test_decode_predictions_offline_without_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(imagenet, "CLASS_INDEX", imagenet.RemoteFile(
+    monkeypatch.setattr(imagenet_labels, "CLASS_INDEX", downloads.RemoteFile(
         "imagenet_class_index.json", "http://127.0.0.1:9/index.json", "0" * 32))
-    monkeypatch.setattr(preprocessing, "_CLASS_INDEX", None)
+    monkeypatch.setattr(imagenet_labels, "_CLASS_INDEX", None)
     with pytest.raises(ValueError, match="imagenet_class_index.json.*put it at"):
         keras_resnet.decode_predictions(np.zeros((1, 1000)))
     with pytest.raises(ValueError, match=r"shape \(batch, 1000\)"):
@@ -132,7 +133,7 @@ def test_unknown_tags():
         keras_resnet.preprocess_input(x, "zz_in1k", model="resnet50")
     with pytest.raises(ValueError, match="full name 'MODEL.TAG'.*'resnet99.a1_in1k'"):
         keras_resnet.preprocess_input(x, "resnet99.a1_in1k")
-    with pytest.raises(ValueError, match="names another model than model='resnet18'"):
+    with pytest.raises(ValueError, match="is a checkpoint of resnet50, not of model='resnet18'"):
         keras_resnet.preprocess_input(x, "resnet50.a1_in1k", model="resnet18")
     with pytest.raises(ValueError, match="Unknown model 'nosuchnet'"):
         keras_resnet.preprocess_input(x, "a1_in1k", model="nosuchnet")

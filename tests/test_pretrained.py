@@ -23,7 +23,7 @@ from keras_resnet.registry import REGISTRY
 from keras_resnet.specs import get_variant
 from keras_resnet.weights import hub, imagenet, load_weights
 from keras_resnet.weights.assign import adapt_kernel, input_conv
-from keras_resnet.weights.sources import parse_weights, resolve_variant
+from keras_resnet.pretrained import NO_WEIGHTS, resolve
 from keras_resnet.weights.torch_layout import to_keras
 
 import torch_goldens as g
@@ -80,9 +80,9 @@ def test_every_row_names_a_registered_model_with_a_unique_tag():
         assert (row.model, row.tag) not in seen, row.name
         seen.add((row.model, row.tag))
         get_variant(row.variant)
-        source = parse_weights(row.tag, model=row.model)
+        source = resolve(row.tag, row.model)
         assert source.row == row
-        assert resolve_variant(source, None, REGISTRY[row.model].variant) == row.variant
+        assert source.fit_variant(None, REGISTRY[row.model].variant) == row.variant
         if row.source == "timm":
             assert row.variant == "v1.5" and row.filename == "model.safetensors"
             assert row.hub_repo == f"timm/{row.name}" and source.kind == "tag"
@@ -97,9 +97,9 @@ def test_every_row_architecture_builds_with_its_convention(name):
     """Built headless at 32x32 with variant=None; a timm layout checkpoint of the
     architecture (when the goldens generator knows it) fits every layer."""
     tags = [row.tag for row in list_pretrained(name)]
-    source = parse_weights(tags[-1], model=name)
+    source = resolve(tags[-1], name)
     model = keras_resnet.get_model(name, include_top=False, input_shape=(32, 32, 3),
-                                   variant=resolve_variant(source, None, "unused"))
+                                   variant=source.fit_variant(None, "unused"))
     if source.kind == "tag" and name in g.DEPTHS:
         named = to_keras(g.random_state_dict(name), name)
         named.pop("predictions")
@@ -137,10 +137,10 @@ def test_variant_none_is_the_checkpoints_or_the_models():
     rows = {(r.model, r.tag): r for r in list_pretrained()}
     for model, tag in [("resnet50", "imagenet"), ("resnet50v2", "imagenet"),
                        ("resnet50", "a1_in1k"), ("resnet50d", "ra2_in1k")]:
-        source = parse_weights(tag, model=model)
-        assert resolve_variant(source, None, REGISTRY[model].variant) == rows[model, tag].variant
-    assert resolve_variant(parse_weights("hf://a/b", model="resnet50"), None, "v1") == "v1.5"
-    assert resolve_variant(None, None, "v1") == "v1"
+        source = resolve(tag, model)
+        assert source.fit_variant(None, REGISTRY[model].variant) == rows[model, tag].variant
+    assert resolve("hf://a/b", "resnet50").fit_variant(None, "v1") == "v1.5"
+    assert NO_WEIGHTS.fit_variant(None, "v1") == "v1"
     assert keras_resnet.ResNet18((32, 32, 3), 4).name == "resnet18"  # names as before
     assert keras_resnet.ResNet50V2((32, 32, 3), 4).name == "resnet50v2"
 
@@ -281,12 +281,13 @@ def test_rgb_safetensors_into_other_channels(name, tmp_path, rng):
     path = tmp_path / f"{name}.safetensors"
     save_file(g.random_state_dict(name), str(path))
     kwargs = dict(num_classes=g.NUM_CLASSES, classifier_activation=None, variant="v1.5")
-    rgb = _gray_equals_rgb(REGISTRY[name].builder, str(path), rng, **kwargs)
+    rgb = _gray_equals_rgb(getattr(keras_resnet, REGISTRY[name].builder_name), str(path), rng,
+                           **kwargs)
     conv = input_conv(rgb)
     assert conv.name == ("conv1_1_conv" if name == "resnet50d" else "conv1_conv")
     kernel = keras.ops.convert_to_numpy(conv.kernel)
     for n in (2, 4):
-        model = REGISTRY[name].builder(input_shape=(32, 32, n), weights=str(path), **kwargs)
+        model = keras_resnet.get_model(name, input_shape=(32, 32, n), weights=str(path), **kwargs)
         np.testing.assert_allclose(keras.ops.convert_to_numpy(input_conv(model).kernel),
                                    adapt_kernel(kernel, n), rtol=1e-6)
 

@@ -8,6 +8,7 @@ import keras
 import pytest
 
 import keras_resnet
+from keras_resnet.builders import BUILDERS
 from keras_resnet.registry import list_models, model_info, register
 
 ALL = list_models()
@@ -29,7 +30,7 @@ def test_every_family_is_registered():
     # every registered model is a public builder of the package, documented
     for name in ALL:
         builder = getattr(keras_resnet, model_info(name).builder_name)
-        assert builder is model_info(name).builder and builder.__doc__
+        assert builder is BUILDERS[name] and builder.__doc__
         assert str(model_info(name).spec.blocks_per_stage) in builder.__doc__
 
 

@@ -13,6 +13,7 @@ from keras.src.legacy.saving import legacy_h5_format
 from safetensors.numpy import save_file
 
 import keras_resnet
+from keras_resnet import downloads
 from keras_resnet.weights import assign, imagenet, read_weights
 from keras_resnet.weights.torch_layout import TORCH_EXTRA
 
@@ -411,7 +412,7 @@ def test_imagenet_from_a_prefilled_cache(keras_applications_files, tmp_path, mon
         os.symlink(path, tmp_path / "models" / remote.fname)
         monkeypatch.setitem(imagenet.IMAGENET_WEIGHTS[("resnet50", "v1")], top,
                             imagenet.RemoteFile(remote.fname, remote.origin,
-                                                imagenet._md5(str(path))))
+                                                downloads._md5(str(path))))
         model = keras_resnet.ResNet50((32, 32, 3), include_top=top,
                                       pooling=None if top else "avg", weights="imagenet")
         np.testing.assert_allclose(_run(model, keras_applications_files["x"]),
@@ -455,9 +456,9 @@ def test_connection_check_never_waits_for_a_hanging_lookup(monkeypatch):
         release.wait(30)
         raise OSError("released")
 
-    monkeypatch.setattr(imagenet.socket, "create_connection", hang)
+    monkeypatch.setattr(downloads.socket, "create_connection", hang)
     try:
-        reason = imagenet._check_reachable("https://example.invalid/x.h5", timeout=0.1)
+        reason = downloads._check_reachable("https://example.invalid/x.h5", timeout=0.1)
     finally:
         release.set()
     assert "no connection to example.invalid:443" in reason

@@ -57,12 +57,6 @@ class ImageData:
         return len(self.class_names)
 
 
-# Channel statistics used when they cannot be computed cheaply (image folders):
-# ImageNet's, which is also what pretrained weights expect.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
 def channel_stats(images: np.ndarray) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
     """Per-channel mean and standard deviation of uint8 NHWC images, in [0, 1]."""
     channels = images.shape[-1]

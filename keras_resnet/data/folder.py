@@ -19,7 +19,8 @@ from typing import List, Tuple
 
 import numpy as np
 
-from keras_resnet.data.base import IMAGENET_MEAN, IMAGENET_STD, ImageData, Split
+from keras_resnet.data.base import ImageData, Split
+from keras_resnet.pretrained import IMAGENET_MEAN, IMAGENET_STD
 
 EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".gif")
 VALIDATION_SPLIT = 0.2
@@ -45,23 +46,6 @@ def list_images(directory: str) -> Tuple[List[str], List[List[str]]]:
                              f"({'/'.join(e[1:] for e in EXTENSIONS)})")
         files.append(found)
     return classes, files
-
-
-def check_image(path: str) -> None:
-    """Raise a ValueError unless Pillow can decode `path` completely.
-
-    JPEGs are decoded at 1/8 scale (`draft`), which still reads every coded
-    block, so truncated or corrupt files are caught at a fraction of the cost.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (max(im.width // 8, 1), max(im.height // 8, 1)))
-            im.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"unreadable image {path!r}: {e}") from None
 
 
 def _imagenet_layout(directory: str) -> bool:
@@ -127,4 +111,5 @@ def load_folder(directory: str, validation_split: float = VALIDATION_SPLIT) -> I
     return ImageData(f"folder:{directory}", classes,
                      Split(np.asarray(train[1], np.int32), paths=train[0]),
                      Split(np.asarray(test[1], np.int32), paths=test[0]),
+                     # ImageNet's statistics: computing a folder's own would read it all
                      native_size=None, hflip=True, mean=IMAGENET_MEAN, std=IMAGENET_STD)

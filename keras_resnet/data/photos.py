@@ -79,13 +79,6 @@ def _why_unreadable(path: str) -> str:
     return "could not be decoded"
 
 
-def decode_file(path: tf.Tensor) -> tf.Tensor:
-    """Read a JPEG/PNG/BMP/GIF file as an RGB uint8 tensor (grey images get 3 channels)."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    return image
-
-
 def random_crop_window(shape: tf.Tensor, scale: Sequence[float] = CROP_SCALE,
                        ratio: Sequence[float] = CROP_RATIO) -> tf.Tensor:
     """[top, left, height, width] of a random crop of an image of `shape` (H, W, ...):

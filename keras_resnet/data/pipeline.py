@@ -29,8 +29,8 @@ import tensorflow as tf
 from keras_resnet.data.augment import (Augmentation, auto_augment_fn, mix_fn,
                                        random_erasing_fn)
 from keras_resnet.data.base import ImageData, Split
-from keras_resnet.data.photos import (UnreadableFiles, decode_file, decode_random_crop,
-                                      stream_files)
+from keras_resnet.data.photos import UnreadableFiles, decode_random_crop, stream_files
+from keras_resnet.image_files import decode_file
 from keras_resnet.preprocessing import DEFAULT_CROP_PCT, eval_transform
 
 

@@ -58,7 +58,7 @@ def build_model(name: str, image_size: Tuple[int, int], num_classes: int, weight
     """The registry model for the data. `weights` from a model with other classes
     (e.g. ImageNet) load into everything but the classifier, which stays fresh
     (the weights loader's fine-tuning rule, with a warning)."""
-    from keras_resnet.registry import get_model
+    from keras_resnet.builders import get_model
 
     try:
         return get_model(name, input_shape=(*image_size, 3), num_classes=num_classes,
@@ -235,18 +235,20 @@ def _load_data(settings: dict, resume: bool):
 
 
 def use_checkpoint_normalization(dataset, model: str, weights) -> bool:
-    """Give `dataset` the input normalisation of pretrained `weights` (a tag, a full
-    name, "imagenet" or "hf://"; a file or None keep the data's own statistics).
+    """Give `dataset` the input normalisation of pretrained `weights` (what
+    `keras_resnet.pretrained.resolve` says; a file or None keep the data's own
+    statistics).
 
     Returns True when the model must normalise its input itself
     (`include_preprocessing`): the "caffe" channel flip of keras.applications'
     v1 files is no per-channel mean and std; the pipeline then passes [0, 255].
     """
-    from keras_resnet.preprocessing import input_normalization
+    from keras_resnet.pretrained import resolve
 
-    if weights is None or os.path.isfile(weights):
+    checkpoint = resolve(weights, model)
+    if checkpoint.kind in ("none", "file"):
         return False
-    norm = input_normalization(weights, model=model)
+    norm = checkpoint.normalization
     if norm.mode == "caffe":
         dataset.mean, dataset.std = (0.0, 0.0, 0.0), (1 / 255,) * 3
         return True
@@ -449,24 +451,12 @@ def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int,
 
 def eval_crop(model: Optional[str], weights) -> Dict[str, object]:
     """`crop_pct` and `interpolation` of the evaluation transform of image files:
-    those of the pretrained row `weights` names (a tag of `model`, a full
-    name or the row's "hf://" repo) where it publishes them, else 0.875 and
-    bilinear."""
-    from keras_resnet.pretrained import PRETRAINED, find_pretrained
-    from keras_resnet.preprocessing import DEFAULT_CROP_PCT
-    from keras_resnet.weights.sources import HF_PREFIX
+    the checkpoint's that `weights` name for `model`
+    (`keras_resnet.pretrained.resolve`: 0.875 and bilinear where unpublished)."""
+    from keras_resnet.pretrained import resolve
 
-    row = None
-    if isinstance(weights, str) and weights.startswith(HF_PREFIX):
-        row = next((r for r in PRETRAINED if r.hub_repo == weights[len(HF_PREFIX):]), None)
-    elif model and isinstance(weights, str) and not os.path.isfile(weights):
-        name, _, tag = weights.rpartition(".")
-        try:
-            row = find_pretrained(name or model, tag)
-        except ValueError:  # not a registered model: a file name, not a tag
-            row = None
-    return {"crop_pct": (row and row.crop_pct) or DEFAULT_CROP_PCT,
-            "interpolation": (row and row.interpolation) or "bilinear"}
+    transform = resolve(weights, model).eval_transform
+    return {"crop_pct": transform.crop_pct, "interpolation": transform.interpolation}
 
 
 def evaluate_model(model, dataset, image_size: Tuple[int, int], *, batch_size: int = 128,
@@ -596,7 +586,7 @@ def predict(model_file: str, images: Sequence[str], *,
     check_positive("top_k", top_k)
     if not images:
         raise ValueError("`images` must list at least one image file")
-    from keras_resnet.data.folder import check_image
+    from keras_resnet.image_files import check_image
 
     for path in images:
         if not os.path.isfile(path):

@@ -55,7 +55,7 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     """Check every argument and return the run's settings (before touching `out`)."""
     from keras_resnet.data import parse_source
     from keras_resnet.registry import model_info
-    from keras_resnet.weights.sources import parse_weights
+    from keras_resnet.pretrained import resolve
 
     if not out:
         raise ValueError("`out` must name the run directory")
@@ -95,8 +95,7 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     if size < smallest:
         raise ValueError(f"`image_size` must be at least {smallest} for {info.name}. "
                          f"Received: image_size={size}")
-    if weights is not None:
-        parse_weights(weights, model=info.name)  # a file, "imagenet", a tag or hf://
+    resolve(weights, info.name)  # None, a file, "imagenet", a tag or hf://: checked now
     augmentation = resolve_augmentation(r, data, auto_augment=auto_augment,
                                         random_erasing=random_erasing, mixup=mixup, cutmix=cutmix)
     return dict(model=info.name, data=data, epochs=epochs or r.epochs,
@@ -107,15 +106,14 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
 
 def _split_full_name(model, weights):
     """(model, weights) with a pretrained full name "resnet50.a1_in1k" in `weights`
-    split into its model (which must agree with `model`, or stands for it) and tag."""
-    from keras_resnet.registry import REGISTRY, model_info
+    split into its model (which must agree with `model`, or stands for it) and tag;
+    `keras_resnet.pretrained.resolve` decides what `weights` is."""
+    from keras_resnet.pretrained import resolve
 
-    if not isinstance(weights, str) or os.path.isfile(weights) or "." not in weights:
-        return model, weights
-    name, tag = weights.split(".", 1)
-    if name not in REGISTRY:
-        return model, weights  # a file name: parse_weights says it does not exist
-    if model is not None and model_info(model).name != name:
-        raise ValueError(f"`weights` {weights!r} is a checkpoint of {name}, not of "
-                         f"model={model!r}; pass --model {name} or a tag of {model}")
-    return name, tag
+    if weights is None or model is not None:
+        checkpoint = resolve(weights, model)  # a full name of another model raises
+    else:
+        checkpoint = resolve(weights)
+    if checkpoint.kind == "tag" and isinstance(weights, str) and "." in weights:
+        return checkpoint.model, checkpoint.row.tag
+    return model, weights

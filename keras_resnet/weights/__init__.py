@@ -1,8 +1,9 @@
 """Loading weights into a built model: one loader, one reader per file format.
 
-`load_weights` resolves the source (`"imagenet"`, a pretrained tag or
-`"hf://ORG/REPO"`, both from the Hugging Face Hub cache (`hub`), or a path;
-`sources.parse_weights` says which), reads the file with the reader for its
+`load_weights` takes a resolved `Checkpoint` (`keras_resnet.pretrained.resolve`
+says what a `weights=` value means: `"imagenet"`, a pretrained tag or
+`"hf://ORG/REPO"`, both from the Hugging Face Hub cache (`hub`), or a path),
+finds its file, reads it with the reader for its
 format into `NamedWeights` (Keras layer name -> arrays in `layer.get_weights()`
 order), then `assign` adapts the first convolution to the model's input
 channels and checks every layer's shapes before setting any.
@@ -23,12 +24,12 @@ from typing import Optional, Tuple
 
 import keras
 
+from keras_resnet.pretrained import Checkpoint, resolve
+from keras_resnet.registry import REGISTRY
 from keras_resnet.weights import hub, imagenet, keras_files, legacy_h5, torch_layout
 from keras_resnet.weights.assign import CLASSIFIER, NamedWeights, adapt_input_conv, assign
-from keras_resnet.weights.sources import WeightsSource, parse_weights
 
-__all__ = ["load_weights", "read_weights", "assign", "adapt_input_conv", "NamedWeights",
-           "parse_weights", "WeightsSource"]
+__all__ = ["load_weights", "read_weights", "assign", "adapt_input_conv", "NamedWeights"]
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -93,7 +94,7 @@ def _classes(model: keras.Model) -> Optional[int]:
     return int(layers[0].weights[0].shape[-1]) if layers and layers[0].weights else None
 
 
-def _hub_path(model: keras.Model, source: WeightsSource, arch: str) -> str:
+def _hub_path(model: keras.Model, source: Checkpoint, arch: str) -> str:
     """The cached file of a tag or "hf://" source; a repo's config.json is checked first."""
     if source.kind == "hub":
         config = hub.fetch(source.repo, "config.json", optional=True)
@@ -120,23 +121,23 @@ def load_weights(model: keras.Model, weights, *, arch: str, variant: str,
             cache), a tag of `registry_name`'s pretrained table ("a1_in1k"),
             "hf://ORG/REPO" (that repo's model.safetensors; both through the
             Hugging Face Hub cache, see `keras_resnet.weights.hub`), a path (see
-            the module docstring for the formats), or a parsed `WeightsSource`.
+            the module docstring for the formats), or a resolved `Checkpoint`.
         arch: Registry architecture name ("resnet50", ...), for "imagenet".
         variant: The model's convention; torchvision/timm files need "v1.5".
         registry_name: Registered model whose tags `weights` may name; default
             the model named `arch`.
     """
-    if weights is None:
-        return
-    if not isinstance(weights, WeightsSource):
-        weights = parse_weights(weights, model=registry_name or arch)
+    if not isinstance(weights, Checkpoint):
+        weights = resolve(weights, registry_name or (arch if arch in REGISTRY else None))
     source = weights
+    if not source.has_file:
+        return
     if source.kind == "imagenet":
         path = _imagenet_path(model, arch, variant)
     elif source.kind in ("tag", "hub"):
         path = _hub_path(model, source, arch)
     else:
-        path = source.text
+        path = source.path
     try:
         named, layout = read_weights(path)
     except ValueError as e:

@@ -59,7 +59,7 @@ def stage_of(layer_name):
 rows, points = [], []
 for name in keras_resnet.list_models():
     info = keras_resnet.model_info(name)
-    model = info.builder()
+    model = keras_resnet.get_model(name)
     stages = {}
     for layer in model.layers:
         stage = stages.setdefault(stage_of(layer.name), {"params": 0, "layers": 0})
