@@ -196,11 +196,37 @@ def test_cli_reference_and_guides_and_notebooks(site):
         assert f"keras-resnet {command}" in cli, command
     for page in build_docs.GUIDES:
         assert (site / f"{page}.html").is_file(), page
-    assert "speed.png" in (site / "speed.html").read_text()
     assert "keras_resnet ResNet50, BN folded" in (site / "speed.html").read_text()
     for notebook in build_docs.NOTEBOOKS:
         html = (site / "notebooks" / f"{notebook.stem}.html").read_text()
         assert "cell_output" in html, notebook.name
+
+
+@pytest.mark.slow
+def test_landing_page_has_an_example_and_the_model_table(site):
+    page = (site / "index.html").read_text()
+    assert "highlight-python" in page and '<span class="n">ResNet50</span>' in page
+    table = page[page.index("<table"):page.index("</table>")]
+    positions = [table.index(f'href="models/{name}.html"') for name in build_docs.ordered_models()]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.slow
+def test_speed_page_shows_chart_and_results_before_the_method(site):
+    page = (site / "speed.html").read_text()
+    chart, table, method = (page.index("speed.png"), page.index("<table"),
+                            page.index('id="method"'))
+    assert chart < table < method
+
+
+@pytest.mark.slow
+def test_model_pages_keep_checkpoint_details_on_demand(site):
+    for name in list_models():
+        page = (site / "models" / f"{name}.html").read_text()
+        if keras_resnet.list_pretrained(name):
+            details = page[page.index("<details>"):page.index("</details>")]
+            for row in keras_resnet.list_pretrained(name):
+                assert f"&quot;{row.tag}&quot;" in details, (name, row.tag)
 
 
 # ----------------------------------------------------------------------------- in a browser
