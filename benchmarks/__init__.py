@@ -1,1 +1,1 @@
-"""The speed harness: `python -m benchmarks.run` (see README "Speed"); not part of the package."""
+"""The speed harness: `python -m benchmarks.run` (see docs/speed.md); not part of the package."""

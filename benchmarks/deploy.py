@@ -207,7 +207,7 @@ def targets(deploy: dict) -> dict:
     return rows
 
 
-# The int8 runtime the README recommends for a CPU server (see README "Deployment"):
+# The int8 runtime the deployment guide recommends for a CPU server (docs/deployment.md):
 # chosen by measurement on this machine; the table shows both.
 CHOSEN = "ort_int8"
 

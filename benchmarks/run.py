@@ -2,10 +2,10 @@
 
     .venv/bin/python -m benchmarks.run [--torch-python PATH] [--out benchmarks/results]
     .venv/bin/python -m benchmarks.run --check    # are the results older than the code?
-    .venv/bin/python -m benchmarks.run --render   # rewrite the README table from results.json
+    .venv/bin/python -m benchmarks.run --render   # rewrite the Speed page's table from results.json
 
 Writes `results.json` and `speed.png` to `--out` and the table between the
-speed-table markers of README.md. The results record, taken when the run starts,
+speed-table markers of docs/speed.md. The results record, taken when the run starts,
 the commit measured (`git rev-parse HEAD`), whether the tree was dirty (`git status`,
 less benchmarks/results/) and `common.HARNESS_VERSION`; the table shows them.
 `--check` lists the commits since the measured one that touch keras_resnet/ or
@@ -370,7 +370,7 @@ def _ratio(a, b):
 
 
 def targets(results: dict) -> dict:
-    """Each ratio the README's Speed section sets a target for, from this run's numbers."""
+    """Each ratio the Speed page sets a target for, from this run's numbers."""
     inf = {(r["key"], r["dtype"], r["batch"]): r for r in results["inference"]}
 
     def rate(key, dtype="fp32", batch=32):
@@ -495,8 +495,8 @@ def parse_args(argv=None):
         description="Benchmark keras_resnet against keras.applications and torchvision.")
     parser.add_argument("--out", type=pathlib.Path, default=summary.RESULTS_DIR,
                         help="directory for results.json and speed.png")
-    parser.add_argument("--readme", default=str(common.ROOT / "README.md"),
-                        help="README whose speed table to rewrite ('' to leave it alone)")
+    parser.add_argument("--readme", default=str(common.ROOT / "docs" / "speed.md"),
+                        help="page whose speed table to rewrite ('' to leave it alone)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=common.REPEATS,
                         help="timed rounds per figure")

@@ -101,7 +101,7 @@ def _row(record: dict, peak: float) -> str:
 
 
 def render_table(results: dict) -> str:
-    """The README's Speed table (markdown) for `results`."""
+    """The Speed page's table (markdown) for `results`."""
     m = results["machine"]
     p = results["peaks"]
     command = public_command(results["command"])
@@ -231,7 +231,7 @@ def deploy_table(deploy: dict) -> list:
     export_s = ", ".join(f"{k} {v:.0f} s" for k, v in deploy["export_s"].items())
     lines += ["", f"Export times of ResNet50 (BN folding, conversion, calibration on "
               f"{deploy['calibration_images_speed']} images): {export_s}. int8 runtime the "
-              f"README recommends for CPU servers: {deploy['chosen']}.", "",
+              f"deployment guide recommends for CPU servers: {deploy['chosen']}.", "",
               "| int8 on the 360 held-out digits | fp32 top-1 | onnxruntime int8 top-1 "
               "(agreement) | TFLite int8 top-1 (agreement) |", "|---|---|---|---|"]
     for r in deploy["accuracy"]:
@@ -268,7 +268,7 @@ def backend_rows(backends: dict) -> list:
 
 
 def readme_section(readme_text: str) -> str:
-    """The generated part of the README between the speed-table markers."""
+    """The generated part of the Speed page between the speed-table markers."""
     start = readme_text.index(README_START) + len(README_START)
     return readme_text[start:readme_text.index(README_END)].strip("\n") + "\n"
 

@@ -2,13 +2,14 @@
 
 Usage: python scripts/build_docs.py [--out docs/_build]  (what `bash scripts/docs.sh` runs)
 
-Every page is generated here, at build time, into OUT/src (ignored, rewritten each build):
-one page per registered model and the model index (from `keras_resnet.registry` and
-`list_pretrained`), the API reference (autodoc over `keras_resnet.__all__`), the CLI reference
-(`keras_resnet.cli.build_parser()`), the guides and the Speed page (sections of README.md, by
-heading), and the four notebooks with their committed outputs (never executed). Sphinx then
-renders OUT/src with docs/conf.py into OUT/html. Why Sphinx (+ MyST, myst-nb, autodoc): see
-docs/README.md.
+The guides are the markdown pages of docs/ (their source, written by hand; the landing page is
+docs/index.md). They are copied into OUT/src (ignored, rewritten each build) with each
+`<!-- generated: NAME -->` line replaced by the table NAME names (`GENERATED`: the model table,
+the pretrained checkpoints), and the rest is generated there: one page per registered model and
+the model index (from `keras_resnet.registry` and `list_pretrained`), the API reference (autodoc
+over `keras_resnet.__all__`), the CLI reference (`keras_resnet.cli.build_parser()`) and the four
+notebooks with their committed outputs (never executed). Sphinx then renders OUT/src with
+docs/conf.py into OUT/html. Why Sphinx (+ MyST, myst-nb, autodoc, furo): see docs/README.md.
 """
 
 from __future__ import annotations
@@ -22,31 +23,22 @@ import sys
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from keras_resnet.pretrained import list_pretrained  # noqa: E402
+from keras_resnet.pretrained import IMAGENET_MEAN, IMAGENET_STD, list_pretrained  # noqa: E402
 from keras_resnet.registry import list_models, model_info  # noqa: E402
 
-# Guide pages: (file, README headings); the first heading titles the page, the others
-# become its sections. Each README section is taken up to the next heading of any level.
-GUIDES = [
-    ("quickstart", ["Quickstart"]),
-    ("api-overview", ["API", "Conventions (`variant=`) and shortcuts (`shortcut=`)"]),
-    ("weights", ["Weights", "Pretrained weights", "Fine-tuning a pretrained checkpoint",
-                 "Preprocessing per source", "How the loaders are verified"]),
-    ("export", ["Converting and exporting", "Deployment"]),
-    ("training", ["Training, evaluation and prediction", "Results"]),
-    ("multi-worker", ["Several machines (multi-worker)"]),
-    ("command-line", ["Command line, diagrams and notebooks"]),
-    ("faithfulness", ["Faithfulness"]),
-    ("backends", ["Backends"]),
-    ("speed", ["Speed"]),
-]
-# Repository paths the README links to, and the page of the site that shows them.
-REPO_LINKS = {"plots/": "models/index.md", "notebooks/": "notebooks/index.md"}
+DOCS = ROOT / "docs"
+# The guide pages (docs/*.md, docs/README.md excepted: it describes this folder); index is the
+# landing page. Sphinx (-W) fails on a page that no toctree lists and on a link to a missing page.
+GUIDES = sorted(p.stem for p in DOCS.glob("*.md") if p.name != "README.md")
+PLACEHOLDER = re.compile(r"^<!-- generated: ([\w-]+) -->$", re.M)
+# Repository files the guides show as ../PATH (a path that works on GitHub too): copied to
+# src/PATH, and the link made /PATH (Sphinx's path from the source root).
+REPO_FILES = ["benchmarks/results/speed.png"]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 # The `reference` keys of the registry (see `ModelInfo`): column title and format.
@@ -60,80 +52,6 @@ REFERENCE = {
 }
 FAMILIES = ["ResNet", "ResNet V2 (pre-activation)", "ResNet-D", "ResNeXt", "Wide ResNet",
             "CIFAR ResNet (paper, 4.2)"]
-
-
-# ----------------------------------------------------------------------------- README sections
-
-def readme_sections(text: str) -> Dict[str, Tuple[int, str]]:
-    """Heading -> (level, body up to the next heading of any level); fenced code is skipped."""
-    sections: Dict[str, Tuple[int, str]] = {}
-    heading, level, body, fenced = None, 0, [], False
-    for line in text.splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-        match = None if fenced else re.match(r"(#{1,6}) (.+)$", line)
-        if match:
-            if heading is not None:
-                sections[heading] = (level, "\n".join(body).strip("\n"))
-            heading, level, body = match.group(2).strip(), len(match.group(1)), []
-        else:
-            body.append(line)
-    if heading is not None:
-        sections[heading] = (level, "\n".join(body).strip("\n"))
-    return sections
-
-
-def slug(heading: str) -> str:
-    """GitHub's (and MyST's) anchor of a heading."""
-    text = re.sub(r"[^\w\- ]", "", heading.lower())
-    return text.replace(" ", "-")
-
-
-def _find(sections: Dict[str, Tuple[int, str]], prefix: str) -> str:
-    names = [h for h in sections if h.startswith(prefix)]
-    if len(names) != 1:
-        raise SystemExit(f"build_docs: README has {len(names)} headings starting {prefix!r}")
-    return names[0]
-
-
-def guide_pages(readme: str) -> Dict[str, str]:
-    """Guide file name -> its markdown, README sections with their links made site links."""
-    sections = readme_sections(readme)
-    anchors = {}  # README anchor -> the site's link target
-    chosen = {}
-    for page, prefixes in GUIDES:
-        headings = [_find(sections, p) for p in prefixes]
-        chosen[page] = headings
-        for i, heading in enumerate(headings):
-            anchors[slug(heading)] = f"{page}.md" + ("" if i == 0 else f"#{slug(heading)}")
-    pages = {}
-    for page, headings in chosen.items():
-        parts = []
-        for i, heading in enumerate(headings):
-            parts.append(("# " if i == 0 else "## ") + heading)
-            parts.append(_site_links(sections[heading][1], anchors, page))
-        pages[page] = "\n\n".join(parts) + "\n"
-    return pages
-
-
-def _site_links(body: str, anchors: Dict[str, str], page: str) -> str:
-    def link(match):
-        bang, text, target = match.groups()
-        if bang:  # an image: served from the source tree's copy of the repository file
-            return f"![{text}](/{target})" if not target.startswith("http") else match.group(0)
-        if target.startswith(("http://", "https://")):
-            return match.group(0)
-        if target.startswith("#"):
-            site = anchors.get(target[1:])
-            if site is None:
-                raise SystemExit(f"build_docs: README link {target} to a heading not in a guide")
-            if site.startswith(page + ".md"):
-                site = site[len(page) + 3:] or f"{page}.md"
-            return f"[{text}]({site})"
-        if target in REPO_LINKS:
-            return f"[{text}]({REPO_LINKS[target]})"
-        return text  # another repository file: its name, without a link
-    return re.sub(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)", link, body)
 
 
 # ----------------------------------------------------------------------------- models
@@ -182,30 +100,86 @@ def _figure_rows(info) -> List[str]:
     return [f"{info.params:,}", f"{info.trainable_params:,}", f"{info.macs / 1e9:.3f}"]
 
 
-def index_page() -> str:
-    """The model index: one row per model, by family and depth, with its figures."""
-    header = ["model", "family", "depth", "variant", "input", "params", "trainable",
-              "GMACs"] + [title for title, _ in REFERENCE.values()] + ["pretrained"]
+def _model_link(name: str, prefix: str = "") -> str:
+    return f"[{model_info(name).builder_name}]({prefix}{name}.md)"
+
+
+def model_table(prefix: str = "") -> str:
+    """Every registered model, by family and depth: its figures and checkpoints (fits the page)."""
     rows = []
     for name in ordered_models():
         info = model_info(name)
-        rows.append([f"[{info.builder_name}]({name}.md)", family(name), depth(name),
-                     info.variant, "x".join(map(str, info.input_shape)), *_figure_rows(info),
-                     *_reference_cells(info), len(list_pretrained(name))])
+        checkpoints = list_pretrained(name)
+        best = max((r.top1 for r in checkpoints), default=None)
+        rows.append([_model_link(name, prefix), family(name), depth(name), f"`{info.variant}`",
+                     f"{info.params / 1e6:.1f}M", f"{info.macs / 1e9:.2f}",
+                     len(checkpoints) or "-", best or "-"])
+    return _table(["model", "family", "depth", "variant", "params", "GMACs", "checkpoints",
+                   "best top-1 %"], rows)
+
+
+def index_page() -> str:
+    """The model index: one row per model, by family and depth, then the published figures."""
+    header = ["model", "input", "params", "trainable", "GMACs"]
+    rows = [[_model_link(n), "x".join(map(str, model_info(n).input_shape)),
+             *_figure_rows(model_info(n))] for n in ordered_models()]
+    published = [n for n in ordered_models() if model_info(n).reference]
+    keys = [k for k in REFERENCE if any(k in model_info(n).reference for n in published)]
+    figures = [[model_info(n).builder_name]
+               + [REFERENCE[k][1].format(model_info(n).reference[k])
+                  if k in model_info(n).reference else "-" for k in keys] for n in published]
     toc = "\n".join(ordered_models())
-    return (f"# Models\n\nEvery registered model ({len(rows)}), by family and depth: parameters "
-            "(`count_params()`, BatchNormalization statistics included), trainable parameters and "
-            "multiply-accumulates at the default input and variant, next to the published "
-            "figures the test suite checks them against, and the number of pretrained "
-            "checkpoints.\n\n" + _table(header, rows)
+    return (f"# Models\n\nEvery registered model ({len(rows)}), by family and depth, with its "
+            "default convention, size (parameters in millions, multiply-accumulates at the "
+            "default input), pretrained checkpoints and the best top-1 among them.\n\n"
+            + model_table() + "\n\n## Figures\n\nParameters (`count_params()`, "
+            "BatchNormalization statistics included), trainable parameters and GMACs at the "
+            "default input and variant.\n\n" + _table(header, rows)
+            + "\n\n## Published figures\n\nWhat the test suite checks those figures against "
+            "(see [Faithfulness](../faithfulness.md)); `-`: not published for that model.\n\n"
+            + _table(["model"] + [REFERENCE[k][0] for k in keys], figures)
             + f"\n\n```{{toctree}}\n:hidden:\n\n{toc}\n```\n")
 
 
-def _preprocess_call(row) -> str:
-    if row.source == "keras.applications":
-        return ("keras_resnet.preprocess_input(images)" if row.variant == "v1"
-                else f'keras_resnet.preprocess_input(images, variant="{row.variant}")')
-    return f'keras_resnet.preprocess_input(images, "{row.source}")'
+def _preprocessing_text(row) -> str:
+    if row.preprocessing == "caffe":
+        return "caffe (BGR, minus the mean pixel)"
+    if row.preprocessing == "tf":
+        return "[-1, 1]"
+    if (row.mean, row.std) == (IMAGENET_MEAN, IMAGENET_STD):
+        return "ImageNet mean/std"
+    numbers = ["/".join(f"{v:g}" for v in set(values)) for values in (row.mean, row.std)]
+    return f"mean {numbers[0]}, std {numbers[1]}"
+
+
+def _tag_link(row) -> str:
+    tag = f'`"{row.tag}"`'
+    return f"[{tag}](https://huggingface.co/{row.hub_repo})" if row.hub_repo else tag
+
+
+def checkpoint_tables(rows) -> List[str]:
+    """A model's checkpoints: accuracy first; evaluation and preprocessing on demand."""
+    main = _table(["weights=", "top-1 %", "top-5 %", "eval size", "license"],
+                  [[_tag_link(r), r.top1, r.top5, r.eval_size, r.license or "not stated"]
+                   for r in rows])
+    details = _table(["weights=", "crop", "interpolation", "preprocessing", "variant"],
+                     [[f'`"{r.tag}"`', r.crop_pct or "-", r.interpolation or "-",
+                       _preprocessing_text(r), f"`{r.variant}`"] for r in rows])
+    return [main, "", "<details>",
+            "<summary>Evaluation crop, interpolation, preprocessing and convention of each "
+            "checkpoint</summary>", "", details, "", "</details>"]
+
+
+def pretrained_tables() -> str:
+    """The pretrained page's tables: one per architecture, with a link to its model page."""
+    rows = list_pretrained()
+    models = [n for n in ordered_models() if any(r.model == n for r in rows)]
+    out = [f"{len(rows)} checkpoints of {len(models)} architectures."]
+    for name in models:
+        out += ["", f"### {model_info(name).builder_name}", "",
+                f"`{name}`; its page: {_model_link(name, 'models/')}.", "",
+                *checkpoint_tables([r for r in rows if r.model == name])]
+    return "\n".join(out)
 
 
 def model_page(name: str) -> str:
@@ -239,7 +213,7 @@ def model_page(name: str) -> str:
               f"Default `variant=\"{info.variant}\"`, `shortcut=\"{spec.default_shortcut}\"`; "
               f"every builder takes `variant=` {', '.join(f'`{v!r}`' for v in VARIANTS)} and "
               f"`shortcut=` {', '.join(f'`{s!r}`' for s in SHORTCUTS)} (see [the conventions]"
-              "(../api-overview.md#conventions-variant-and-shortcuts-shortcut)).", "",
+              "(../conventions.md)).", "",
               _table(["variant", "stride in a bottleneck", "conv bias", "BN epsilon / momentum",
                       "pre-activation"],
                      [[f"`{v.name}`" + (" (default)" if v.name == info.variant else ""),
@@ -249,15 +223,12 @@ def model_page(name: str) -> str:
     rows = list_pretrained(name)
     lines += ["", "## Pretrained checkpoints", ""]
     if rows:
-        lines.append(_table(
-            ["weights=", "source", "variant", "top-1 %", "top-5 %", "eval size", "crop",
-             "interpolation", "preprocessing", "license"],
-            [[f'`"{r.tag}"`', r.source, r.variant, r.top1, r.top5, r.eval_size,
-              r.crop_pct or "-", r.interpolation or "-",
-              r.preprocessing + (f" (mean {r.mean}, std {r.std})" if r.mean else ""),
-              r.license or "not stated"] for r in rows]))
-        lines += ["", "Preprocess the images as the checkpoint expects: "
-                  + "; ".join(f'`{_preprocess_call(r)}` for `"{r.tag}"`' for r in rows) + "."]
+        lines += checkpoint_tables(rows)
+        lines += ["", "Preprocess images as a checkpoint expects with its full name, e.g. "
+                  f'`keras_resnet.preprocess_input(images, "{name}.{rows[0].tag}")`, or build '
+                  "the model with `include_preprocessing=True` (see "
+                  "[Preprocessing](../preprocessing.md)). Every checkpoint: "
+                  "[Pretrained weights](../pretrained.md)."]
     else:
         lines.append("None published in `list_pretrained`; `weights=` takes a file "
                      "(see [Weights](../weights.md)).")
@@ -276,7 +247,8 @@ def _code(info, rows) -> List[str]:
         row = rows[0]
         load = [f'model = keras_resnet.{b}(weights="{row.tag}")  # {row.source}, '
                 f"top-1 {row.top1}%",
-                f"images = {_preprocess_call(row)}  # RGB in [0, 255]",
+                f'images = keras_resnet.preprocess_input(images, "{name}.{row.tag}")  '
+                "# RGB in [0, 255]",
                 "probs = model.predict(images)"]
         finetune_weights = f'weights="{row.tag}"'
     elif spec.stem.name == "cifar":
@@ -345,17 +317,23 @@ def cli_page() -> str:
 
 # ----------------------------------------------------------------------------- the site
 
-def home_page(readme: str) -> str:
-    """The home page: the README's introduction and the table of contents."""
-    intro = readme.split("\n## ", 1)[0].split("\n", 1)[1].strip()
-    intro = re.sub(r"\[([^\]]*)\]\((?!https?:)[^)]*\)", r"\1", intro)
-    guides = "\n".join(page for page, _ in GUIDES if page != "speed")
-    return (f"# keras_resnet\n\n{intro}\n\n"
-            f"```{{toctree}}\n:caption: Guides\n:maxdepth: 1\n\n{guides}\n```\n\n"
-            "```{toctree}\n:caption: Models\n:maxdepth: 1\n\nmodels/index\n```\n\n"
-            "```{toctree}\n:caption: Reference\n:maxdepth: 1\n\napi\ncli\n```\n\n"
-            "```{toctree}\n:caption: Notebooks and speed\n:maxdepth: 1\n\nnotebooks/index\nspeed\n"
-            "```\n")
+GENERATED: Dict[str, Callable[[], str]] = {
+    "model-table": lambda: model_table("models/"),
+    "pretrained-tables": pretrained_tables,
+}
+
+
+def guide_page(text: str, page: str) -> str:
+    """A docs/ page with each `<!-- generated: NAME -->` line replaced by its table."""
+    def fill(match):
+        name = match.group(1)
+        if name not in GENERATED:
+            raise SystemExit(f"build_docs: docs/{page}.md asks for an unknown table {name!r}; "
+                             f"known: {', '.join(GENERATED)}")
+        return GENERATED[name]()
+    for name in REPO_FILES:
+        text = text.replace(f"](../{name})", f"](/{name})")
+    return PLACEHOLDER.sub(fill, text)
 
 
 def notebooks_page() -> str:
@@ -366,17 +344,21 @@ def notebooks_page() -> str:
 
 
 def generate(src: Path) -> None:
-    """Write every page of the site, and the files they show, into `src`."""
+    """Write every page of the site into `src`, and the repository files they show beside it."""
     if src.exists():
         shutil.rmtree(src)
     (src / "models").mkdir(parents=True)
     (src / "notebooks").mkdir()
-    (src / "benchmarks" / "results").mkdir(parents=True)
-    readme = (ROOT / "README.md").read_text()
-    (src / "index.md").write_text(home_page(readme))
-    for page, text in guide_pages(readme).items():
-        (src / f"{page}.md").write_text(text)
-    shutil.copy2(ROOT / "benchmarks" / "results" / "speed.png", src / "benchmarks" / "results")
+    asked = set()
+    for page in GUIDES:
+        text = (DOCS / f"{page}.md").read_text(encoding="utf-8")
+        asked.update(PLACEHOLDER.findall(text))
+        (src / f"{page}.md").write_text(guide_page(text, page), encoding="utf-8")
+    if set(GENERATED) - asked:
+        raise SystemExit(f"build_docs: no page of docs/ shows {sorted(set(GENERATED) - asked)}")
+    for name in REPO_FILES:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
     (src / "models" / "index.md").write_text(index_page())
     for name in list_models():
         diagram = ROOT / "plots" / f"{name}.png"

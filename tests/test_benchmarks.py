@@ -1,7 +1,7 @@
-"""The committed benchmark results (present, complete, in the README, saying what they
+"""The committed benchmark results (present, complete, on the Speed page, saying what they
 measured), the harness' record of provenance and staleness, and its import structure.
 
-The benchmark itself is not run here (`python -m benchmarks.run`, see README "Speed"). No test
+The benchmark itself is not run here (`python -m benchmarks.run`, see docs/speed.md). No test
 here depends on the library's files: results older than the code are reported by
 `python -m benchmarks.run --check`, not failed.
 """
@@ -89,7 +89,7 @@ def test_results_are_complete(results):
 
 def test_chart_and_readme_table_match_the_results(results):
     assert summary.CHART_PNG.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    readme = (common.ROOT / "README.md").read_text()
+    readme = (common.ROOT / "docs" / "speed.md").read_text()  # the Speed page
     assert summary.readme_section(readme) == summary.speed_markdown() == summary.render_table(
         results)
 
