@@ -39,8 +39,7 @@ def _doc(name: str, summary: str) -> str:
             f"    input_shape: Image shape in `keras.config.image_data_format()` order\n"
             f"        (default {spec.default_input_shape} with the classifier, any size\n"
             f"        without); at least {spec.min_input_size}x{spec.min_input_size}.\n"
-            f"    num_classes: Classifier width (default {spec.default_num_classes}; with\n"
-            f"        pretrained weights, the checkpoint's).\n"
+            f"    num_classes: Classifier width (default {spec.default_num_classes}).\n"
             f"{OPTIONS_DOC}\nReturns:\n    A `keras.Model`.\n")
 
 
