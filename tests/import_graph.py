@@ -46,15 +46,15 @@ def import_graph(root: str, package: str) -> Dict[str, List[str]]:
             for m, p in found.items()}
 
 
-def find_cycle(graph: Dict[str, List[str]]) -> Optional[List[str]]:
-    """One import cycle as [a, b, ..., a], or None."""
+def find_cycle(graph) -> Optional[List[str]]:
+    """One import cycle as [a, b, ..., a], or None (`graph`: module -> modules it imports)."""
     state: Dict[str, int] = {}  # 1: on the current path, 2: done
     path: List[str] = []
 
     def visit(node: str) -> Optional[List[str]]:
         state[node] = 1
         path.append(node)
-        for nxt in graph.get(node, ()):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
                 return path[path.index(nxt):] + [nxt]
             if nxt not in state:

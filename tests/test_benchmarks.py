@@ -15,6 +15,7 @@ import pathlib
 import subprocess
 
 import pytest
+from import_graph import find_cycle
 
 from benchmarks import common, fit, summary
 
@@ -265,30 +266,6 @@ def import_graph(sources: dict) -> tuple:
     for m in edges:
         edges[m].discard(m)
     return edges, private
-
-
-def find_cycle(edges: dict):
-    """One import cycle as a list of modules (first == last), or None."""
-    state = {}
-
-    def visit(m, path):
-        state[m] = "open"
-        for n in sorted(edges.get(m, ())):
-            if state.get(n) == "open":
-                return path[path.index(n):] + [n]
-            if n not in state:
-                found = visit(n, path + [n])
-                if found:
-                    return found
-        state[m] = "done"
-        return None
-
-    for m in sorted(edges):
-        if m not in state:
-            found = visit(m, [m])
-            if found:
-                return found
-    return None
 
 
 def test_the_import_checker_finds_cycles_and_private_imports():
