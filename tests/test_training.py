@@ -18,6 +18,7 @@ from keras_resnet import cli
 from keras_resnet.training import (RECIPES, evaluate, latest_checkpoint, make_optimizer,
                                    predict, train)
 from keras_resnet.training.recipes import apply_weight_decay, compile_model
+from keras_resnet.training.settings import read_run_record
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small and fast: ResNet20 at 16x16, two steps of 32 images per epoch.
@@ -110,6 +111,8 @@ def test_train_writes_complete_run_directory(tmp_path):
     assert _log_epochs(out) == [0, 1]
     run = json.load(open(os.path.join(out, "run.json")))
     assert run["class_names"] == [str(i) for i in range(10)] and run["image_size"] == 16
+    record = read_run_record(out)  # the typed record is the file, key for key
+    assert record.to_json() == run and record.settings.epochs == 2
 
     # evaluate() on the saved model reproduces the numbers train() wrote.
     again = evaluate(os.path.join(out, "model.keras"), "digits")

@@ -152,8 +152,20 @@ def _check_json_type(where: str, key: str, value, hint) -> None:
         return isinstance(v, h)
 
     if not fits(value, hint):
-        raise ValueError(f"{where}: {key} must be {getattr(hint, '__name__', hint)}. "
+        raise ValueError(f"{where}: {key} must be {_json_type_name(hint)}. "
                          f"Received: {key}={value!r}")
+
+
+def _json_type_name(hint) -> str:
+    """The JSON words for a type hint: "an integer or null", "a list of strings"."""
+    names = {int: "an integer", float: "a number", str: "a string", dict: "an object",
+             type(None): "null"}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        return " or ".join(_json_type_name(a) for a in args)
+    if origin is list:
+        return "a list of " + _json_type_name(args[0]).split(" ", 1)[1] + "s"
+    return names[hint]
 
 
 def read_run_record(run_dir: str, what: str = "run.json", *,
