@@ -165,12 +165,18 @@ def fixed_batches(monkeypatch):
 
 
 def _add_callback(monkeypatch, callback):
-    """train() with `callback` after its own; returns a function that removes it."""
+    """train() with `callback` after its own but the step checkpoint (which then sees a
+    signal `callback` sends at the same step); returns a function that removes it."""
     from keras_resnet.training.callbacks import RunCallbacks
 
     in_order = RunCallbacks.in_order
-    monkeypatch.setattr(RunCallbacks, "in_order",
-                        lambda self, *args, **kwargs: in_order(self, *args, **kwargs) + [callback])
+
+    def with_callback(self, *args, **kwargs):
+        callbacks = in_order(self, *args, **kwargs)
+        at = callbacks.index(self.step_checkpoint)
+        return callbacks[:at] + [callback] + callbacks[at:]
+
+    monkeypatch.setattr(RunCallbacks, "in_order", with_callback)
     return lambda: monkeypatch.setattr(RunCallbacks, "in_order", in_order)
 
 
