@@ -1,8 +1,9 @@
 """The `keras-resnet` command: a thin argparse layer over the library.
 
 Every failure the user can fix (unknown model, bad shape, ...) prints one line
-and exits with code 2. Heavy imports happen inside the subcommand that needs
-them: `--help` and `list` never load TensorFlow.
+and exits with code 2; a training run whose directory cannot be written
+(`RunWriteError`) exits with 73 (sysexits.h EX_CANTCREAT). Heavy imports happen
+inside the subcommand that needs them: `--help` and `list` never load TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from typing import Iterator, Optional, Sequence
 
 EXIT_USAGE = 2
+EXIT_CANT_WRITE = 73  # sysexits.h EX_CANTCREAT: `train`'s run directory cannot be written
 
 # TensorFlow's C++ start-up lines (absl's "I0000 00:00:... port.cc:153] oneDNN
 # ...", CUDA probing, CPU features) are not the CLI's output. TF_CPP_MIN_LOG_LEVEL
@@ -245,7 +247,8 @@ def _add_training_parsers(sub) -> None:
     sources = "digits, cifar10:DIR, cifar100:DIR or folder:DIR"
     p = sub.add_parser("train", help="train a model on a dataset; writes DIR/model.keras, "
                                      "metrics.json, logs, checkpoints",
-                       epilog="exit codes: 0 done; 2 bad input; 75 stopped by SIGTERM/SIGINT "
+                       epilog="exit codes: 0 done; 2 bad input; 73 the run directory (or a "
+                              "file in it) cannot be written; 75 stopped by SIGTERM/SIGINT "
                               "after a checkpoint (run again with --resume); 69 a worker of "
                               "a multi-worker run stopped answering (restart every worker "
                               "with --resume); 143 no step boundary within --grace-seconds "
@@ -422,6 +425,7 @@ def _without_tensorflow_log_lines() -> Iterator[None]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of `keras-resnet` and `python -m keras_resnet`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_resnet.training.files import RunWriteError
     from keras_resnet.training.preemption import Preempted, WorkerLost
 
     args = build_parser().parse_args(argv)
@@ -433,6 +437,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     except (Preempted, WorkerLost) as e:
         return _stopped_training(args, e)
+    except RunWriteError as e:  # the run directory (or a file in it) cannot be written
+        print(f"keras-resnet {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_CANT_WRITE
     except BrokenPipeError:  # the reader went away (`keras-resnet list | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -23,6 +23,10 @@ Keras series means reviewing this module only (and raising KERAS_VERSION).
     patch_multi_worker_reduce   `keras.src.backend.tensorflow.trainer.
                                 reduce_per_replica` and `keras.src.tree`: average
                                 scalar logs over workers (tensorflow#72388).
+    fit_keeps_live_weights      `optimizer.finalize_variable_values`, shadowed on
+                                the instance: a `fit` that ends without copying
+                                the moving average of the weights (EMA) into the
+                                model, for a run made of several `fit` calls.
     plain_grouped_convolutions  `keras.src.backend.tensorflow.nn.conv`: trace a
                                 grouped convolution (ResNeXt) as one Conv2D op
                                 instead of an XLA-compiled function, which
@@ -119,6 +123,26 @@ def patch_multi_worker_reduce() -> None:
 
     reduce_per_replica.keras_resnet_patch = True
     tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+@contextlib.contextmanager
+def fit_keeps_live_weights(optimizer) -> Iterator[None]:
+    """Inside the block, `fit` ends with the model's own (live) weights, not the
+    moving average of them that an optimizer with `use_ema` keeps.
+
+    Keras' `fit` ends by calling `optimizer.finalize_variable_values(weights)`,
+    which overwrites the model's weights with their average: right for the end of
+    training, wrong when another `fit` continues the run (`train` resumes a
+    partial epoch with one `fit` and the epochs after it with another), since
+    training would go on from the average. Keras has no option for it, so the
+    method is shadowed on `optimizer` (the instance `fit` calls: the model's
+    optimizer, a LossScaleOptimizer included) for the block and restored after.
+    """
+    optimizer.finalize_variable_values = lambda var_list: None
+    try:
+        yield
+    finally:
+        del optimizer.finalize_variable_values
 
 
 @contextlib.contextmanager

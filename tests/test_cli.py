@@ -111,11 +111,13 @@ def _tree(root: Path) -> dict:
 
 
 def check_usage_error(code, err: str, command: Optional[str], message: str,
-                      before: dict, after: dict, usage: bool = False) -> None:
-    """The contract: exit code 2, one error line naming the subcommand and matching
-    `message` (a regex), no traceback, and the directory tree unchanged. `usage`
-    marks argparse's own errors."""
-    assert code == cli.EXIT_USAGE, (code, err)
+                      before: dict, after: dict, usage: bool = False,
+                      exit_code: int = cli.EXIT_USAGE) -> None:
+    """The contract: exit code 2 (`exit_code`: 73 for a run directory that cannot be
+    written), one error line naming the subcommand and matching `message` (a
+    regex), no traceback, and the directory tree unchanged. `usage` marks
+    argparse's own errors."""
+    assert code == exit_code, (code, err)
     assert "Traceback" not in err, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -256,6 +258,7 @@ class Case(NamedTuple):
     message: str  # a regex the error line must match
     setup: Optional[Callable] = None
     usage: bool = False  # argparse's own error
+    exit_code: int = cli.EXIT_USAGE
 
 
 def case(id, *args, marks=(), **kwargs):
@@ -414,8 +417,11 @@ ERRORS = [
     case("train-resume-no-run", ["train", "--resume", "--out", "used"], "run.json",
          setup=_file("used/keep.txt")),
     case("train-out-below-a-file", [*TRAIN[:-1], "file/sub", "--data", "digits", *TINY],
-         "file/sub", setup=_file("file")),
-    case("train-unwritable", [*TRAIN, "--data", "digits", *TINY], "denied", setup=_unwritable),
+         "^keras-resnet train: error: cannot write 'file/sub': Not a directory$",
+         setup=_file("file"), exit_code=cli.EXIT_CANT_WRITE),
+    case("train-unwritable", [*TRAIN, "--data", "digits", *TINY],
+         "^keras-resnet train: error: cannot write 'out/run.json': Permission denied$",
+         setup=_unwritable, exit_code=cli.EXIT_CANT_WRITE),
 
     # evaluate
     case("evaluate-missing-model", ["evaluate", "--model-file", "no.keras", "--data", "digits"],
@@ -485,7 +491,8 @@ def test_usage_errors(case, tmp_path, monkeypatch, capsys, inputs):
         code = e.code
     err = capsys.readouterr().err
     command = argv[0] if argv[0] in _subcommands() else None
-    check_usage_error(code, err, command, case.message, before, _tree(tmp_path), case.usage)
+    check_usage_error(code, err, command, case.message, before, _tree(tmp_path), case.usage,
+                      case.exit_code)
 
 
 def test_every_subcommand_has_error_cases():

@@ -137,3 +137,28 @@ def test_patch_multi_worker_reduce_is_idempotent_and_keeps_single_worker_reducti
         assert float(patched(value, strategy, "mean")) == 3.0
     finally:
         tf_trainer.reduce_per_replica = original
+
+
+@pytest.mark.parametrize("loss_scale", [False, True])
+def test_fit_keeps_live_weights_inside_the_block_only(loss_scale):
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    optimizer = keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.9)
+    if loss_scale:  # what `train` compiles under mixed_float16
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="mse")
+    x, y = np.ones((8, 4), "float32"), np.full((8, 2), 5.0, "float32")
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+
+    def averages():
+        return [v.numpy() for v in inner._model_variables_moving_average]  # noqa: SLF001
+
+    with keras_compat.fit_keeps_live_weights(model.optimizer):
+        model.fit(x, y, epochs=3, verbose=0)
+    live = [v.numpy() for v in model.trainable_variables]
+    assert max(np.abs(a - b).max() for a, b in zip(live, averages())) > 1e-3  # not copied
+    assert "finalize_variable_values" not in vars(model.optimizer)  # the method is back
+    model.fit(x, y, epochs=1, verbose=0)  # outside the block: fit ends with the average
+    for a, b in zip(model.trainable_variables, averages()):
+        np.testing.assert_array_equal(a.numpy(), b)

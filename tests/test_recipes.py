@@ -152,24 +152,32 @@ def fixed_batches(monkeypatch):
 
     def pipelines(settings, dataset, *args, **kwargs):
         train_ds, *rest = original(settings, dataset, *args, **kwargs)
-        n = settings["steps_per_epoch"] * settings["batch_size"]
-        x = preprocess(dataset.train.images[:n], (settings["image_size"],) * 2,
+        n = settings.steps_per_epoch * settings.batch_size
+        x = preprocess(dataset.train.images[:n], (settings.image_size,) * 2,
                        dataset.mean, dataset.std)
         y = dataset.train.labels[:n]
         if len(train_ds.element_spec[1].shape) == 2:  # one-hot labels (mixup, cutmix)
             y = keras.utils.to_categorical(y, dataset.num_classes)
-        fixed = tf.data.Dataset.from_tensor_slices((x, y)).batch(settings["batch_size"])
+        fixed = tf.data.Dataset.from_tensor_slices((x, y)).batch(settings.batch_size)
         return (fixed.repeat(), *rest)
 
     monkeypatch.setattr(run_module, "_input_pipelines", pipelines)
 
 
 def _add_callback(monkeypatch, callback):
-    """train() with `callback` after its own; returns a function that removes it."""
-    make_callbacks = run_module.make_callbacks
-    monkeypatch.setattr(run_module, "make_callbacks",
-                        lambda *args, **kwargs: make_callbacks(*args, **kwargs) + [callback])
-    return lambda: monkeypatch.setattr(run_module, "make_callbacks", make_callbacks)
+    """train() with `callback` after its own but the step checkpoint (which then sees a
+    signal `callback` sends at the same step); returns a function that removes it."""
+    from keras_resnet.training.callbacks import RunCallbacks
+
+    in_order = RunCallbacks.in_order
+
+    def with_callback(self, *args, **kwargs):
+        callbacks = in_order(self, *args, **kwargs)
+        at = callbacks.index(self.step_checkpoint)
+        return callbacks[:at] + [callback] + callbacks[at:]
+
+    monkeypatch.setattr(RunCallbacks, "in_order", with_callback)
+    return lambda: monkeypatch.setattr(RunCallbacks, "in_order", in_order)
 
 
 class _StopAfter(keras.callbacks.Callback):

@@ -18,6 +18,7 @@ from keras_resnet import cli
 from keras_resnet.training import (RECIPES, evaluate, latest_checkpoint, make_optimizer,
                                    predict, train)
 from keras_resnet.training.recipes import apply_weight_decay, compile_model
+from keras_resnet.training.settings import read_run_record
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small and fast: ResNet20 at 16x16, two steps of 32 images per epoch.
@@ -110,6 +111,8 @@ def test_train_writes_complete_run_directory(tmp_path):
     assert _log_epochs(out) == [0, 1]
     run = json.load(open(os.path.join(out, "run.json")))
     assert run["class_names"] == [str(i) for i in range(10)] and run["image_size"] == 16
+    record = read_run_record(out)  # the typed record is the file, key for key
+    assert record.to_json() == run and record.settings.epochs == 2
 
     # evaluate() on the saved model reproduces the numbers train() wrote.
     again = evaluate(os.path.join(out, "model.keras"), "digits")
@@ -233,19 +236,25 @@ def test_photo_folder_trains_through_the_cli(tmp_path, capsys):
     assert "(8 held-out images)" in capsys.readouterr().out
 
 
+def _settings(**changes):
+    from keras_resnet.training.settings import RunSettings
+
+    return RunSettings(**{**dict(model="resnet20", data="digits", epochs=1, batch_size=8,
+                                 weights=None, recipe="paper-cifar", precision="float32",
+                                 image_size=8, steps_per_epoch=None, seed=0, auto_augment=None,
+                                 random_erasing=0.0, mixup=0.0, cutmix=0.0), **changes})
+
+
 def test_mixup_compiles_the_categorical_loss():
     from keras_resnet.training.settings import run_recipe
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="softmax")])
-    settings = {"recipe": "paper-cifar", "auto_augment": None, "random_erasing": 0.0,
-                "mixup": 0.2, "cutmix": 0.0}
-    compile_model(model, keras.optimizers.SGD(), run_recipe(settings), jit=False)
+    compile_model(model, keras.optimizers.SGD(), run_recipe(_settings(mixup=0.2)), jit=False)
     x, y = np.ones((3, 4), np.float32), np.eye(10, dtype=np.float32)[[1, 2, 3]] * 0.8 + 0.02
     loss, accuracy, _ = model.evaluate(x, y, verbose=0)  # soft (mixed) labels are accepted
     p = model.predict(x, verbose=0)
     assert loss == pytest.approx(float(-(y * np.log(p)).sum(axis=1).mean()), rel=1e-4)
-    compile_model(model, keras.optimizers.SGD(), run_recipe({"recipe": "paper-cifar"}),
-                  jit=False)
+    compile_model(model, keras.optimizers.SGD(), run_recipe(_settings()), jit=False)
     assert model.loss == "sparse_categorical_crossentropy"
 
 
@@ -257,9 +266,9 @@ def test_augmentation_settings_override_the_recipe(tmp_path):
                   image_size=None, steps_per_epoch=None, seed=0)
     s = resolve_settings("resnet20", "folder:/x", **common, auto_augment="randaugment",
                          random_erasing=0.25, cutmix=1.0)
-    assert (s["auto_augment"], s["random_erasing"], s["mixup"], s["cutmix"]) == (
+    assert (s.auto_augment, s.random_erasing, s.mixup, s.cutmix) == (
         "randaugment", 0.25, 0.0, 1.0)
-    assert resolve_settings("resnet20", "digits", **common, mixup=0.2)["mixup"] == 0.2
+    assert resolve_settings("resnet20", "digits", **common, mixup=0.2).mixup == 0.2
     with pytest.raises(ValueError, match="`auto_augment` is for photos"):
         resolve_settings("resnet20", "digits", **common, auto_augment="trivialaugment")
     with pytest.raises(ValueError, match="`cutmix` must be"):

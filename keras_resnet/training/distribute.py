@@ -104,6 +104,29 @@ def is_chief(strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def average_over_workers(variables, strategy) -> None:
+    """Replace each variable by its mean over the workers (one all-reduce).
+
+    Gradients are all-reduced every step, so trainable weights agree on every
+    worker; BatchNormalization's moving statistics are updated from each
+    worker's own batches. Averaging them at the end of every epoch makes all
+    workers (and the chief's checkpoint) hold the same model.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    variables = list(variables)
+    if not variables:
+        return
+    flat = tf.concat([tf.reshape(tf.cast(v.value, tf.float32), [-1]) for v in variables], 0)
+    flat = strategy.reduce("MEAN", flat, axis=None)
+    offset = 0
+    for v in variables:
+        size = int(np.prod(v.shape))
+        v.assign(tf.cast(tf.reshape(flat[offset:offset + size], v.shape), v.dtype))
+        offset += size
+
+
 def build_for_distribution(model, strategy, dataset) -> None:
     """Build metrics, loss and optimizer before `fit` when batches are split over replicas.
 

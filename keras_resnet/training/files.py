@@ -2,16 +2,18 @@
 
 Every file is written to a temporary name in the same directory and renamed
 (`keras_resnet.atomic`), so a run killed at any moment leaves only complete files.
+A file or directory of the run that cannot be written is a `RunWriteError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 from keras_resnet.atomic import atomic_path, write_text
 
@@ -20,14 +22,47 @@ CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})\.keras$")
 STEP_CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})-step-(\d{6,})\.keras$")
 
 
+class RunWriteError(OSError):
+    """A file or directory of a run (the run directory, run.json, log.csv, a
+    checkpoint, the results) could not be written: no permission, a full disk, a
+    file where a directory should be. `filename` is the path; `strerror` why."""
+
+    def __init__(self, path: str, cause: OSError):
+        super().__init__(cause.errno, cause.strerror or str(cause), path)
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename!r}: {self.strerror}"
+
+
+@contextlib.contextmanager
+def writing(path: str) -> Iterator[None]:
+    """An OSError inside the block becomes a `RunWriteError` naming `path`."""
+    try:
+        yield
+    except RunWriteError:
+        raise
+    except OSError as e:
+        raise RunWriteError(path, e) from e
+
+
+def run_subdirectory(path: str) -> None:
+    """Create the directory `path` (and its parents) if missing; a `RunWriteError`
+    when it cannot be."""
+    with writing(path):
+        os.makedirs(path, exist_ok=True)
+
+
 def write_json(path: str, obj) -> None:
-    """Write `obj` to `path` as indented, key-sorted JSON (atomically)."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Write `obj` to `path` as indented, key-sorted JSON (atomically); a
+    `RunWriteError` when it cannot be written."""
+    with writing(path):
+        write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def save_model(model, path: str) -> None:
-    """`model.save(path)` through a temporary file, so `path` is complete or absent."""
-    with atomic_path(path) as tmp:
+    """`model.save(path)` through a temporary file, so `path` is complete or absent;
+    a `RunWriteError` when it cannot be written."""
+    with writing(path), atomic_path(path) as tmp:
         model.save(tmp)
 
 
@@ -72,7 +107,8 @@ def remove_checkpoints_before(directory: str, epochs: int, step: int, *,
     `directory` that are behind `step` steps into the epoch after `epochs` done."""
     for done, at, name in list(_positions(directory)):
         if (done, at) < (epochs, step) and (at or epoch_ones):
-            os.remove(os.path.join(directory, name))
+            with writing(os.path.join(directory, name)):
+                os.remove(os.path.join(directory, name))
 
 
 def read_json(path: str, what: str) -> dict:
@@ -98,4 +134,5 @@ def truncate_log(path: str, epochs_done: int) -> None:
     if len(keep) != len(rows):
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows(keep)
-        write_text(path, text.getvalue())
+        with writing(path):
+            write_text(path, text.getvalue())

@@ -1,9 +1,10 @@
 """Stopping `train` cleanly when a machine goes away.
 
 A termination signal (SIGTERM from a scheduler, SIGINT from Ctrl-C) only sets a
-flag; `StepCheckpoint` acts on it at the next step boundary, with every worker
-agreeing on the step (one all-reduce of the flag per step in multi-worker
-runs), writes checkpoints/epoch-EEEE-step-SSSSSS.keras and raises `Preempted`.
+flag; `keras_resnet.training.callbacks.StepCheckpoint` acts on it at the next
+step boundary, with every worker agreeing on the step (one all-reduce of the flag
+per step in multi-worker runs), writes checkpoints/epoch-EEEE-step-SSSSSS.keras
+and raises `Preempted`.
 A worker that stops answering makes a collective op time out
 (`tf.distribute.experimental.CommunicationOptions(timeout_seconds=...)`); `lost_worker`
 turns TensorFlow's error into `WorkerLost`, naming the worker.
@@ -18,8 +19,6 @@ import signal
 import sys
 import threading
 from typing import Iterator, List, Optional
-
-from keras_resnet.training.files import remove_checkpoints_before, save_model
 
 EXIT_WORKER_LOST = 69  # sysexits.h EX_UNAVAILABLE
 EXIT_PREEMPTED = 75  # sysexits.h EX_TEMPFAIL: checkpointed, run again with --resume
@@ -95,70 +94,6 @@ def termination_signals(grace_seconds: float) -> Iterator[TerminationRequest]:
         request.done()
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-def make_step_checkpoint(checkpoints: str, request: TerminationRequest, strategy, *,
-                         epochs: int, steps_per_epoch: int, every: Optional[int],
-                         shown: Optional[str] = None):
-    """The callback that checkpoints mid-epoch (every `every` steps, and on `request`)
-    and stops the run on `request`; it must come after the epoch checkpoint's.
-    `Preempted` names the checkpoint in `shown` (default `checkpoints`): the chief's
-    directory, for workers that write to a scratch one."""
-    import keras
-    import tensorflow as tf
-
-    from keras_resnet.training.distribute import num_workers
-
-    several = num_workers(strategy) > 1
-
-    class StepCheckpoint(keras.callbacks.Callback):
-        """Writes epoch-EEEE-step-SSSSSS.keras (EEEE counted from 1, SSSSSS steps
-        done in it) every `every` steps and when a termination signal came, then
-        raises `Preempted`. A signal at an epoch's last step or during its
-        validation stops the run after the epoch checkpoint instead."""
-
-        def __init__(self):
-            super().__init__()
-            self.step_offset = 0  # steps of the current epoch done before this fit()
-            self._epoch = 0
-            self._after_epoch = False
-
-        def _agreed(self) -> bool:
-            stop = request.name is not None
-            if several:  # all workers stop at the same step when any got the signal
-                flag = strategy.reduce("SUM", tf.constant(float(stop)), axis=None)
-                stop = float(flag) > 0
-            return stop
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            step = self.step_offset + batch + 1
-            stop = self._agreed()
-            if step >= steps_per_epoch:
-                self._after_epoch = self._after_epoch or stop
-                return
-            if stop or (every and step % every == 0):
-                name = f"epoch-{self._epoch + 1:04d}-step-{step:06d}.keras"
-                path = os.path.join(checkpoints, name)
-                os.makedirs(checkpoints, exist_ok=True)
-                save_model(self.model, path)
-                remove_checkpoints_before(checkpoints, self._epoch, step, epoch_ones=False)
-                if stop:
-                    self._stop(self._epoch + 1, step, path)
-
-        def on_epoch_end(self, epoch, logs=None):
-            if self._agreed() or self._after_epoch:
-                self._stop(epoch + 1, 0, os.path.join(checkpoints, f"epoch-{epoch + 1:04d}.keras"))
-
-        def _stop(self, epoch, step, path):
-            request.done()
-            raise Preempted(request.name or "another worker's signal", epoch, epochs, step,
-                            steps_per_epoch, os.path.join(shown or checkpoints,
-                                                          os.path.basename(path)))
-
-    return StepCheckpoint()
 
 
 def lost_worker(error, timeout: float) -> WorkerLost:

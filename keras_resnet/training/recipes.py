@@ -202,6 +202,11 @@ def make_optimizer(recipe: Recipe, *, batch_size: int, total_steps: int,
     return keras.optimizers.Adam(learning_rate=schedule, **ema)
 
 
+def uses_ema(optimizer) -> bool:
+    """Whether `optimizer` (or the one a LossScaleOptimizer wraps) averages the weights."""
+    return bool(getattr(getattr(optimizer, "inner_optimizer", optimizer), "use_ema", False))
+
+
 def compile_model(model, optimizer, recipe: Recipe, jit) -> None:
     """Compile `model` with `optimizer`, the recipe's loss (label smoothing) and the
     accuracy and top-5 accuracy metrics; `jit` True, False or None (Keras' "auto").

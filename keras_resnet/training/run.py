@@ -30,18 +30,24 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from keras_resnet.training.callbacks import make_callbacks, uses_ema
 from keras_resnet.training.distribute import (build_for_distribution, is_chief, make_strategy,
                                               num_workers, worker_shard)
-from keras_resnet.training.files import (latest_checkpoint, read_json, resume_point, save_model,
-                                         truncate_log, write_json)
+from keras_resnet.training.files import (RunWriteError, read_json, resume_point,
+                                         run_subdirectory, save_model, truncate_log,
+                                         write_json, writing)
 from keras_resnet.training.preemption import (DEFAULT_GRACE_SECONDS, DEFAULT_WORKER_TIMEOUT,
-                                              lost_worker, make_step_checkpoint,
-                                              termination_signals)
-from keras_resnet.training.recipes import apply_weight_decay, compile_model, make_optimizer
+                                              lost_worker, termination_signals)
+from keras_resnet.training.recipes import (apply_weight_decay, compile_model, make_optimizer,
+                                           uses_ema)
 from keras_resnet.training.reports import (logged_seconds, plot_confusion_matrix,
                                            plot_training_curves)
-from keras_resnet.training.settings import check_positive, resolve_settings, run_recipe
+from keras_resnet.training.settings import (RunRecord, RunSettings, check_positive,
+                                            read_run_record, resolve_settings, run_recipe)
+
+
+class InputDataError(ValueError):
+    """The data failed while a run or an evaluation read it: more unreadable image
+    files than allowed, or the input pipeline stopped."""
 
 
 @dataclasses.dataclass
@@ -136,6 +142,19 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
 
     Returns:
         A `TrainResult` with the model and the metrics written to metrics.json.
+
+    Raises:
+        ValueError: A bad argument, found before `out` is touched.
+        InputDataError: (a ValueError) The data failed while training.
+        RunWriteError: (an OSError) A file or directory of `out` could not be written.
+        Preempted, WorkerLost: See `keras_resnet.training.preemption`.
+
+    What a failed run leaves: a new run (not `resume`) that fails with
+    `InputDataError` or `RunWriteError` before its first checkpoint exists
+    leaves nothing behind: what it created in `out` is removed (`out` itself
+    when it created it). Any other error (a ValueError from Keras or from a
+    bug included), any failure of a resumed run, and any failure after the first
+    checkpoint leave `out` as it is, for inspection and `resume`.
     """
     check_positive("checkpoint_every", checkpoint_every)
     for name, value in (("grace_seconds", grace_seconds), ("worker_timeout", worker_timeout)):
@@ -148,12 +167,12 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                                 steps_per_epoch=steps_per_epoch, seed=seed,
                                 auto_augment=auto_augment, random_erasing=random_erasing,
                                 mixup=mixup, cutmix=cutmix)
-    dataset = _load_data(settings, resume)
-    in_model = use_checkpoint_normalization(dataset, settings["model"], settings["weights"])
+    dataset = _load_data(settings, out if resume else None)
+    in_model = use_checkpoint_normalization(dataset, settings.model, settings.weights)
     dist = make_strategy(strategy, worker_timeout=worker_timeout)
     chief = is_chief(dist)
     _start_session(dist, settings, verbose)
-    steps = settings["steps_per_epoch"] or math.ceil(len(dataset.train) / settings["batch_size"])
+    steps = settings.steps_per_epoch or math.ceil(len(dataset.train) / settings.batch_size)
     net, start_epoch, start_step = _restore_or_build(
         settings, dataset.num_classes, dist, out=out, resume=resume, steps_per_epoch=steps,
         verbose=verbose, include_preprocessing=in_model)
@@ -165,35 +184,32 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         """The training stream from batch `position` on (counted from the run's start)."""
         return _input_pipelines(settings, dataset, worker_shard(dist), position, unreadable)[0]
 
+    from keras_resnet.training.callbacks import make_callbacks  # imports Keras
+
     # Workers other than the chief write their copies to a scratch directory.
     run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
-    created = not os.path.isdir(run_dir)
+    existing = set(os.listdir(run_dir)) if os.path.isdir(run_dir) else None
     try:
-        if not resume:
-            _write_run_json(run_dir, settings, dataset)
-        truncate_log(os.path.join(run_dir, "log.csv"), start_epoch)
-        with termination_signals(grace_seconds) as request:
-            step_checkpoint = make_step_checkpoint(
-                os.path.join(run_dir, "checkpoints"), request, dist, epochs=settings["epochs"],
-                steps_per_epoch=steps, every=checkpoint_every,
-                shown=os.path.join(out, "checkpoints"))
-            callbacks = make_callbacks(run_dir, dist, ema=uses_ema(net.optimizer))
-            _fit(net, train_from, val_ds, settings, start=(start_epoch, start_step),
-                 steps_per_epoch=steps, callbacks=callbacks + [step_checkpoint],
-                 verbose=verbose, unreadable=unreadable, worker_timeout=worker_timeout)
-        if uses_ema(net.optimizer):
-            # What is evaluated and saved is the moving average. fit() swaps it in at its
-            # end; this also covers a resumed run whose epochs were all done already.
-            net.optimizer.finalize_variable_values(net.trainable_variables)
-        metrics = _write_results(net, dataset, settings, run_dir,
-                                 replicas=dist.num_replicas_in_sync, unreadable=unreadable)
-    except ValueError:
-        # Bad input found while training (too many unreadable images): a new run
-        # that did not finish an epoch leaves nothing behind, as other input errors.
-        if chief and not resume and os.path.isdir(run_dir):
-            with contextlib.suppress(OSError):
-                if latest_checkpoint(run_dir)[1] is None:
-                    shutil.rmtree(run_dir) if created else _empty(run_dir)
+        with _write_errors_in(run_dir):
+            if not resume:
+                _write_run_json(run_dir, settings, dataset)
+            truncate_log(os.path.join(run_dir, "log.csv"), start_epoch)
+            with termination_signals(grace_seconds) as request:
+                callbacks = make_callbacks(run_dir, dist, request, ema=uses_ema(net.optimizer),
+                                           epochs=settings.epochs, steps_per_epoch=steps,
+                                           checkpoint_every=checkpoint_every, shown_dir=out)
+                _fit(net, train_from, val_ds, settings, start=(start_epoch, start_step),
+                     steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
+                     unreadable=unreadable, worker_timeout=worker_timeout)
+            if uses_ema(net.optimizer):
+                # What is evaluated and saved is the moving average. fit() swaps it in at
+                # its end; this also covers a resumed run whose epochs were all done already.
+                net.optimizer.finalize_variable_values(net.trainable_variables)
+            metrics = _write_results(net, dataset, settings, run_dir,
+                                     replicas=dist.num_replicas_in_sync, unreadable=unreadable)
+    except (InputDataError, RunWriteError):
+        if chief and not resume:
+            _remove_failed_run(run_dir, existing)
         raise
     finally:
         if not chief:
@@ -204,11 +220,37 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
     return TrainResult(net, metrics, out)
 
 
-def _empty(directory: str) -> None:
-    """Remove everything inside `directory` (which stays)."""
-    for name in os.listdir(directory):
-        path = os.path.join(directory, name)
-        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+@contextlib.contextmanager
+def _write_errors_in(run_dir: str):
+    """An OSError inside the block naming a file in `run_dir` (Keras' CSVLogger
+    opening log.csv) becomes a `RunWriteError`."""
+    try:
+        yield
+    except RunWriteError:
+        raise
+    except OSError as e:
+        inside = os.path.abspath(run_dir) + os.sep
+        if isinstance(e.filename, str) and os.path.abspath(e.filename).startswith(inside):
+            raise RunWriteError(e.filename, e) from e
+        raise
+
+
+def _remove_failed_run(run_dir: str, existing) -> None:
+    """After a new run failed before its first checkpoint (see `train`): remove what it
+    created in `run_dir`, i.e. every entry not in `existing` (the names there before
+    it started), and `run_dir` itself when `existing` is None (it did not exist).
+    A run with a checkpoint is kept. Best effort: a file that cannot be removed stays."""
+    if not os.path.isdir(run_dir):
+        return
+    with contextlib.suppress(OSError):
+        if resume_point(run_dir)[2] is not None:  # an epoch's or a mid-epoch checkpoint
+            return
+        if existing is None:
+            shutil.rmtree(run_dir)
+            return
+        for name in set(os.listdir(run_dir)) - existing:
+            path = os.path.join(run_dir, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
 @contextlib.contextmanager
@@ -224,13 +266,14 @@ def _streamed_files_end_quietly(files: bool):
         yield
 
 
-def _load_data(settings: dict, resume: bool):
-    """The run's data SOURCE, in numpy only: no TF op before the strategy exists."""
+def _load_data(settings: RunSettings, resumed: Optional[str]):
+    """The run's data SOURCE, in numpy only: no TF op before the strategy exists.
+    `resumed`: the run directory of a resumed run, whose classes the data must have."""
     from keras_resnet.data import load_source
 
-    dataset = load_source(settings["data"])
-    if resume and dataset.class_names != settings.get("class_names"):
-        raise ValueError(f"--resume: {settings['data']} now has other classes than the run")
+    dataset = load_source(settings.data)
+    if resumed and dataset.class_names != list(read_run_record(resumed).class_names):
+        raise ValueError(f"--resume: {settings.data} now has other classes than the run")
     return dataset
 
 
@@ -259,18 +302,18 @@ def use_checkpoint_normalization(dataset, model: str, weights) -> bool:
     return False
 
 
-def _start_session(dist, settings: dict, verbose) -> None:
+def _start_session(dist, settings: RunSettings, verbose) -> None:
     """Log the devices and strategy, and seed Keras, numpy and TF."""
     import keras
     import tensorflow as tf
 
     devices = ", ".join(d.name for d in tf.config.list_logical_devices())
     _log(verbose, f"devices: {devices}; strategy {type(dist).__name__} with "
-                  f"{dist.num_replicas_in_sync} replica(s); precision {settings['precision']}")
-    keras.utils.set_random_seed(settings["seed"])
+                  f"{dist.num_replicas_in_sync} replica(s); precision {settings.precision}")
+    keras.utils.set_random_seed(settings.seed)
 
 
-def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resume: bool,
+def _restore_or_build(settings: RunSettings, num_classes: int, dist, *, out: str, resume: bool,
                       steps_per_epoch: int, verbose=0, include_preprocessing=False):
     """(compiled model, epochs already done, steps done in the next) for the run,
     in `dist`'s scope.
@@ -279,17 +322,17 @@ def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resum
     or mid-epoch), the model and optimizer
     (with its step count, i.e. the schedule's position, and the moving average
     of the weights) come from that checkpoint; otherwise a new model (from
-    `settings["weights"]` if given) and the recipe's optimizer, wrapped in a
+    `settings.weights` if given) and the recipe's optimizer, wrapped in a
     LossScaleOptimizer for mixed_float16. Either way the recipe's weight decay
     is applied and the model compiled.
     """
     import keras
 
     r = run_recipe(settings)
-    size = (settings["image_size"],) * 2
-    n_epochs = settings["epochs"]
+    size = (settings.image_size,) * 2
+    n_epochs = settings.epochs
     start_epoch, start_step, ckpt = resume_point(out) if resume else (0, 0, None)
-    with dtype_policy_scope(settings["precision"]), dist.scope():
+    with dtype_policy_scope(settings.precision), dist.scope():
         if ckpt:
             where = f", {start_step} steps into the next" if start_step else ""
             _log(verbose, f"resuming {out} from {ckpt} (epoch {start_epoch} of {n_epochs} "
@@ -297,21 +340,22 @@ def _restore_or_build(settings: dict, num_classes: int, dist, *, out: str, resum
             net = keras.models.load_model(ckpt)
             optimizer = net.optimizer
         else:
-            net = build_model(settings["model"], size, num_classes, settings["weights"],
+            net = build_model(settings.model, size, num_classes, settings.weights,
                               include_preprocessing=include_preprocessing)
-            optimizer = make_optimizer(r, batch_size=settings["batch_size"],
+            optimizer = make_optimizer(r, batch_size=settings.batch_size,
                                        total_steps=steps_per_epoch * n_epochs,
                                        steps_per_epoch=steps_per_epoch)
-            if settings["precision"] == "mixed_float16":
+            if settings.precision == "mixed_float16":
                 # Wrapped here rather than by compile(), so that the compile config in
                 # each checkpoint names the LossScaleOptimizer and --resume restores it.
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         apply_weight_decay(net, r.weight_decay)
-        compile_model(net, optimizer, r, settings["jit"])
+        compile_model(net, optimizer, r, settings.jit)
     return net, start_epoch, start_step
 
 
-def _input_pipelines(settings: dict, dataset, shard=(1, 0), position: int = 0, unreadable=None):
+def _input_pipelines(settings: RunSettings, dataset, shard=(1, 0), position: int = 0,
+                     unreadable=None):
     """(training, held-out) tf.data pipelines and the `UnreadableFiles` of each
     (None for in-memory data). The training pipeline repeats (an epoch is
     `steps_per_epoch` or ceil(examples / batch) batches, even when an unreadable
@@ -325,12 +369,12 @@ def _input_pipelines(settings: dict, dataset, shard=(1, 0), position: int = 0, u
     from keras_resnet.data.photos import UnreadableFiles
     from keras_resnet.data.pipeline import make_dataset
 
-    size = (settings["image_size"],) * 2
-    bs = settings["batch_size"]
+    size = (settings.image_size,) * 2
+    bs = settings.batch_size
     r = run_recipe(settings)
     extra = Augmentation(r.auto_augment, r.random_erasing, r.mixup, r.cutmix)
     files = dataset.train.paths is not None
-    seed = settings["seed"] + (position if files else 0)
+    seed = settings.seed + (position if files else 0)
     share = len(range(shard[1], len(dataset.train), shard[0]))  # this worker's files
     if unreadable is None:
         unreadable = [UnreadableFiles(share, "training image files"),
@@ -345,72 +389,53 @@ def _input_pipelines(settings: dict, dataset, shard=(1, 0), position: int = 0, u
     val_ds = make_dataset(dataset, "test", size, bs, training=False, extra=extra,
                           unreadable=unreadable[1] if files else None,
                           one_hot_labels=r.one_hot_labels,
-                          **eval_crop(settings["model"], settings["weights"]))
+                          **eval_crop(settings.model, settings.weights))
     return train_ds, val_ds, unreadable
 
 
-def _write_run_json(run_dir: str, settings: dict, dataset) -> None:
-    """run.json: the settings (all but `jit`), the classes and the input normalisation.
-
-    The first write of a run: when it fails, a directory it created is removed
-    and the reason is a ValueError naming the directory."""
-    created = not os.path.isdir(run_dir)
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        write_json(os.path.join(run_dir, "run.json"), {
-            **{k: v for k, v in settings.items() if k != "jit"},
-            "class_names": dataset.class_names, "mean": list(dataset.mean),
-            "std": list(dataset.std), "num_train": len(dataset.train),
-            "eval_crop": eval_crop(settings["model"], settings["weights"]),
-            "num_test": len(dataset.test)})
-    except OSError as e:
-        if created:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise ValueError(f"cannot write the run directory {run_dir!r}: "
-                         f"{e.strerror or e}") from e
+def _write_run_json(run_dir: str, settings: RunSettings, dataset) -> None:
+    """run.json: the `RunRecord` of the run (its settings, classes, input
+    normalisation, split sizes and evaluation crop). The run's first write."""
+    record = RunRecord(settings, tuple(dataset.class_names), tuple(dataset.mean),
+                       tuple(dataset.std), len(dataset.train), len(dataset.test),
+                       eval_crop(settings.model, settings.weights))
+    run_subdirectory(run_dir)
+    write_json(os.path.join(run_dir, "run.json"), record.to_json())
 
 
-@contextlib.contextmanager
-def _live_weights_kept(optimizer, keep: bool):
-    """With `keep`, the `fit` inside does not end by copying the moving average of
-    the weights (EMA) into the model, as Keras' `fit` does: more epochs follow."""
-    if keep:
-        optimizer.finalize_variable_values = lambda var_list: None
-    try:
-        yield
-    finally:
-        if keep:
-            del optimizer.finalize_variable_values
-
-
-def _fit(net, train_from, val_ds, settings: dict, *, start: Tuple[int, int],
-         steps_per_epoch: int, callbacks: list, verbose, unreadable=(),
+def _fit(net, train_from, val_ds, settings: RunSettings, *, start: Tuple[int, int],
+         steps_per_epoch: int, callbacks, verbose, unreadable=(),
          worker_timeout: float = DEFAULT_WORKER_TIMEOUT) -> None:
     """`fit` from `start` = (epochs done, steps done in the next) to the run's last
-    epoch (nothing when it is done), on the training stream `train_from(batch)`.
-    A resumed partial epoch is one `fit` of its remaining steps (its log.csv row
-    averages those), the epochs after it another. The last callback is the
-    step checkpoint. A pipeline stopped by too many unreadable files is a
-    ValueError saying so; a multi-worker collective that fails, `WorkerLost`."""
+    epoch (nothing when it is done), on the training stream `train_from(batch)`,
+    with the `RunCallbacks` `callbacks`. A resumed partial epoch is one `fit` of
+    its remaining steps (its log.csv row averages those), the epochs after it
+    another; only the last `fit` ends with the moving average of the weights in
+    the model (an optimizer with `use_ema`). A pipeline stopped by too many
+    unreadable files, or failing, is an `InputDataError` saying so; a multi-worker
+    collective that fails, `WorkerLost`."""
     import tensorflow as tf
+
+    from keras_resnet.keras_compat import fit_keeps_live_weights
 
     epoch, step = start
     segments = []  # (first epoch, end epoch, steps per epoch, steps done before the first)
     if step:
         segments.append((epoch, epoch + 1, steps_per_epoch - step, step))
         epoch += 1
-    if epoch < settings["epochs"]:
-        segments.append((epoch, settings["epochs"], steps_per_epoch, 0))
+    if epoch < settings.epochs:
+        segments.append((epoch, settings.epochs, steps_per_epoch, 0))
     lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
             tf.errors.CancelledError, tf.errors.AbortedError)
     for i, (first, last, steps, done) in enumerate(segments):
-        callbacks[-1].step_offset = done
+        more = i < len(segments) - 1
         try:
             with _streamed_files_end_quietly(bool(unreadable)), \
-                    _live_weights_kept(net.optimizer, i < len(segments) - 1):
+                    fit_keeps_live_weights(net.optimizer) if more else contextlib.nullcontext():
                 net.fit(train_from(first * steps_per_epoch + done), validation_data=val_ds,
                         epochs=last, initial_epoch=first, steps_per_epoch=steps,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
+                        callbacks=callbacks.in_order(steps_done=done), verbose=verbose,
+                        shuffle=False)
         except lost as e:
             if num_workers(net.distribute_strategy) < 2:
                 raise
@@ -418,33 +443,36 @@ def _fit(net, train_from, val_ds, settings: dict, *, start: Tuple[int, int],
         except tf.errors.InvalidArgumentError as e:
             stopped = next((u for u in unreadable if u.too_many), None)
             if stopped is not None:
-                raise ValueError(stopped.error()) from None
-            raise ValueError(f"input pipeline failed: {e.message.splitlines()[0]}") from None
+                raise InputDataError(stopped.error()) from None
+            raise InputDataError(f"input pipeline failed: {e.message.splitlines()[0]}") from None
 
 
-def _write_results(net, dataset, settings: dict, run_dir: str, *, replicas: int,
+def _write_results(net, dataset, settings: RunSettings, run_dir: str, *, replicas: int,
                    unreadable=()) -> dict:
     """Evaluate `net` on the held-out data and write model.keras, the training
     curves and confusion matrix PNGs and metrics.json to `run_dir`; returns the metrics
     (`unreadable_files`: the image files skipped, with the reason)."""
-    size = (settings["image_size"],) * 2
+    size = (settings.image_size,) * 2
     log_csv = os.path.join(run_dir, "log.csv")
-    results = evaluate_model(net, dataset, size, batch_size=settings["batch_size"],
-                             **eval_crop(settings["model"], settings["weights"]))
+    results = evaluate_model(net, dataset, size, batch_size=settings.batch_size,
+                             **eval_crop(settings.model, settings.weights))
     skipped = {path: why for u in unreadable for path, why in u.reasons.items()}
     skipped.update(results["unreadable_files"])
     metrics = {
         "loss": results["loss"], "accuracy": results["accuracy"],
         "top5_accuracy": results["top5_accuracy"], "num_test": results["num_examples"],
-        "epochs": settings["epochs"], "seconds": round(logged_seconds(log_csv), 1),
-        "model": settings["model"], "data": settings["data"], "recipe": settings["recipe"],
-        "batch_size": settings["batch_size"], "precision": settings["precision"],
+        "epochs": settings.epochs, "seconds": round(logged_seconds(log_csv), 1),
+        "model": settings.model, "data": settings.data, "recipe": settings.recipe,
+        "batch_size": settings.batch_size, "precision": settings.precision,
         "replicas": replicas, "unreadable_files": skipped,
     }
     save_model(net, os.path.join(run_dir, "model.keras"))
-    plot_training_curves(log_csv, os.path.join(run_dir, "training_curves.png"))
-    plot_confusion_matrix(results["confusion"], dataset.class_names,
-                          os.path.join(run_dir, "confusion_matrix.png"))
+    curves, confusion = (os.path.join(run_dir, name)
+                         for name in ("training_curves.png", "confusion_matrix.png"))
+    with writing(curves):
+        plot_training_curves(log_csv, curves)
+    with writing(confusion):
+        plot_confusion_matrix(results["confusion"], dataset.class_names, confusion)
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     return metrics
 
@@ -478,7 +506,7 @@ def evaluate_model(model, dataset, image_size: Tuple[int, int], *, batch_size: i
             probs = np.asarray(model.predict(ds, verbose=0), dtype=np.float64)
     except Exception:
         if unreadable.too_many:
-            raise ValueError(unreadable.error()) from None
+            raise InputDataError(unreadable.error()) from None
         raise
     labels = dataset.test.labels
     if unreadable.reasons:  # the pipeline keeps the file order and drops these
