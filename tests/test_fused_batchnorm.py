@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet.inference import with_keras_batchnorm
+from keras_resnet.inference import with_stock_layers
 from keras_resnet.layers import FusedBatchNormalization
 from tests.conftest import randomize_bn_statistics
 
@@ -139,7 +139,7 @@ def test_zoo_models_use_it_and_match_stock_keras_layers(rng, tmp_path):
     bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
     assert len(bns) == 19 and all(isinstance(l, FusedBatchNormalization) for l in bns)
     randomize_bn_statistics(model, rng)
-    stock = with_keras_batchnorm(model)
+    stock = with_stock_layers(model)
     assert not any(isinstance(l, FusedBatchNormalization) for l in stock.layers)
     assert [l.get_config() for l in stock.layers] == [l.get_config() for l in model.layers]
 
@@ -168,15 +168,15 @@ def test_zoo_models_use_it_and_match_stock_keras_layers(rng, tmp_path):
 
 
 def test_stock_copy_saves_a_file_without_custom_layers(tmp_path):
-    """What with_keras_batchnorm is for: a .keras file that Keras alone can load."""
+    """What with_stock_layers is for: a .keras file that Keras alone can load."""
     import zipfile
 
     model = keras_resnet.ResNet18((32, 32, 3), 10)
-    for m, name in ((model, "fused.keras"), (with_keras_batchnorm(model), "stock.keras")):
+    for m, name in ((model, "fused.keras"), (with_stock_layers(model), "stock.keras")):
         m.save(tmp_path / name)
     configs = {name: zipfile.ZipFile(tmp_path / name).read("config.json").decode()
                for name in ("fused.keras", "stock.keras")}
     assert "keras_resnet>FusedBatchNormalization" in configs["fused.keras"]
     assert "keras_resnet" not in configs["stock.keras"]
     with pytest.raises(ValueError, match="functional or Sequential"):
-        with_keras_batchnorm("resnet18")
+        with_stock_layers("resnet18")

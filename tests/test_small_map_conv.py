@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet.inference import with_keras_batchnorm
+from keras_resnet.inference import with_stock_layers
 from keras_resnet.layers import SMALL_MAP_POSITIONS, Conv2D
 
 
@@ -86,7 +86,7 @@ def test_a_model_trains_the_same_with_keras_layers():
     """A ResNet18 at 32x32 (three GEMM stages) takes the same SGD step as its stock copy."""
     keras.utils.set_random_seed(0)
     model = keras_resnet.ResNet18((32, 32, 3), 10, variant="v1.5", classifier_activation=None)
-    stock = with_keras_batchnorm(model)
+    stock = with_stock_layers(model)
     small = [layer.name for layer in model.layers if isinstance(layer, Conv2D)
              and layer.output.shape[1] * layer.output.shape[2] <= SMALL_MAP_POSITIONS]
     assert len(small) == 10  # conv5 (1x1 maps, 5 convs) and conv4 (2x2 maps, 5 convs)
