@@ -106,7 +106,7 @@ def _check(results: dict, name: str):
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    """A ResNet18 after `fit` (its file) and a ResNet50 at its defaults (its config)."""
+    """A ResNet18 after `fit`: its file, with the compiled optimizer's state."""
     batch = ChildBatch(str(tmp_path_factory.mktemp("quick")))
     keras.utils.set_random_seed(0)
     model = keras_resnet.ResNet18(SIZE, 10)
@@ -117,13 +117,11 @@ def quick(tmp_path_factory):
               batch_size=8, epochs=1, verbose=0)
     assert _fast_counts(model) == (20, 20)  # it trained with the fast layers
     batch.add("resnet18_after_fit", model, whole_file=True, filled=False)
-    batch.add("resnet50", keras_resnet.ResNet50(SIZE, 5), whole_file=False)
     return batch.run()
 
 
-@pytest.mark.parametrize("name", ["resnet18_after_fit", "resnet50"])
-def test_plain_keras_loads_it(quick, name):
-    _check(quick, name)
+def test_plain_keras_loads_a_model_after_fit(quick):
+    _check(quick, "resnet18_after_fit")
 
 
 # ------------------------------------------------------------------ in the child, all
