@@ -154,7 +154,6 @@ def plain_grouped_convolutions() -> Iterator[None]:
         nn.conv = keras_conv
 
 
-
 def serialize_as_stock(cls: type, stock: type) -> None:
     """Make Keras save instances of `cls`, a subclass of the public Keras class `stock`
     that computes the same thing, exactly as instances of `stock`.

@@ -136,8 +136,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     Same arguments, weights, config, name and results (within float rounding)
     as the Keras layer it subclasses, and it saves as that layer: a `.keras`
     file or config names `keras.layers.BatchNormalization`, which loads as
-    Keras' layer (`with_fast_layers` swaps this one back in). On the TensorFlow backend, for a 4-D input
-    normalised over its channel axis:
+    Keras' layer (`with_fast_layers` swaps this one back in). On the
+    TensorFlow backend, for a 4-D input normalised over its channel axis:
 
     - training takes one `FusedBatchNormV3` op (and one gradient op) where
       Keras 3 runs about ten unfused ones: most of the gap in CPU training
