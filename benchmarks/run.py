@@ -238,10 +238,10 @@ TRAINING = {"resnet20": "ResNet20 (CIFAR)",
 
 def measure_training(tf, args, rng) -> list:
     import numpy as np
-    from keras_resnet import count_macs, with_keras_batchnorm
+    from keras_resnet import count_macs, with_stock_layers
     steps, models, macs = {}, {}, {}
     for name in TRAINING:
-        model = (with_keras_batchnorm(_cifar_model("resnet20")) if name == "resnet20_kerasbn"
+        model = (with_stock_layers(_cifar_model("resnet20")) if name == "resnet20_kerasbn"
                  else _cifar_model(name))
         macs[name] = count_macs(model)
         step = _train_step(model)

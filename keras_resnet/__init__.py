@@ -26,7 +26,8 @@ _LAZY = {
     "freeze": "keras_resnet.finetune",
     "fold_batchnorm": "keras_resnet.inference",
     "with_dtype_policy": "keras_resnet.inference",
-    "with_keras_batchnorm": "keras_resnet.inference",
+    "with_fast_layers": "keras_resnet.inference",
+    "with_stock_layers": "keras_resnet.inference",
     "FusedBatchNormalization": "keras_resnet.layers",
     "count_macs": "keras_resnet.macs",
     "ResNet": "keras_resnet.models",
@@ -54,13 +55,16 @@ def __dir__():
 
 
 class _AfterKerasLoads(importlib.abc.MetaPathFinder):
-    """Registers the zoo's layers right after Keras is first imported.
+    """Imports `keras_resnet.layers` right after Keras is first imported.
 
-    A saved `.keras` file names `keras_resnet>FusedBatchNormalization` (and
-    `Conv2D`, `ZeroPadChannels`, `DropPath`), which Keras can load only once
-    `keras_resnet.layers` is imported. Importing it with the package would
-    load TensorFlow on `import keras_resnet`; waiting for Keras keeps
-    `import keras_resnet; keras.saving.load_model(...)` working without that.
+    Files of models with a layer Keras lacks (the CIFAR nets' option-A
+    `ZeroPadChannels`, `DropPath` with drop_path_rate > 0, `ReverseChannels`
+    with "caffe" input normalisation) name `keras_resnet>...`, which Keras can
+    load only once that module has registered them (every other layer saves as
+    Keras' own and needs nothing). Importing it with the package would load
+    TensorFlow on `import keras_resnet`; waiting for Keras keeps
+    `import keras_resnet; keras.saving.load_model("resnet20.keras")` working
+    without that.
     """
 
     _looking = False
@@ -80,13 +84,22 @@ class _AfterKerasLoads(importlib.abc.MetaPathFinder):
                 exec_module(module)
                 if self in sys.meta_path:
                     sys.meta_path.remove(self)
-                importlib.import_module("keras_resnet.layers")
+                _register_layers()
 
             spec.loader.exec_module = exec_then_register
         return spec
 
 
+def _register_layers() -> None:
+    try:
+        importlib.import_module("keras_resnet.layers")
+    except ImportError:
+        # Another Keras series (keras_compat's check): `import keras` must still work;
+        # the check's message comes when keras_resnet's Keras code is first used.
+        pass
+
+
 if "keras" in sys.modules:
-    importlib.import_module("keras_resnet.layers")
+    _register_layers()
 elif not any(isinstance(f, _AfterKerasLoads) for f in sys.meta_path):
     sys.meta_path.insert(0, _AfterKerasLoads())

@@ -1,4 +1,5 @@
-"""Deploy-time transforms: BatchNormalization folding, low-precision and stock-layer copies.
+"""Copies of a built model: BatchNormalization folding, low-precision copies, and copies with
+Keras' own layers or keras_resnet's fast training layers in place of the other.
 
 All work on any functional (or built Sequential) Keras model by re-running its
 graph with `keras.models.clone_model`, so they know nothing about ResNet layer
@@ -217,22 +218,47 @@ def with_dtype_policy(model: keras.Model, policy: str = "mixed_bfloat16", *,
     return _copy_layer_by_layer(model, config_of)
 
 
-def with_keras_batchnorm(model: keras.Model) -> keras.Model:
+def with_stock_layers(model: keras.Model) -> keras.Model:
     """Return a copy of `model` with Keras' own BatchNormalization and Conv2D in place of
-    `keras_resnet.layers.FusedBatchNormalization` and `keras_resnet.layers.Conv2D`
-    (same config and weights).
+    keras_resnet's fast training layers, `FusedBatchNormalization` and
+    `keras_resnet.layers.Conv2D` (same config and weights, same outputs).
 
-    The zoo's models use those subclasses for training speed; a copy with stock
-    layers saves to a `.keras` file that Keras loads without keras_resnet
-    installed (unless the model has other custom layers, such as the CIFAR
-    nets' option-A shortcut).
+    The fast layers already save as Keras' own (a `.keras` file of a zoo model
+    loads without keras_resnet, and loads as Keras' layers); this is for code
+    that checks layer classes, or to train or compare with Keras' own kernels.
+    `with_fast_layers` is its inverse.
+
+    Args:
+        model: A functional or built Sequential model (not modified).
     """
-    from keras_resnet.layers import Conv2D, FusedBatchNormalization
-    stock = {FusedBatchNormalization: keras.layers.BatchNormalization,
-             Conv2D: keras.layers.Conv2D}
+    from keras_resnet.layers import FAST
+    stock = {fast: keras_layer for keras_layer, fast in FAST.items()}
 
     def config_of(layer):
         return stock.get(type(layer), layer.__class__), layer.get_config()
+
+    return _copy_layer_by_layer(_as_functional(model), config_of)
+
+
+def with_fast_layers(model: keras.Model) -> keras.Model:
+    """Return a copy of `model` with keras_resnet's fast training layers
+    (`FusedBatchNormalization`, `keras_resnet.layers.Conv2D`) in place of Keras'
+    own BatchNormalization and Conv2D (same config and weights, same outputs).
+
+    A model loaded from a `.keras` file has Keras' layers (the fast ones save
+    as those); train the copy to get the fast layers' `fit` speed back. A
+    freshly built zoo model has them already. The copy is not compiled; to
+    continue training with a saved optimizer state, load the file inside
+    `keras_resnet.layers.loading_fast_layers()` instead. Subclasses of Keras'
+    layers other than these are kept as they are.
+
+    Args:
+        model: A functional or built Sequential model (not modified).
+    """
+    from keras_resnet.layers import FAST
+
+    def config_of(layer):
+        return FAST.get(type(layer), layer.__class__), layer.get_config()
 
     return _copy_layer_by_layer(_as_functional(model), config_of)
 

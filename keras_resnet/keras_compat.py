@@ -31,6 +31,14 @@ Keras series means reviewing this module only (and raising KERAS_VERSION).
                                 grouped convolution (ResNeXt) as one Conv2D op
                                 instead of an XLA-compiled function, which
                                 tf2onnx cannot convert (for export only).
+    serialize_as_stock          `keras.src.api_export`'s symbol -> public name
+                                table: the fast training layers (keras_resnet.
+                                layers) save as `keras.layers.BatchNormalization`
+                                and `keras.layers.Conv2D`, so plain Keras loads
+                                the files.
+    deserializing_as            the same table, name -> symbol: inside the block
+                                a saved stock layer loads as a fast subclass
+                                (`train --resume`).
 
 Importing this module runs `check_keras_version`, so another Keras series
 fails at import with one clear line instead of deep inside a Keras call.
@@ -40,7 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Iterator, Optional
+from typing import Dict, Iterator, Optional
 
 import keras
 
@@ -168,3 +176,48 @@ def plain_grouped_convolutions() -> Iterator[None]:
         yield
     finally:
         nn.conv = keras_conv
+
+
+def serialize_as_stock(cls: type, stock: type) -> None:
+    """Make Keras save instances of `cls`, a subclass of the public Keras class `stock`
+    that computes the same thing, exactly as instances of `stock`.
+
+    `serialize_keras_object` names a class by its entry in `api_export`'s symbol ->
+    name table (`keras.layers.BatchNormalization`: module "keras.layers",
+    registered_name None) when it has one, else by its registration
+    (`keras_resnet>...`), which Keras without keras_resnet cannot load. Giving
+    `cls` the stock entry makes its config and `.keras` files stock ones: they load
+    anywhere, as `stock`. The reverse table (name -> symbol) is not touched, so
+    loading still gives `stock`. `cls` also takes `stock`'s class name: a `.keras`
+    file keys each layer's weights by it (`layers/batch_normalization_3`), so the
+    weights of a `FusedBatchNormalization` would otherwise sit where a loader of
+    the stock config does not look. `cls.get_config()` must be `stock`'s.
+    """
+    from keras.src import api_export
+
+    name = api_export.get_name_from_symbol(stock)
+    if name is None or not issubclass(cls, stock):
+        raise ValueError(f"`cls` must subclass a public Keras class. Received: cls={cls!r}, "
+                         f"stock={stock!r}")
+    cls.__name__, cls.__qualname__ = stock.__name__, stock.__qualname__
+    api_export.REGISTERED_OBJS_TO_NAMES[cls] = name
+
+
+@contextlib.contextmanager
+def deserializing_as(replacements: Dict[type, type]) -> Iterator[None]:
+    """Inside the block, Keras deserializes each public class `stock` of
+    `replacements` ({stock: subclass}) as its subclass: `keras.saving.load_model`
+    then builds the model with the subclasses directly, so a compiled model's
+    optimizer state (tied to the model's variables) loads with it, which a copy
+    made after loading would lose. Outside the block nothing changes."""
+    from keras.src import api_export
+
+    table = api_export.REGISTERED_NAMES_TO_OBJS
+    names = {api_export.get_name_from_symbol(stock): fast
+             for stock, fast in replacements.items()}
+    saved = {name: table[name] for name in names}
+    table.update(names)
+    try:
+        yield
+    finally:
+        table.update(saved)

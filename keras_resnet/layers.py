@@ -1,16 +1,29 @@
 """The zoo's custom layers.
 
 `ZeroPadChannels` is the paper's parameter-free option A shortcut, `DropPath`
-is stochastic depth for a residual branch, `FusedBatchNormalization` is
-`keras.layers.BatchNormalization` run by TensorFlow's fused kernel where that
-is faster, `Conv2D` is `keras.layers.Conv2D` with a faster kernel gradient
-for small feature maps, and `ReverseChannels` is the RGB -> BGR flip of the
-"caffe" input preprocessing (`include_preprocessing=True`).
+is stochastic depth for a residual branch, and `ReverseChannels` is the
+RGB -> BGR flip of the "caffe" input preprocessing (`include_preprocessing=True`):
+layers Keras does not have, so a file of a model with one of them needs
+keras_resnet to load.
+
+`FusedBatchNormalization` (`keras.layers.BatchNormalization` run by
+TensorFlow's fused kernel where that is faster) and `Conv2D`
+(`keras.layers.Conv2D` whose training convolution on output maps of at most
+`SMALL_MAP_POSITIONS` positions is one GEMM, image patches x kernel, on
+TensorFlow on CPU) are the fast training layers: they compute what the Keras
+layer does, and save as it (`keras_compat.serialize_as_stock`), so a file of
+a model built from them names only Keras' layers and loads without
+keras_resnet, as Keras' layers. `with_fast_layers` (keras_resnet.inference)
+swaps them into a model and `loading_fast_layers` into a loaded file.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
+
+from keras_resnet import keras_compat
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")
@@ -117,13 +130,14 @@ class DropPath(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-@keras.saving.register_keras_serializable(package="keras_resnet")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` run by TensorFlow's fused kernel where that is faster.
 
-    Same arguments, weights, config and results (within float rounding) as the
-    Keras layer it subclasses. On the TensorFlow backend, for a 4-D input
-    normalised over its channel axis:
+    Same arguments, weights, config, name and results (within float rounding)
+    as the Keras layer it subclasses, and it saves as that layer: a `.keras`
+    file or config names `keras.layers.BatchNormalization`, which loads as
+    Keras' layer (`with_fast_layers` swaps this one back in). On the
+    TensorFlow backend, for a 4-D input normalised over its channel axis:
 
     - training takes one `FusedBatchNormV3` op (and one gradient op) where
       Keras 3 runs about ten unfused ones: most of the gap in CPU training
@@ -185,18 +199,18 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 SMALL_MAP_POSITIONS = 4
 
 
-@keras.saving.register_keras_serializable(package="keras_resnet")
 class Conv2D(keras.layers.Conv2D):
     """`keras.layers.Conv2D` that trains on small maps as one matrix multiply.
 
-    Same arguments, weights, config and outputs (within float rounding) as the
-    Keras layer it subclasses; the class keeps Keras' name, so summaries and
-    diagrams read the same. Only training on the TensorFlow backend changes, and
+    Same arguments, weights, config, name and outputs (within float rounding) as
+    the Keras layer it subclasses, and it saves as that layer (a file names
+    `keras.layers.Conv2D`). Only training with TensorFlow on CPU changes, and
     only where the output map has at most `SMALL_MAP_POSITIONS` positions (the
     last stages of ResNet18-152 on 32x32 inputs): the convolution is computed
     as image patches x kernel, one GEMM forward and two backward, where oneDNN's
-    direct convolutions run at a fifth of the machine's GEMM speed. Inference
-    runs exactly the Keras code.
+    direct convolutions run at a fifth of the machine's GEMM speed. That was
+    measured on CPU only, so with a GPU visible the Keras code runs. Inference,
+    and a Keras-quantized layer, run exactly the Keras code.
     """
 
     def call(self, inputs, training=None):
@@ -208,12 +222,38 @@ class Conv2D(keras.layers.Conv2D):
         return self.activation(outputs) if self.activation is not None else outputs
 
     def _trains_as_gemm(self, inputs) -> bool:
-        if (keras.backend.backend() != "tensorflow" or self.data_format != "channels_last"
+        # Keras routes a quantized layer (int8, float8, ...) to `quantized_call`, not
+        # here; the check keeps the GEMM, which reads the kernel as float32, off anyway.
+        if (keras.backend.backend() != "tensorflow" or self.quantization_mode is not None
+                or self.data_format != "channels_last"
                 or self.groups != 1 or tuple(self.dilation_rate) != (1, 1)
-                or keras.backend.standardize_dtype(inputs.dtype) != "float32"):
+                or keras.backend.standardize_dtype(inputs.dtype) != "float32"
+                or gpu_visible()):
             return False
         _, height, width, _ = self.compute_output_shape(tuple(inputs.shape))
         return height is not None and width is not None and height * width <= SMALL_MAP_POSITIONS
+
+
+def gpu_visible() -> bool:
+    """Whether TensorFlow sees a GPU (where it would place the GEMM path's ops)."""
+    import tensorflow as tf  # the caller checked the backend
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+# Saved as Keras' own layers: see serialize_as_stock.
+keras_compat.serialize_as_stock(FusedBatchNormalization, keras.layers.BatchNormalization)
+keras_compat.serialize_as_stock(Conv2D, keras.layers.Conv2D)
+
+# Keras' layer -> the fast subclass that computes it.
+FAST = {keras.layers.BatchNormalization: FusedBatchNormalization, keras.layers.Conv2D: Conv2D}
+
+
+def loading_fast_layers() -> contextlib.AbstractContextManager:
+    """Inside the block, `keras.saving.load_model` builds Keras' BatchNormalization
+    and Conv2D as `FusedBatchNormalization` and `Conv2D`, for a file loaded to
+    continue training (with its optimizer state) at the fast layers' speed."""
+    return keras_compat.deserializing_as(FAST)
 
 
 def _conv2d_as_gemm(inputs, kernel, strides, padding):

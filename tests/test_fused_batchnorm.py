@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet.inference import with_keras_batchnorm
-from keras_resnet.layers import FusedBatchNormalization
+from keras_resnet.inference import with_stock_layers
+from keras_resnet.layers import FusedBatchNormalization, loading_fast_layers
 from tests.conftest import randomize_bn_statistics
 
 
@@ -133,13 +133,13 @@ def test_mixed_precision(rng, policy):
 
 def test_zoo_models_use_it_and_match_stock_keras_layers(rng, tmp_path):
     """A whole ResNet20 training pass (outputs, moving statistics, gradients) equals
-    the same model with Keras' own BatchNormalization; ours saves and loads as the
-    fused layer."""
+    the same model with Keras' own BatchNormalization; ours saves as Keras' layer
+    and loads as the fused one inside `loading_fast_layers`."""
     model = keras_resnet.ResNet20(classifier_activation=None)
     bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
     assert len(bns) == 19 and all(isinstance(l, FusedBatchNormalization) for l in bns)
     randomize_bn_statistics(model, rng)
-    stock = with_keras_batchnorm(model)
+    stock = with_stock_layers(model)
     assert not any(isinstance(l, FusedBatchNormalization) for l in stock.layers)
     assert [l.get_config() for l in stock.layers] == [l.get_config() for l in model.layers]
 
@@ -163,20 +163,39 @@ def test_zoo_models_use_it_and_match_stock_keras_layers(rng, tmp_path):
 
     model.save(tmp_path / "fused.keras")
     loaded = keras.saving.load_model(tmp_path / "fused.keras")
-    assert isinstance(loaded.get_layer("conv1_bn"), FusedBatchNormalization)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert type(loaded.get_layer("conv1_bn")) is keras.layers.BatchNormalization  # as saved
+    with loading_fast_layers():
+        fast = keras.saving.load_model(tmp_path / "fused.keras")
+    assert isinstance(fast.get_layer("conv1_bn"), FusedBatchNormalization)
+    for m in (loaded, fast):
+        np.testing.assert_array_equal(m.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_stock_copy_saves_a_file_without_custom_layers(tmp_path):
-    """What with_keras_batchnorm is for: a .keras file that Keras alone can load."""
+def test_files_name_keras_batchnormalization(tmp_path):
+    """The fused layer saves as Keras' own, with the same config and weights paths:
+    a zoo model's file names exactly what its `with_stock_layers` copy's does."""
+    import io
+    import re
     import zipfile
 
+    import h5py
+
     model = keras_resnet.ResNet18((32, 32, 3), 10)
-    for m, name in ((model, "fused.keras"), (with_keras_batchnorm(model), "stock.keras")):
+    assert FusedBatchNormalization.__name__ == "BatchNormalization"  # the weights' path
+    for m, name in ((model, "fused.keras"), (with_stock_layers(model), "stock.keras")):
         m.save(tmp_path / name)
-    configs = {name: zipfile.ZipFile(tmp_path / name).read("config.json").decode()
-               for name in ("fused.keras", "stock.keras")}
-    assert "keras_resnet>FusedBatchNormalization" in configs["fused.keras"]
-    assert "keras_resnet" not in configs["stock.keras"]
+    # (the original shares one dtype policy object between its layers; the copy does not)
+    configs = {name: re.sub(r', "shared_object_id": \d+', "", zipfile.ZipFile(
+        tmp_path / name).read("config.json").decode()) for name in ("fused.keras", "stock.keras")}
+    assert "keras_resnet" not in configs["fused.keras"]
+    assert configs["fused.keras"] == configs["stock.keras"]
+    paths = {}
+    for name in ("fused.keras", "stock.keras"):
+        with zipfile.ZipFile(tmp_path / name) as archive, \
+                h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as f:
+            paths[name] = []
+            f.visit(paths[name].append)
+    assert "layers/batch_normalization_19/vars/3" in paths["fused.keras"]
+    assert paths["fused.keras"] == paths["stock.keras"]
     with pytest.raises(ValueError, match="functional or Sequential"):
-        with_keras_batchnorm("resnet18")
+        with_stock_layers("resnet18")

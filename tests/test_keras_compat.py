@@ -162,3 +162,34 @@ def test_fit_keeps_live_weights_inside_the_block_only(loss_scale):
     model.fit(x, y, epochs=1, verbose=0)  # outside the block: fit ends with the average
     for a, b in zip(model.trainable_variables, averages()):
         np.testing.assert_array_equal(a.numpy(), b)
+
+
+def test_serialize_as_stock_needs_a_subclass_of_a_public_keras_class():
+    class NotASubclass(keras.layers.Layer):
+        pass
+
+    class OfAPrivateClass(keras_compat.Functional):
+        pass
+
+    for cls, stock in ((NotASubclass, keras.layers.Conv2D), (OfAPrivateClass, OfAPrivateClass)):
+        with pytest.raises(ValueError, match="must subclass a public Keras class"):
+            keras_compat.serialize_as_stock(cls, stock)
+
+
+def test_serialize_as_stock_and_deserializing_as():
+    class Faster(keras.layers.Dense):
+        pass
+
+    keras_compat.serialize_as_stock(Faster, keras.layers.Dense)
+    assert Faster.__name__ == "Dense"
+    config = keras.saving.serialize_keras_object(Faster(3, name="d"))
+    assert (config["module"], config["class_name"], config["registered_name"]) == \
+        ("keras.layers", "Dense", None)
+    assert type(keras.saving.deserialize_keras_object(config)) is keras.layers.Dense
+    with pytest.raises(RuntimeError, match="inside"):
+        with keras_compat.deserializing_as({keras.layers.Dense: Faster}):
+            assert type(keras.saving.deserialize_keras_object(config)) is Faster
+            raise RuntimeError("inside")
+    # the table is restored, also after an exception
+    assert type(keras.saving.deserialize_keras_object(config)) is keras.layers.Dense
+    assert type(keras.layers.deserialize(config)) is keras.layers.Dense

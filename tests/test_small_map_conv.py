@@ -1,7 +1,7 @@
-"""keras_resnet.layers.Conv2D: Keras' Conv2D, trained on small maps as one GEMM.
+"""keras_resnet.layers.Conv2D: Keras' Conv2D, trained on small maps as one GEMM (on CPU).
 
 It must be Keras' layer in every observable way (outputs, gradients, config,
-saving, inference graph) and must really take the GEMM path where it claims to:
+saved file, inference graph) and must really take the GEMM path where it claims to:
 ResNet18-152's training speed on 32x32 inputs rests on it (benchmarks/fit.py).
 """
 
@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet.inference import with_keras_batchnorm
-from keras_resnet.layers import SMALL_MAP_POSITIONS, Conv2D
+from keras_resnet import layers as layers_module
+from keras_resnet.inference import with_stock_layers
+from keras_resnet.layers import SMALL_MAP_POSITIONS, Conv2D, loading_fast_layers
 
 
 def _pair(rng, input_shape, **options):
@@ -86,7 +87,7 @@ def test_a_model_trains_the_same_with_keras_layers():
     """A ResNet18 at 32x32 (three GEMM stages) takes the same SGD step as its stock copy."""
     keras.utils.set_random_seed(0)
     model = keras_resnet.ResNet18((32, 32, 3), 10, variant="v1.5", classifier_activation=None)
-    stock = with_keras_batchnorm(model)
+    stock = with_stock_layers(model)
     small = [layer.name for layer in model.layers if isinstance(layer, Conv2D)
              and layer.output.shape[1] * layer.output.shape[2] <= SMALL_MAP_POSITIONS]
     assert len(small) == 10  # conv5 (1x1 maps, 5 convs) and conv4 (2x2 maps, 5 convs)
@@ -106,12 +107,37 @@ def test_a_model_trains_the_same_with_keras_layers():
     keras.backend.clear_session()
 
 
-def test_saves_and_loads_as_itself(tmp_path):
+def test_saves_as_keras_conv2d_and_loads_as_itself_when_asked(tmp_path):
     layer_input = keras.Input((2, 2, 3))
     model = keras.Model(layer_input, Conv2D(4, 3, padding="same", name="c")(layer_input))
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert type(loaded.get_layer("c")) is Conv2D
-    assert loaded.get_layer("c").get_config() == model.get_layer("c").get_config()
+    assert type(loaded.get_layer("c")) is keras.layers.Conv2D  # the file names Keras' layer
+    with loading_fast_layers():
+        fast = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(fast.get_layer("c")) is Conv2D
     x = np.ones((1, 2, 2, 3), "float32")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    for m in (loaded, fast):
+        assert m.get_layer("c").get_config() == model.get_layer("c").get_config()
+        np.testing.assert_array_equal(m.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_gemm_path_stays_off_with_a_gpu(monkeypatch):
+    """Measured on CPU only: where TensorFlow sees a GPU the Keras code runs."""
+    x = np.zeros((2, 1, 1, 4), "float32")  # a 1x1 map: the GEMM path on CPU
+    layer = Conv2D(4, 3, padding="same")
+    assert "MatMul" in _op_types(layer, x, True)
+    monkeypatch.setattr(layers_module, "gpu_visible", lambda: True)
+    layer = Conv2D(4, 3, padding="same")
+    assert "MatMul" not in _op_types(layer, x, True)
+    assert not layer._trains_as_gemm(tf.constant(x))
+
+
+def test_quantized_convolution_keeps_keras_code():
+    x = tf.zeros((2, 1, 1, 4))
+    plain = Conv2D(4, 3, padding="same")
+    quantized = Conv2D(4, 3, padding="same", dtype="int8_from_float32")
+    for layer in (plain, quantized):
+        layer.build(x.shape)
+    assert quantized.quantization_mode == "int8" and plain.quantization_mode is None
+    assert plain._trains_as_gemm(x) and not quantized._trains_as_gemm(x)

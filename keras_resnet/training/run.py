@@ -337,7 +337,9 @@ def _restore_or_build(settings: RunSettings, num_classes: int, dist, *, out: str
             where = f", {start_step} steps into the next" if start_step else ""
             _log(verbose, f"resuming {out} from {ckpt} (epoch {start_epoch} of {n_epochs} "
                           f"done{where})")
-            net = keras.models.load_model(ckpt)
+            from keras_resnet.layers import loading_fast_layers
+            with loading_fast_layers():  # the file names Keras' layers; train with the fast ones
+                net = keras.models.load_model(ckpt)
             optimizer = net.optimizer
         else:
             net = build_model(settings.model, size, num_classes, settings.weights,
