@@ -37,6 +37,49 @@ def randomize_bn_statistics(model, rng):
             ])
 
 
+def assert_close(actual, expected, tol=1e-4, what="output"):
+    """AssertionError unless the shapes agree and max |actual - expected| is at most
+    `tol` times the scale of `expected` (its largest magnitude, at least 1).
+    Arrays or any backend's tensors."""
+    actual = np.asarray(keras.ops.convert_to_numpy(actual), "float64")
+    expected = np.asarray(keras.ops.convert_to_numpy(expected), "float64")
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {actual.shape}, expected {expected.shape}")
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    error = float(np.abs(actual - expected).max(initial=0.0))
+    if not error <= tol * scale:  # also fails on NaN
+        raise AssertionError(f"{what}: max difference {error:.3g} exceeds {tol:g} of the "
+                             f"scale {scale:.3g}")
+
+
+def weighted_sum(upstream, outputs):
+    """sum(outputs * upstream): a loss whose gradient w.r.t. the outputs is `upstream`."""
+    return keras.ops.sum(keras.ops.cast(outputs, "float32") * upstream)
+
+
+def training_step(model, x, y, loss=None, input_gradient=False):
+    """One forward and backward pass in training mode, on TensorFlow:
+    (outputs, gradients of `loss(y, outputs)`), numpy. The gradients are w.r.t. the
+    trainable variables, preceded by the one w.r.t. `x` with `input_gradient`.
+    `loss` defaults to sparse categorical crossentropy from logits."""
+    import tensorflow as tf
+    loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = model(x, training=True)
+        value = loss(y, outputs)
+    sources = ([x] if input_gradient else []) + list(model.trainable_variables)
+    return outputs.numpy(), [g.numpy() for g in tape.gradient(value, sources)]
+
+
+def op_types(layer, x, training):
+    """The TensorFlow op types in the traced graph of `layer(x, training=training)`."""
+    import tensorflow as tf
+    fn = tf.function(lambda t: layer(t, training=training))
+    return {op.type for op in fn.get_concrete_function(tf.constant(x)).graph.get_operations()}
+
+
 def is_large_model(name: str) -> bool:
     """Models whose per-model tests run with the slow tests only: all but the
     smallest of each kind (ResNet18, ResNet20). The fast loop keeps those two,
