@@ -10,7 +10,7 @@ import keras_resnet
 from keras_resnet.cli import main
 
 import torch_goldens as g
-from conftest import tflite_run
+from conftest import assert_close, tflite_run
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,6 @@ def _expected():
     return np.load(g.GOLDENS_PATH)["resnet18_logits"]
 
 
-def _close(a, b):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
-
-
 def test_convert_safetensors_to_weights_h5(r18_safetensors, tmp_path, capsys):
     dst = tmp_path / "resnet18.weights.h5"
     assert main(["convert", str(r18_safetensors), str(dst), "--model", "resnet18",
@@ -41,7 +37,7 @@ def test_convert_safetensors_to_weights_h5(r18_safetensors, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == [dst.name]  # no temp file left
     model = keras_resnet.ResNet18((64, 64, 3), 10, variant="v1.5",
                                   classifier_activation=None, weights=str(dst))
-    _close(_logits(model), _expected())
+    assert_close(_logits(model), _expected())
 
 
 def test_convert_to_keras_file(r18_safetensors, tmp_path):
@@ -104,8 +100,8 @@ def test_saved_model_and_tflite_match_keras(builder, tmp_path, rng):
 
     model.export(str(tmp_path / "saved_model"), verbose=False)
     reloaded = tf.saved_model.load(str(tmp_path / "saved_model"))  # keep it alive
-    _close(reloaded.serve(x).numpy(), expected)
+    assert_close(reloaded.serve(x).numpy(), expected)
 
     tflite = tmp_path / "model.tflite"
     model.export(str(tflite), format="litert", verbose=False)
-    _close(tflite_run(tflite, x)[0], expected)
+    assert_close(tflite_run(tflite, x)[0], expected)

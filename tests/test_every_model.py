@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from conftest import randomize_bn_statistics
+from conftest import assert_close, randomize_bn_statistics
 from keras_resnet.registry import list_models, model_info
 
 
@@ -22,10 +22,6 @@ def _tiny_shape(info):
 def _run(model, x):
     """Inference, called eagerly: no graph tracing (the costly part at tiny inputs)."""
     return keras.ops.convert_to_numpy(model(x, training=False))
-
-
-def _relative_error(actual, expected):
-    return float(np.abs(actual - expected).max() / max(1.0, np.abs(expected).max()))
 
 
 def _backend_runs_channels_first() -> bool:
@@ -49,8 +45,6 @@ def test_model_battery(name, rng, tmp_path):
     assert model.name == name
     logits = _run(model, x)
     assert logits.shape == (2, 7) and np.isfinite(logits).all()
-    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
     # the stages the builder records: the stem, then each stage at half the resolution
     stages = info.spec.stage_names
@@ -74,7 +68,7 @@ def test_model_battery(name, rng, tmp_path):
     folded = keras_resnet.fold_batchnorm(model, allow_partial=preactivation)
     bns = [l for l in folded.layers if isinstance(l, keras.layers.BatchNormalization)]
     assert bool(bns) == preactivation
-    assert _relative_error(_run(folded, x), logits) <= 1e-4
+    assert_close(_run(folded, x), logits, what="folded")
     del folded
 
     # mixed precision: bfloat16 compute, float32 output, close to float32
@@ -96,4 +90,4 @@ def test_model_battery(name, rng, tmp_path):
     first.set_weights(model.get_weights())
     if _backend_runs_channels_first():
         actual = _run(first, np.moveaxis(x, -1, 1))
-        assert _relative_error(actual, logits) <= 1e-4
+        assert_close(actual, logits, what="channels_first")

@@ -7,7 +7,7 @@ import pytest
 import keras_resnet
 from keras_resnet.inference import fold_batchnorm, with_dtype_policy
 from keras_resnet.registry import ARCHS
-from conftest import randomize_bn_statistics
+from conftest import assert_close, randomize_bn_statistics
 
 BN = keras.layers.BatchNormalization
 
@@ -23,11 +23,7 @@ def _bns(model):
 def _assert_same_outputs(model, folded, rng, atol=1e-4):
     """Max |difference| within `atol` times the output scale (at least 1)."""
     x = rng.normal(size=(2,) + tuple(model.input_shape[1:])).astype("float32")
-    expected = np.asarray(model(x, training=False))
-    actual = np.asarray(folded(x, training=False))
-    scale = max(1.0, float(np.abs(expected).max()))
-    assert np.abs(actual - expected).max() <= atol * scale, (
-        np.abs(actual - expected).max(), scale)
+    assert_close(folded(x, training=False), model(x, training=False), atol)
 
 
 def _fold_cases():
