@@ -1,7 +1,10 @@
 """Shared fixtures: a clean Keras session per test, fixed seeds, data format reset."""
 
+import ast
+import functools
 import os
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -91,12 +94,72 @@ def is_large_model(name: str) -> bool:
                                  or sum(info.spec.blocks_per_stage) > 12)
 
 
+PHASES = {
+    "all": "every selected test (the default)",
+    "parallel": "all but the whole_machine tests: scripts/test.sh runs them on both cores "
+                "with pytest-xdist",
+    "serial": "only the whole_machine tests: scripts/test.sh runs them afterwards, in one "
+              "process",
+}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--phase", choices=sorted(PHASES), default="all",
+                     help="; ".join(f"{name}: {what}" for name, what in PHASES.items()))
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_fixture_users(path: str) -> dict:
+    """{test function: its module- or session-scoped fixtures} for the fixtures that the test
+    module at `path` defines, read from its source."""
+    tree = ast.parse(Path(path).read_text())
+    shared = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+              for d in node.decorator_list
+              if isinstance(d, ast.Call) and getattr(d.func, "attr", None) == "fixture"
+              and any(k.arg == "scope" and getattr(k.value, "value", None) != "function"
+                      for k in d.keywords)}
+    return {node.name: sorted(shared & {a.arg for a in node.args.args})
+            for node in tree.body if isinstance(node, ast.FunctionDef)
+            and node.name.startswith("test") and shared & {a.arg for a in node.args.args}}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`, and the tests that share a costly module-scoped fixture (a docs
+    build, a trained model) as one unit: one worker builds it once. The controller collects
+    nothing, so the grouping reads the test modules' source (xdist_group marks added at
+    collection are lost with pytest 9.2: pytest-dev/pytest-xdist#1386)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedFixtureScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid):
+            path, _, rest = nodeid.partition("::")
+            module = config.rootpath / path
+            fixtures = module.suffix == ".py" and module.is_file() and _shared_fixture_users(
+                str(module)).get(rest.split("[")[0].split("@")[0])
+            if fixtures:
+                return f"{path}::{'+'.join(fixtures)}"
+            return super()._split_scope(nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     # One rule for every test parametrized over the registry ("name" or "arch").
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if any(is_large_model(params[key]) for key in ("name", "arch") if key in params):
             item.add_marker(pytest.mark.slow)
+
+    phase = config.getoption("phase")
+    if phase != "all":
+        keep = phase == "serial"
+        selected = [i for i in items if (i.get_closest_marker("whole_machine") is not None)
+                    == keep]
+        if len(selected) < len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in selected])
+            items[:] = selected
 
 
 HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -336,6 +336,7 @@ def _free_ports(n):
 
 
 @pytest.mark.slow
+@pytest.mark.whole_machine  # two worker processes
 def test_multi_worker_two_processes_end_with_identical_weights(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
