@@ -94,6 +94,25 @@ def is_large_model(name: str) -> bool:
                                  or sum(info.spec.blocks_per_stage) > 12)
 
 
+def model_kind(name: str) -> tuple:
+    """What of a registered model's code its per-model tests exercise: block type,
+    convention, stem, average-pool downsampling and grouping. Depth and width are numbers
+    in the same code."""
+    from keras_resnet.registry import model_info
+    info = model_info(name)
+    spec = info.spec
+    return spec.block_type, info.variant, spec.stem.name, spec.avg_down, spec.groups
+
+
+def smallest_of_each_kind() -> list:
+    """The registered models with the fewest parameters of their kind, in registry order."""
+    from keras_resnet.registry import list_models, model_info
+    smallest = {}
+    for name in sorted(list_models(), key=lambda n: model_info(n).params):
+        smallest.setdefault(model_kind(name), name)
+    return [name for name in list_models() if name in smallest.values()]
+
+
 PHASES = {
     "all": "every selected test (the default)",
     "parallel": "all but the whole_machine tests: scripts/test.sh runs them on both cores "

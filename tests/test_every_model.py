@@ -1,16 +1,20 @@
-"""One battery, run on every registered model at a tiny input (in the spirit of
-keras-hub's `run_backbone_test`): build, predict, the stages the builder records,
-a `.keras` round trip, BatchNormalization folding, a mixed-precision copy, and
-channels_first. Per-model facts come from the registry, nothing is listed here;
-conftest marks the large models' runs slow."""
+"""One battery, run at a tiny input (in the spirit of keras-hub's `run_backbone_test`):
+build, predict, the stages the builder records, a `.keras` round trip,
+BatchNormalization folding, a mixed-precision copy, and channels_first.
+
+It runs on the smallest registered model of each kind (conftest.model_kind: block type,
+convention, stem, average-pool downsampling, groups): a deeper or wider model of a kind
+runs the same code with other numbers. Every model is still built, and its parameters and
+MACs checked, in tests/test_registry.py. Per-model facts come from the registry, nothing
+is listed here; conftest marks the large models' runs slow."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_resnet
-from conftest import assert_close, randomize_bn_statistics
-from keras_resnet.registry import list_models, model_info
+from conftest import assert_close, randomize_bn_statistics, smallest_of_each_kind
+from keras_resnet.registry import model_info
 
 
 def _tiny_shape(info):
@@ -32,7 +36,7 @@ def _backend_runs_channels_first() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-@pytest.mark.parametrize("name", list_models())  # large models: slow (conftest)
+@pytest.mark.parametrize("name", smallest_of_each_kind())  # large models: slow (conftest)
 def test_model_battery(name, rng, tmp_path):
     info = model_info(name)
     shape = _tiny_shape(info)
