@@ -40,15 +40,15 @@ def randomize_bn_statistics(model, rng):
             ])
 
 
-def assert_close(actual, expected, tol=1e-4, what="output"):
+def assert_close(actual, expected, tol=1e-4, what="output", min_scale=1.0):
     """AssertionError unless the shapes agree and max |actual - expected| is at most
-    `tol` times the scale of `expected` (its largest magnitude, at least 1).
+    `tol` times the scale of `expected`: its largest magnitude, at least `min_scale`.
     Arrays or any backend's tensors."""
     actual = np.asarray(keras.ops.convert_to_numpy(actual), "float64")
     expected = np.asarray(keras.ops.convert_to_numpy(expected), "float64")
     if actual.shape != expected.shape:
         raise AssertionError(f"{what}: shape {actual.shape}, expected {expected.shape}")
-    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    scale = max(min_scale, float(np.abs(expected).max(initial=0.0)))
     error = float(np.abs(actual - expected).max(initial=0.0))
     if not error <= tol * scale:  # also fails on NaN
         raise AssertionError(f"{what}: max difference {error:.3g} exceeds {tol:g} of the "
