@@ -1,4 +1,6 @@
-"""Shared fixtures: a clean Keras session per test, fixed seeds, data format reset."""
+"""Shared fixtures (a clean Keras session per test, fixed seeds, data format reset), the
+helpers every test uses (closeness, a training step, op types, the models per kind, ...),
+and how scripts/test.sh runs the suite: `--phase` and the xdist scheduler."""
 
 import ast
 import functools
@@ -142,6 +144,7 @@ def _shared_fixture_users(path: str) -> dict:
             and node.name.startswith("test") and shared & {a.arg for a in node.args.args}}
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadgroup`, and the tests that share a costly module-scoped fixture (a docs
     build, a trained model) as one unit: one worker builds it once. The controller collects
