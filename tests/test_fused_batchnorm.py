@@ -13,7 +13,8 @@ import tensorflow as tf
 import keras_resnet
 from keras_resnet.inference import with_keras_batchnorm
 from keras_resnet.layers import FusedBatchNormalization
-from conftest import op_types, randomize_bn_statistics, training_step, weighted_sum
+from tests.conftest import randomize_bn_statistics
+from tests.conftest import op_types, training_step, weighted_sum
 
 
 def _pair(rng, shape, **options):
