@@ -33,8 +33,8 @@ from keras_resnet.preprocessing import (InputNormalization, normalize_input,
 from keras_resnet.weights import load_weights
 
 import torch_goldens as goldens
+from conftest import assert_close
 
-TOLERANCE = 1e-4  # of the reference output's scale (max |value|)
 BF16_TOLERANCE = 5e-2  # bfloat16 keeps 8 bits of mantissa
 
 
@@ -58,19 +58,6 @@ class Checks:
         keras.backend.clear_session()
 
 
-def close(got, expected, what, tolerance=TOLERANCE):
-    """AssertionError unless `got` is within `tolerance` of `expected`'s scale."""
-    got = keras.ops.convert_to_numpy(got)
-    expected = np.asarray(expected)
-    if got.shape != expected.shape:
-        raise AssertionError(f"{what}: shape {got.shape}, expected {expected.shape}")
-    scale = float(np.abs(expected).max())
-    error = float(np.abs(got.astype("float64") - expected).max())
-    if not error <= tolerance * scale:
-        raise AssertionError(f"{what}: max difference {error:.3g} exceeds {tolerance:g} of "
-                             f"the output scale {scale:.3g}")
-
-
 def build(spec, **kwargs):
     """A model of one kind, as kinds.json describes it."""
     builder = getattr(keras_resnet, spec["builder"])
@@ -86,7 +73,7 @@ def check_kind(cases, kind, spec, checks):
     def inference():
         built["model"] = build(spec, weights=weights)  # keras_resnet's .weights.h5 reader
         built["logits"] = built["model"].predict(x, verbose=0)
-        close(built["logits"], data["logits"], "logits")
+        assert_close(built["logits"], data["logits"], what="logits")
 
     checks.run(f"{kind}/inference", inference)
     if "logits" not in built:
@@ -95,12 +82,12 @@ def check_kind(cases, kind, spec, checks):
 
     def folded():
         folded = keras_resnet.fold_batchnorm(model, allow_partial=spec["partial_fold"])
-        close(folded.predict(x, verbose=0), data["logits"], "folded logits")
+        assert_close(folded.predict(x, verbose=0), data["logits"], what="folded logits")
         if spec["bfloat16"]:
             fast = keras_resnet.with_dtype_policy(folded, "mixed_bfloat16")
             out = fast.predict(x, verbose=0)
             assert keras.backend.standardize_dtype(out.dtype) == "float32", out.dtype
-            close(out, data["logits"], "folded bfloat16 logits", BF16_TOLERANCE)
+            assert_close(out, data["logits"], BF16_TOLERANCE, "folded bfloat16 logits")
 
     def keras_file():
         path = os.path.join(tempfile.mkdtemp(), f"{kind}.keras")
@@ -117,7 +104,8 @@ def check_kind(cases, kind, spec, checks):
         # The first step's loss comes before any update, from training-mode
         # BatchNormalization (batch statistics): Keras' ops here, TensorFlow's
         # fused kernel there.
-        close(np.array(losses[:1]), data["train_loss"][None], "first training step's loss")
+        assert_close(np.array(losses[:1]), data["train_loss"][None],
+                     what="first training step's loss")
         assert np.isfinite(losses).all() and losses[-1] < losses[0], (
             f"fit did not lower the loss: {losses}")
 
@@ -130,10 +118,11 @@ def check_tensorflow_keras_file(cases):
     """A `.keras` file written on TensorFlow loads here (directly and as `weights=`)."""
     data = np.load(os.path.join(cases, "cifar_a.npz"))
     path = os.path.join(cases, "cifar_a_tensorflow.keras")
-    close(keras.saving.load_model(path).predict(data["x"], verbose=0), data["logits"],
-          "keras.saving.load_model")
+    assert_close(keras.saving.load_model(path).predict(data["x"], verbose=0), data["logits"],
+                 what="keras.saving.load_model")
     model = keras_resnet.ResNet20(classifier_activation=None, weights=path)
-    close(model.predict(data["x"], verbose=0), data["logits"], "ResNet20(weights=.keras)")
+    assert_close(model.predict(data["x"], verbose=0), data["logits"],
+                 what="ResNet20(weights=.keras)")
 
 
 def check_backbone(cases):
@@ -143,7 +132,7 @@ def check_backbone(cases):
     features = model.predict(data["x"], verbose=0)
     assert sorted(features) == ["conv2", "conv3", "conv4"], sorted(features)
     for stage, value in features.items():
-        close(value, data[stage], f"backbone {stage}")
+        assert_close(value, data[stage], what=f"backbone {stage}")
 
 
 def check_freeze():
@@ -169,7 +158,7 @@ def check_include_preprocessing(cases, spec):
     data = np.load(os.path.join(cases, "preprocessing.npz"))
     model = build(spec, include_preprocessing=True,
                   weights=os.path.join(cases, "basic.weights.h5"))
-    close(model.predict(data["images"], verbose=0), data["logits"], "uint8 input")
+    assert_close(model.predict(data["images"], verbose=0), data["logits"], what="uint8 input")
     copy = keras_resnet.with_dtype_policy(model, "mixed_bfloat16")
     dtypes = {layer.compute_dtype for layer in copy.layers
               if layer.name.startswith("preprocessing_")}
@@ -179,8 +168,9 @@ def check_include_preprocessing(cases, spec):
         inputs = keras.Input((8, 8, 3))
         layer_model = keras.Model(inputs, normalize_input(inputs, InputNormalization(mode)))
         images = data["images"][:, :8, :8].astype("float32")
-        close(layer_model.predict(images, verbose=0),
-              preprocess_input(images, "imagenet", variant=variant), f"{mode} layers")
+        assert_close(layer_model.predict(images, verbose=0),
+                     preprocess_input(images, "imagenet", variant=variant),
+                     what=f"{mode} layers")
 
 
 def check_torch_weights(cases):
@@ -192,7 +182,8 @@ def check_torch_weights(cases):
     # loaded into that model after zeroing it.
     model = keras_resnet.ResNet18((64, 64, 3), goldens.NUM_CLASSES, weights="tv_in1k",
                                   classifier_activation=None)
-    close(model.predict(x, verbose=0), expected, "ResNet18(weights='tv_in1k') from the Hub cache")
+    assert_close(model.predict(x, verbose=0), expected,
+                 what="ResNet18(weights='tv_in1k') from the Hub cache")
     safetensors = os.path.join(cases, "resnet18.safetensors")
     sources = {"safetensors": safetensors}
     try:
@@ -208,7 +199,7 @@ def check_torch_weights(cases):
     for what, path in sources.items():
         model.set_weights([np.zeros_like(w) for w in model.get_weights()])
         load_weights(model, path, arch="resnet18", variant="v1.5")
-        close(model.predict(x, verbose=0), expected, f"ResNet18 from .{what}")
+        assert_close(model.predict(x, verbose=0), expected, what=f"ResNet18 from .{what}")
 
 
 def main(cases):

@@ -1,7 +1,12 @@
-"""Shared fixtures: a clean Keras session per test, fixed seeds, data format reset."""
+"""Shared fixtures (a clean Keras session per test, fixed seeds, data format reset), the
+helpers every test uses (closeness, a training step, op types, the models per kind, ...),
+and how scripts/test.sh runs the suite: `--phase` and the xdist scheduler."""
 
+import ast
+import functools
 import os
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -37,6 +42,49 @@ def randomize_bn_statistics(model, rng):
             ])
 
 
+def assert_close(actual, expected, tol=1e-4, what="output", min_scale=1.0):
+    """AssertionError unless the shapes agree and max |actual - expected| is at most
+    `tol` times the scale of `expected`: its largest magnitude, at least `min_scale`.
+    Arrays or any backend's tensors."""
+    actual = np.asarray(keras.ops.convert_to_numpy(actual), "float64")
+    expected = np.asarray(keras.ops.convert_to_numpy(expected), "float64")
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {actual.shape}, expected {expected.shape}")
+    scale = max(min_scale, float(np.abs(expected).max(initial=0.0)))
+    error = float(np.abs(actual - expected).max(initial=0.0))
+    if not error <= tol * scale:  # also fails on NaN
+        raise AssertionError(f"{what}: max difference {error:.3g} exceeds {tol:g} of the "
+                             f"scale {scale:.3g}")
+
+
+def weighted_sum(upstream, outputs):
+    """sum(outputs * upstream): a loss whose gradient w.r.t. the outputs is `upstream`."""
+    return keras.ops.sum(keras.ops.cast(outputs, "float32") * upstream)
+
+
+def training_step(model, x, y, loss=None, input_gradient=False):
+    """One forward and backward pass in training mode, on TensorFlow:
+    (outputs, gradients of `loss(y, outputs)`), numpy. The gradients are w.r.t. the
+    trainable variables, preceded by the one w.r.t. `x` with `input_gradient`.
+    `loss` defaults to sparse categorical crossentropy from logits."""
+    import tensorflow as tf
+    loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = model(x, training=True)
+        value = loss(y, outputs)
+    sources = ([x] if input_gradient else []) + list(model.trainable_variables)
+    return outputs.numpy(), [g.numpy() for g in tape.gradient(value, sources)]
+
+
+def op_types(layer, x, training):
+    """The TensorFlow op types in the traced graph of `layer(x, training=training)`."""
+    import tensorflow as tf
+    fn = tf.function(lambda t: layer(t, training=training))
+    return {op.type for op in fn.get_concrete_function(tf.constant(x)).graph.get_operations()}
+
+
 def is_large_model(name: str) -> bool:
     """Models whose per-model tests run with the slow tests only: all but the
     smallest of each kind (ResNet18, ResNet20). The fast loop keeps those two,
@@ -48,12 +96,92 @@ def is_large_model(name: str) -> bool:
                                  or sum(info.spec.blocks_per_stage) > 12)
 
 
+def model_kind(name: str) -> tuple:
+    """What of a registered model's code its per-model tests exercise: block type,
+    convention, stem, average-pool downsampling and grouping. Depth and width are numbers
+    in the same code."""
+    from keras_resnet.registry import model_info
+    info = model_info(name)
+    spec = info.spec
+    return spec.block_type, info.variant, spec.stem.name, spec.avg_down, spec.groups
+
+
+def smallest_of_each_kind() -> list:
+    """The registered models with the fewest parameters of their kind, in registry order."""
+    from keras_resnet.registry import list_models, model_info
+    smallest = {}
+    for name in sorted(list_models(), key=lambda n: model_info(n).params):
+        smallest.setdefault(model_kind(name), name)
+    return [name for name in list_models() if name in smallest.values()]
+
+
+PHASES = {
+    "all": "every selected test (the default)",
+    "parallel": "all but the whole_machine tests: scripts/test.sh runs them on both cores "
+                "with pytest-xdist",
+    "serial": "only the whole_machine tests: scripts/test.sh runs them afterwards, in one "
+              "process",
+}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--phase", choices=sorted(PHASES), default="all",
+                     help="; ".join(f"{name}: {what}" for name, what in PHASES.items()))
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_fixture_users(path: str) -> dict:
+    """{test function: its module- or session-scoped fixtures} for the fixtures that the test
+    module at `path` defines, read from its source."""
+    tree = ast.parse(Path(path).read_text())
+    shared = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+              for d in node.decorator_list
+              if isinstance(d, ast.Call) and getattr(d.func, "attr", None) == "fixture"
+              and any(k.arg == "scope" and getattr(k.value, "value", None) != "function"
+                      for k in d.keywords)}
+    return {node.name: sorted(shared & {a.arg for a in node.args.args})
+            for node in tree.body if isinstance(node, ast.FunctionDef)
+            and node.name.startswith("test") and shared & {a.arg for a in node.args.args}}
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`, and the tests that share a costly module-scoped fixture (a docs
+    build, a trained model) as one unit: one worker builds it once. The controller collects
+    nothing, so the grouping reads the test modules' source (xdist_group marks added at
+    collection are lost with pytest 9.2: pytest-dev/pytest-xdist#1386)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedFixtureScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid):
+            path, _, rest = nodeid.partition("::")
+            module = config.rootpath / path
+            fixtures = module.suffix == ".py" and module.is_file() and _shared_fixture_users(
+                str(module)).get(rest.split("[")[0].split("@")[0])
+            if fixtures:
+                return f"{path}::{'+'.join(fixtures)}"
+            return super()._split_scope(nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     # One rule for every test parametrized over the registry ("name" or "arch").
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if any(is_large_model(params[key]) for key in ("name", "arch") if key in params):
             item.add_marker(pytest.mark.slow)
+
+    phase = config.getoption("phase")
+    if phase != "all":
+        keep = phase == "serial"
+        selected = [i for i in items if (i.get_closest_marker("whole_machine") is not None)
+                    == keep]
+        if len(selected) < len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in selected])
+            items[:] = selected
 
 
 HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -1,4 +1,4 @@
-"""`keras-resnet convert` and export: .keras round trips, SavedModel and TFLite."""
+"""`keras-resnet convert`, and Keras' own export of a zoo model: SavedModel and TFLite."""
 
 
 import keras
@@ -10,7 +10,7 @@ import keras_resnet
 from keras_resnet.cli import main
 
 import torch_goldens as g
-from conftest import tflite_run
+from conftest import assert_close, randomize_bn_statistics, tflite_run
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,6 @@ def _expected():
     return np.load(g.GOLDENS_PATH)["resnet18_logits"]
 
 
-def _close(a, b):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
-
-
 def test_convert_safetensors_to_weights_h5(r18_safetensors, tmp_path, capsys):
     dst = tmp_path / "resnet18.weights.h5"
     assert main(["convert", str(r18_safetensors), str(dst), "--model", "resnet18",
@@ -41,7 +37,7 @@ def test_convert_safetensors_to_weights_h5(r18_safetensors, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == [dst.name]  # no temp file left
     model = keras_resnet.ResNet18((64, 64, 3), 10, variant="v1.5",
                                   classifier_activation=None, weights=str(dst))
-    _close(_logits(model), _expected())
+    assert_close(_logits(model), _expected())
 
 
 def test_convert_to_keras_file(r18_safetensors, tmp_path):
@@ -75,37 +71,22 @@ def test_convert_other_classes_reports_the_fresh_classifier(r18_safetensors, tmp
 
 # --- export -------------------------------------------------------------------
 
-def _model(builder, rng):
-    model = builder((64, 64, 3), 10, variant="v1.5", classifier_activation=None)
-    from conftest import randomize_bn_statistics
-    randomize_bn_statistics(model, rng)
-    return model
-
-
-@pytest.mark.parametrize("builder", [
-    keras_resnet.ResNet18, pytest.param(keras_resnet.ResNet50, marks=pytest.mark.slow)])
-def test_keras_file_round_trip_is_identical(builder, tmp_path, rng):
-    model = _model(builder, rng)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)),
-                                  keras.ops.convert_to_numpy(model(x)))
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("builder", [keras_resnet.ResNet18, keras_resnet.ResNet50])
-def test_saved_model_and_tflite_match_keras(builder, tmp_path, rng):
+def test_keras_export_to_saved_model_and_litert_matches_keras(tmp_path, rng):
+    """Keras' own `model.export` on a zoo model. keras_resnet.export (BatchNormalization
+    folded first) is tested in tests/test_deploy.py: ONNX for every layer kind, SavedModel
+    and TFLite on basic blocks. The .keras round trip of every kind is in
+    tests/test_every_model.py."""
     import tensorflow as tf
-    model = _model(builder, rng)
+    model = keras_resnet.ResNet18((64, 64, 3), 10, variant="v1.5", classifier_activation=None)
+    randomize_bn_statistics(model, rng)
     x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
 
     model.export(str(tmp_path / "saved_model"), verbose=False)
     reloaded = tf.saved_model.load(str(tmp_path / "saved_model"))  # keep it alive
-    _close(reloaded.serve(x).numpy(), expected)
+    assert_close(reloaded.serve(x).numpy(), expected)
 
     tflite = tmp_path / "model.tflite"
     model.export(str(tflite), format="litert", verbose=False)
-    _close(tflite_run(tflite, x)[0], expected)
+    assert_close(tflite_run(tflite, x)[0], expected)

@@ -1,16 +1,20 @@
-"""One battery, run on every registered model at a tiny input (in the spirit of
-keras-hub's `run_backbone_test`): build, predict, the stages the builder records,
-a `.keras` round trip, BatchNormalization folding, a mixed-precision copy, and
-channels_first. Per-model facts come from the registry, nothing is listed here;
-conftest marks the large models' runs slow."""
+"""One battery, run at a tiny input (in the spirit of keras-hub's `run_backbone_test`):
+build, predict, the stages the builder records, a `.keras` round trip,
+BatchNormalization folding, a mixed-precision copy, and channels_first.
+
+It runs on the smallest registered model of each kind (conftest.model_kind: block type,
+convention, stem, average-pool downsampling, groups): a deeper or wider model of a kind
+runs the same code with other numbers. Every model is still built, and its parameters and
+MACs checked, in tests/test_registry.py. Per-model facts come from the registry, nothing
+is listed here; conftest marks the large models' runs slow."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_resnet
-from conftest import randomize_bn_statistics
-from keras_resnet.registry import list_models, model_info
+from conftest import assert_close, randomize_bn_statistics, smallest_of_each_kind
+from keras_resnet.registry import model_info
 
 
 def _tiny_shape(info):
@@ -24,10 +28,6 @@ def _run(model, x):
     return keras.ops.convert_to_numpy(model(x, training=False))
 
 
-def _relative_error(actual, expected):
-    return float(np.abs(actual - expected).max() / max(1.0, np.abs(expected).max()))
-
-
 def _backend_runs_channels_first() -> bool:
     # TensorFlow's CPU kernels have no NCHW convolution; jax, torch and GPUs do.
     if keras.backend.backend() != "tensorflow":
@@ -36,7 +36,7 @@ def _backend_runs_channels_first() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-@pytest.mark.parametrize("name", list_models())  # large models: slow (conftest)
+@pytest.mark.parametrize("name", smallest_of_each_kind())  # large models: slow (conftest)
 def test_model_battery(name, rng, tmp_path):
     info = model_info(name)
     shape = _tiny_shape(info)
@@ -49,8 +49,6 @@ def test_model_battery(name, rng, tmp_path):
     assert model.name == name
     logits = _run(model, x)
     assert logits.shape == (2, 7) and np.isfinite(logits).all()
-    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
     # the stages the builder records: the stem, then each stage at half the resolution
     stages = info.spec.stage_names
@@ -74,7 +72,7 @@ def test_model_battery(name, rng, tmp_path):
     folded = keras_resnet.fold_batchnorm(model, allow_partial=preactivation)
     bns = [l for l in folded.layers if isinstance(l, keras.layers.BatchNormalization)]
     assert bool(bns) == preactivation
-    assert _relative_error(_run(folded, x), logits) <= 1e-4
+    assert_close(_run(folded, x), logits, what="folded")
     del folded
 
     # mixed precision: bfloat16 compute, float32 output, close to float32
@@ -96,4 +94,4 @@ def test_model_battery(name, rng, tmp_path):
     first.set_weights(model.get_weights())
     if _backend_runs_channels_first():
         actual = _run(first, np.moveaxis(x, -1, 1))
-        assert _relative_error(actual, logits) <= 1e-4
+        assert_close(actual, logits, what="channels_first")

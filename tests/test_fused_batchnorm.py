@@ -14,6 +14,7 @@ import keras_resnet
 from keras_resnet.inference import with_stock_layers
 from keras_resnet.layers import FusedBatchNormalization, loading_fast_layers
 from tests.conftest import randomize_bn_statistics
+from tests.conftest import op_types, training_step, weighted_sum
 
 
 def _pair(rng, shape, **options):
@@ -29,22 +30,6 @@ def _pair(rng, shape, **options):
     return layers
 
 
-def _step(layer, x, upstream):
-    """Training-mode output, gradients of sum(output * upstream) w.r.t. x, gamma, beta."""
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = layer(x, training=True)
-        objective = tf.reduce_sum(tf.cast(y, "float32") * upstream)
-    grads = tape.gradient(objective, [x, layer.gamma, layer.beta])
-    return [y.numpy()] + [g.numpy() for g in grads]
-
-
-def _op_types(layer, x, training):
-    fn = tf.function(lambda t: layer(t, training=training))
-    return {op.type for op in fn.get_concrete_function(tf.constant(x)).graph.get_operations()}
-
-
 @pytest.mark.parametrize("axis, shape, epsilon", [
     (-1, (8, 5, 6, 7), 1.001e-5),  # keras.applications' v1 epsilon
     (-1, (8, 5, 6, 7), 1e-5),      # torch's: the smallest the fused kernel takes
@@ -55,7 +40,10 @@ def test_matches_keras_batchnorm(rng, axis, shape, epsilon):
     x = rng.normal(2.0, 3.0, size=shape).astype("float32")
     upstream = rng.normal(size=shape).astype("float32")
     for _ in range(2):  # two steps: moving statistics compound
-        got, want = _step(fused, x, upstream), _step(stock, x, upstream)
+        # the output, and the gradients of sum(output * upstream) w.r.t. x, gamma and beta
+        got, want = ([y, *grads] for y, grads in
+                     (training_step(layer, x, upstream, weighted_sum, input_gradient=True)
+                      for layer in (fused, stock)))
         for name, a, b in zip(("output", "d/dx", "d/dgamma", "d/dbeta"), got, want):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=5e-5, err_msg=name)
     # Keras keeps the biased batch variance; the kernel returns the unbiased one.
@@ -69,10 +57,10 @@ def test_matches_keras_batchnorm(rng, axis, shape, epsilon):
 def test_runs_the_fused_kernel_in_training_and_keras_ops_in_inference(rng):
     fused, stock = _pair(rng, (4, 3, 3, 5))
     x = rng.normal(size=(4, 3, 3, 5)).astype("float32")
-    assert "FusedBatchNormV3" in _op_types(fused, x, True)
-    assert "Mean" not in _op_types(fused, x, True)  # no unfused moments
-    assert "FusedBatchNormV3" not in _op_types(stock, x, True)
-    assert _op_types(fused, x, False) == _op_types(stock, x, False)
+    assert "FusedBatchNormV3" in op_types(fused, x, True)
+    assert "Mean" not in op_types(fused, x, True)  # no unfused moments
+    assert "FusedBatchNormV3" not in op_types(stock, x, True)
+    assert op_types(fused, x, False) == op_types(stock, x, False)
     np.testing.assert_array_equal(fused(x, training=False).numpy(),
                                   stock(x, training=False).numpy())
 
@@ -91,7 +79,7 @@ def test_falls_back_to_keras_where_the_kernel_differs(rng, case):
         layer.build(shape)
     fused.set_weights(stock.get_weights())
     if case != "mask":
-        assert "FusedBatchNormV3" not in _op_types(fused, x, True)
+        assert "FusedBatchNormV3" not in op_types(fused, x, True)
     np.testing.assert_array_equal(fused(x, training=True, mask=mask).numpy(),
                                   stock(x, training=True, mask=mask).numpy())
 
@@ -120,7 +108,7 @@ def test_mixed_precision(rng, policy):
         layer.set_weights(fused32.get_weights())
     compute = "bfloat16" if policy == "mixed_bfloat16" else "float16"
     xh = tf.cast(x, compute)
-    assert "FusedBatchNormV3" in _op_types(half, xh, False)
+    assert "FusedBatchNormV3" in op_types(half, xh, False)
     for training in (True, False):
         y = half(xh, training=training)
         assert y.dtype == compute and half.moving_mean.dtype == "float32"
@@ -145,13 +133,7 @@ def test_zoo_models_use_it_and_match_stock_keras_layers(rng, tmp_path):
 
     x = rng.normal(size=(16, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, 16)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    results = []
-    for m in (model, stock):
-        with tf.GradientTape() as tape:
-            logits = m(x, training=True)
-            loss = loss_fn(y, logits)
-        results.append((logits.numpy(), tape.gradient(loss, m.trainable_variables)))
+    results = [training_step(m, x, y) for m in (model, stock)]
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4, atol=1e-4)
     for a, b in zip(model.non_trainable_weights, stock.non_trainable_weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)

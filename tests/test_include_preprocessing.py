@@ -7,7 +7,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
-from conftest import randomize_bn_statistics
+from conftest import assert_close, randomize_bn_statistics
 
 import keras_resnet
 from keras_resnet import preprocessing
@@ -43,11 +43,6 @@ def images(rng):
     return rng.uniform(0, 255, (2, SIZE, SIZE, 3)).astype("float32")
 
 
-def _close(got, expected, tol=1e-5):
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(got, expected, rtol=0, atol=tol * scale)
-
-
 # The fast loop keeps the mean/std case; the keras.applications modes are slow (ResNet50s).
 @pytest.mark.parametrize("case", [pytest.param(c, marks=[] if c == "mean_std_row" else
                                                [pytest.mark.slow]) for c in CASES])
@@ -55,13 +50,13 @@ def test_equals_preprocess_input_then_plain_model(case, images, rng, tmp_path):
     model, plain, kwargs = _pair(case, rng)
     expected = plain.predict(keras_resnet.preprocess_input(images, **kwargs), verbose=0)
     got = model.predict(images, verbose=0)
-    _close(got, expected)
+    assert_close(got, expected, 1e-5)
     names = [layer.name for layer in model.layers[1:4]]
     assert names[0].startswith("preprocessing_") and "conv1_pad" in names
     # uint8 input: cast to float first
     ints = np.round(images).astype("uint8")
-    _close(model.predict(ints, verbose=0), model.predict(ints.astype("float32"), verbose=0),
-           1e-6)
+    assert_close(model.predict(ints, verbose=0), model.predict(ints.astype("float32"), verbose=0),
+                 1e-6)
     # .keras round trip (safe mode: no Lambda; the caffe flip is a registered layer)
     path = str(tmp_path / "m.keras")
     model.save(path)
@@ -72,7 +67,7 @@ def test_equals_preprocess_input_then_plain_model(case, images, rng, tmp_path):
     pre = [layer for layer in model.layers if layer.name.startswith("preprocessing_")]
     assert [(layer.name, layer.get_config()) for layer in folded.layers[1:1 + len(pre)]] == [
         (layer.name, layer.get_config()) for layer in pre]
-    _close(folded.predict(images, verbose=0), got)
+    assert_close(folded.predict(images, verbose=0), got, 1e-5)
 
 
 def test_modes_and_layers():
@@ -116,7 +111,7 @@ def test_channels_first(rng):
         plain.set_weights(model.get_weights())
         x = keras_resnet.preprocess_input(images, override or "timm", variant=variant,
                                           data_format="channels_first")
-        _close(model.predict(images, verbose=0), plain.predict(x, verbose=0))
+        assert_close(model.predict(images, verbose=0), plain.predict(x, verbose=0), 1e-5)
 
 
 def test_mixed_precision_normalises_in_float32(images, rng):

@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import re
 
 import pytest
 
@@ -58,9 +59,22 @@ def test_the_notebooks_import_the_package_instead_of_copying_it():
         assert "layers.Conv2D(" not in source and "def residual_block" not in source, name
 
 
+def _fewer_epochs(nb):
+    """`nb` with every `epochs=N` cut to N/10 (at least 1, in proportion: notebook 03 plots
+    its 10 + 10 epochs against 20) in the cells whose outputs may vary. What this test
+    checks is that every cell runs and the stable outputs, not how far a model trains
+    (notebooks/build.py runs them in full); 03's 42 epochs took most of its 90 s."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "stable" not in cell.metadata.get("tags", []):
+            cell.source = re.sub(r"\bepochs=(\d+)",
+                                 lambda m: f"epochs={max(1, int(m[1]) // 10)}", cell.source)
+    return nb
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_and_reproduces_its_stable_outputs(name):
-    executed = build.execute(build.load(name))  # raises CellExecutionError on any failure
+    # raises CellExecutionError on any failure
+    executed = build.execute(_fewer_epochs(build.load(name)))
     assert _stable_outputs(executed) == _stable_outputs(_committed(name)), \
         f"notebooks/{name}.ipynb outputs changed: {REGENERATE.format(name)}"

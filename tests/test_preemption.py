@@ -121,6 +121,7 @@ def test_lost_worker_is_named_from_the_error_or_the_cluster(monkeypatch):
 # ----------------------------------------------------------------------------- one machine
 
 @pytest.mark.slow  # three training processes
+@pytest.mark.whole_machine  # a 30 s grace period
 def test_sigterm_checkpoints_mid_epoch_and_resume_equals_an_uninterrupted_run(tmp_path):
     script = tmp_path / "cli.py"
     script.write_text(CLI)
@@ -219,6 +220,7 @@ def test_checkpoint_every_bounds_what_a_crash_loses(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- two workers
 
 @pytest.mark.slow  # three two-worker runs (one test: each start costs ~10 s per worker)
+@pytest.mark.whole_machine  # two workers and their time limits
 def test_two_workers_survive_sigterm_then_a_killed_worker_and_resume_agrees(tmp_path):
     script = tmp_path / "cli.py"
     script.write_text(CLI)

@@ -193,6 +193,7 @@ def _assert_names_the_fetch(message, repo):
     assert "Traceback" not in message and "\n" not in message
 
 
+@pytest.mark.whole_machine  # a time limit
 def test_offline_without_the_file_fails_fast_naming_the_command(hub_cache):
     start = time.monotonic()
     with pytest.raises(ValueError) as e:
@@ -202,6 +203,7 @@ def test_offline_without_the_file_fails_fast_naming_the_command(hub_cache):
     assert "HF_HUB_OFFLINE is set" in str(e.value) and str(hub_cache) in str(e.value)
 
 
+@pytest.mark.whole_machine  # a time limit
 def test_unreachable_endpoint_fails_fast_naming_the_command(hub_cache, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
@@ -214,6 +216,7 @@ def test_unreachable_endpoint_fails_fast_naming_the_command(hub_cache, monkeypat
     assert not list(hub_cache.glob("models--*/snapshots/*/*"))  # nothing half-written
 
 
+@pytest.mark.whole_machine  # a time limit
 def test_a_hanging_endpoint_cannot_block(hub_cache, monkeypatch):
     """A lookup or server that never answers (a black-holed address, a stuck DNS query)."""
     import huggingface_hub

@@ -8,12 +8,13 @@ ResNet18-152's training speed on 32x32 inputs rests on it (benchmarks/fit.py).
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_resnet
 from keras_resnet import layers as layers_module
 from keras_resnet.inference import with_stock_layers
 from keras_resnet.layers import SMALL_MAP_POSITIONS, Conv2D, loading_fast_layers
+
+from conftest import op_types, training_step, weighted_sum
 
 
 def _pair(rng, input_shape, **options):
@@ -25,20 +26,6 @@ def _pair(rng, input_shape, **options):
     for layer in layers:
         layer.set_weights(weights)
     return layers
-
-
-def _step(layer, x, upstream):
-    """Training-mode output and gradients of sum(output * upstream) w.r.t. x and the weights."""
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        objective = tf.reduce_sum(layer(x, training=True) * upstream)
-    return [g.numpy() for g in tape.gradient(objective, [x] + layer.trainable_weights)]
-
-
-def _op_types(layer, x, training):
-    fn = tf.function(lambda t: layer(t, training=training))
-    return {op.type for op in fn.get_concrete_function(tf.constant(x)).graph.get_operations()}
 
 
 # (input size, kernel, stride, padding, bias, activation): output maps of 1, 2x2 and 4x4
@@ -61,13 +48,16 @@ def test_training_matches_keras_conv2d(size, kernel, stride, padding, bias, acti
     y = stock(x, training=True).numpy()
     np.testing.assert_allclose(ours(x, training=True).numpy(), y, rtol=1e-5, atol=1e-5)
     upstream = rng.normal(size=y.shape).astype("float32")
-    for got, want in zip(_step(ours, x, upstream), _step(stock, x, upstream)):
+    # gradients of sum(output * upstream) w.r.t. x and the weights
+    grads = [training_step(layer, x, upstream, weighted_sum, input_gradient=True)[1]
+             for layer in (ours, stock)]
+    for got, want in zip(*grads):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     positions = y.shape[1] * y.shape[2]
-    gemm = "MatMul" in _op_types(ours, x, True)
+    gemm = "MatMul" in op_types(ours, x, True)
     assert gemm == (positions <= SMALL_MAP_POSITIONS), positions
     # inference is Keras' own graph, bit for bit
-    assert _op_types(ours, x, False) == _op_types(stock, x, False)
+    assert op_types(ours, x, False) == op_types(stock, x, False)
     np.testing.assert_array_equal(ours(x, training=False).numpy(), stock(x, training=False).numpy())
 
 
@@ -76,7 +66,7 @@ def test_other_configurations_keep_keras_code():
     x = np.zeros((2, 2, 2, 4), "float32")
     for options in (dict(groups=2), dict(dilation_rate=2)):
         layer = Conv2D(4, 3, padding="same", **options)  # a 2x2 output map
-        assert "MatMul" not in _op_types(layer, x, True), options
+        assert "MatMul" not in op_types(layer, x, True), options
     inputs = keras.Input((None, None, 4))
     layer = Conv2D(4, 3, padding="same")
     layer(inputs)
@@ -96,12 +86,7 @@ def test_a_model_trains_the_same_with_keras_layers():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(8, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, 8)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    grads = []
-    for m in (model, stock):
-        with tf.GradientTape() as tape:
-            value = loss(y, m(x, training=True))
-        grads.append([g.numpy() for g in tape.gradient(value, m.trainable_variables)])
+    grads = [training_step(m, x, y)[1] for m in (model, stock)]
     for v, a, b in zip(model.trainable_variables, *grads):
         assert np.linalg.norm(a - b) <= 1e-4 * np.linalg.norm(b) + 1e-7, v.path
     keras.backend.clear_session()
