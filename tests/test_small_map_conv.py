@@ -8,6 +8,7 @@ ResNet18-152's training speed on 32x32 inputs rests on it (benchmarks/fit.py).
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_resnet
 from keras_resnet import layers as layers_module
@@ -111,10 +112,10 @@ def test_gemm_path_stays_off_with_a_gpu(monkeypatch):
     """Measured on CPU only: where TensorFlow sees a GPU the Keras code runs."""
     x = np.zeros((2, 1, 1, 4), "float32")  # a 1x1 map: the GEMM path on CPU
     layer = Conv2D(4, 3, padding="same")
-    assert "MatMul" in _op_types(layer, x, True)
+    assert "MatMul" in op_types(layer, x, True)
     monkeypatch.setattr(layers_module, "gpu_visible", lambda: True)
     layer = Conv2D(4, 3, padding="same")
-    assert "MatMul" not in _op_types(layer, x, True)
+    assert "MatMul" not in op_types(layer, x, True)
     assert not layer._trains_as_gemm(tf.constant(x))
 
 
