@@ -57,9 +57,10 @@ def builder(name: str) -> Callable:
     return decorate
 
 
-def build(name: str, input_shape=None, num_classes=None, **options) -> keras.Model:
-    """Build registered model `name` (what every public builder calls)."""
-    info = model_info(name)
+def build(model: str, input_shape=None, num_classes=None, /, **options) -> keras.Model:
+    """Build registered model `model` (what every public builder calls; the options
+    include `name`, the Keras model's name)."""
+    info = model_info(model)
     check_options(options, info.builder_name)
     return build_resnet(info.spec, input_shape, num_classes, registry_name=info.name, **options)
 

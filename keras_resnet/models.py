@@ -280,6 +280,10 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
 
     Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
 
+    It takes the options every builder takes (the arguments after `avg_down`);
+    here `variant` defaults to "v1", `shortcut` to "B" and `name` to "resnet",
+    and `weights` cannot name a pretrained tag (a custom architecture has none).
+
     Args:
         blocks_per_stage: Residual blocks in each stage, e.g. (3, 4, 6, 3).
         input_shape: Image shape in `keras.config.image_data_format()` order;
@@ -295,11 +299,6 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         width_per_group: Bottleneck inner width per group at width 64 (64 is
             plain, 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
         avg_down: ResNet-D shortcut (average-pool, then stride-1 projection).
-        **options: The options every builder takes (below); here `variant`
-            defaults to "v1", `shortcut` to "B" and `name` to "resnet", and
-            `weights` cannot be a tag (a custom architecture has none).
-
-    Options:
 {options}
     Returns:
         A `keras.Model`.
