@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 def _cmd_list(args) -> None:
     from keras_resnet.report import list_table, pretrained_markdown, pretrained_table
     if args.markdown and not args.pretrained:
-        raise UsageError("--markdown goes with --pretrained (the table README.md shows)")
+        raise UsageError("--markdown goes with --pretrained (the pretrained table as Markdown)")
     if args.markdown:
         sys.stdout.write(pretrained_markdown())
     else:
@@ -370,8 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", action="store_true",
                    help="list the pretrained weights instead (accuracy, preprocessing, license)")
     p.add_argument("--markdown", action="store_true",
-                   help="with --pretrained: as the Markdown table of README.md, grouped by "
-                        "architecture (scripts/update_readme_tables.py writes it there)")
+                   help="with --pretrained: as a Markdown table, grouped by architecture")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("params", help="build every model; parameters and MACs next to "

@@ -66,8 +66,7 @@ def _numbers(values) -> str:
 
 def pretrained_markdown() -> str:
     """The pretrained-weights table as Markdown, grouped by architecture: what
-    `keras-resnet list --pretrained --markdown` prints and README.md shows
-    (`scripts/update_readme_tables.py` writes it there). Builds nothing."""
+    `keras-resnet list --pretrained --markdown` prints. Builds nothing."""
     from keras_resnet.pretrained import list_pretrained
     rows = list_pretrained()
     models = [name for name in list_models() if any(p.model == name for p in rows)]
