@@ -231,8 +231,9 @@ def with_stock_layers(model: keras.Model) -> keras.Model:
     Args:
         model: A functional or built Sequential model (not modified).
     """
-    from keras_resnet.layers import FAST
+    from keras_resnet.layers import FAST, SAVED
     stock = {fast: keras_layer for keras_layer, fast in FAST.items()}
+    stock.update({saved: stock[today] for saved, today in SAVED.items()})
 
     def config_of(layer):
         return stock.get(type(layer), layer.__class__), layer.get_config()
@@ -250,15 +251,19 @@ def with_fast_layers(model: keras.Model) -> keras.Model:
     freshly built zoo model has them already. The copy is not compiled; to
     continue training with a saved optimizer state, load the file inside
     `keras_resnet.layers.loading_fast_layers()` instead. Subclasses of Keras'
-    layers other than these are kept as they are.
+    layers other than these are kept as they are. A model loaded from a file
+    saved before the fast layers saved as Keras' own (it names
+    `keras_resnet>FusedBatchNormalization`) gets today's layers: the copy saves
+    as Keras' own.
 
     Args:
         model: A functional or built Sequential model (not modified).
     """
-    from keras_resnet.layers import FAST
+    from keras_resnet.layers import FAST, SAVED
 
     def config_of(layer):
-        return FAST.get(type(layer), layer.__class__), layer.get_config()
+        cls = SAVED.get(type(layer), type(layer))
+        return FAST.get(cls, cls), layer.get_config()
 
     return _copy_layer_by_layer(_as_functional(model), config_of)
 

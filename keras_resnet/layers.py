@@ -249,6 +249,25 @@ keras_compat.serialize_as_stock(Conv2D, keras.layers.Conv2D)
 FAST = {keras.layers.BatchNormalization: FusedBatchNormalization, keras.layers.Conv2D: Conv2D}
 
 
+@keras.saving.register_keras_serializable(package="keras_resnet", name="FusedBatchNormalization")
+class SavedFusedBatchNormalization(FusedBatchNormalization):
+    """`FusedBatchNormalization` as files saved before it saved as Keras' own name it.
+
+    Those files (keras_resnet 0.1.0 until 2026-12) say
+    `keras_resnet>FusedBatchNormalization` and `keras_resnet>Conv2D`, and key this
+    layer's weights by its class name (`fused_batch_normalization_3`), so this class
+    keeps that name. They load with keras_resnet imported; `with_fast_layers` or
+    `with_stock_layers` replace it, and the copy saves as Keras' own layers.
+    """
+
+
+SavedFusedBatchNormalization.__name__ = "FusedBatchNormalization"
+SavedFusedBatchNormalization.__qualname__ = "FusedBatchNormalization"
+keras.saving.get_custom_objects()["keras_resnet>Conv2D"] = Conv2D  # same class name as Keras'
+# A layer of an older file -> the layer it is today.
+SAVED = {SavedFusedBatchNormalization: FusedBatchNormalization}
+
+
 def loading_fast_layers() -> contextlib.AbstractContextManager:
     """Inside the block, `keras.saving.load_model` builds Keras' BatchNormalization
     and Conv2D as `FusedBatchNormalization` and `Conv2D`, for a file loaded to

@@ -239,3 +239,27 @@ def test_loading_fast_layers_loads_a_file_with_them(tmp_path):
     assert _fast_counts(loaded) == (20, 20) and loaded.optimizer is not None
     # only inside the block
     assert _fast_counts(keras.saving.load_model(tmp_path / "m.keras")) == (0, 0)
+
+
+def test_a_file_saved_by_keras_resnet_0_1_still_loads_and_converts(tmp_path):
+    """tests/goldens/keras_resnet_0_1_file.keras was saved by keras_resnet at 70e78af,
+    before the fast layers saved as Keras' own: it names keras_resnet>FusedBatchNormalization
+    and keras_resnet>Conv2D. It loads with keras_resnet, with its outputs, and
+    `with_fast_layers` turns it into a model whose file plain Keras loads."""
+    from keras_resnet.layers import SavedFusedBatchNormalization
+    golden = os.path.join(HERE, "goldens", "keras_resnet_0_1_file.keras")
+    io = np.load(os.path.join(HERE, "goldens", "keras_resnet_0_1_file_io.npz"))
+    assert "keras_resnet>FusedBatchNormalization" in zipfile.ZipFile(golden).read(
+        "config.json").decode()
+    old = keras.saving.load_model(golden)
+    assert sum(type(layer) is SavedFusedBatchNormalization for layer in old.layers) == 6
+    np.testing.assert_allclose(np.asarray(old(io["x"], training=False)), io["y"], atol=1e-6)
+    today = with_fast_layers(old)
+    assert _fast_counts(today) == (6, 6)
+    today.save(tmp_path / "today.keras")
+    _names_only_keras(tmp_path / "today.keras")
+    assert _fast_counts(with_fast_layers(keras.saving.load_model(tmp_path / "today.keras"))) \
+        == (6, 6)
+    stock = with_stock_layers(old)
+    assert not any(isinstance(layer, FusedBatchNormalization) for layer in stock.layers)
+    np.testing.assert_allclose(np.asarray(stock(io["x"], training=False)), io["y"], atol=1e-6)
