@@ -11,7 +11,9 @@ bash scripts/setup.sh test
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 NO_TESTS=5  # pytest's exit code when nothing was selected
 
-.venv/bin/python -m pytest -n 2 --dist loadgroup "$@" --phase parallel && parallel=0 || parallel=$?
+# One compute thread per worker: two workers on two cores, not two pools of two fighting.
+TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1 \
+    .venv/bin/python -m pytest -n 2 --dist loadgroup "$@" --phase parallel && parallel=0 || parallel=$?
 .venv/bin/python -m pytest "$@" -n 0 --phase serial && serial=0 || serial=$?
 
 for code in "$parallel" "$serial"; do
