@@ -35,6 +35,19 @@ REPEATS = 7  # timed rounds per figure
 BATCH1_CALLS = 10  # calls per round at batch 1
 
 
+def add_shared_arguments(parser) -> None:
+    """The options `benchmarks.run` and `benchmarks.deploy` both take, with one default each."""
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed rounds per figure")
+    parser.add_argument("--batch1-calls", type=int, default=BATCH1_CALLS)
+    parser.add_argument("--deploy-epochs", type=int, default=10,
+                        help="training epochs of the digits nets of the int8 accuracy rows")
+    parser.add_argument("--deploy-calibration", type=int, default=16,
+                        help="calibration images of the ResNet50 int8 speed rows (random)")
+    parser.add_argument("--torch-python", default=None,
+                        help="a Python with torch + torchvision ('' to skip torch)")
+
+
 # ----------------------------------------------------------------------------- provenance
 
 def git(*args: str, root=ROOT):

@@ -233,16 +233,7 @@ def parse_args(argv=None):
     """The arguments `measure` reads, with `benchmarks.run`'s defaults."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.deploy",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=common.REPEATS,
-                        help="timed rounds per figure")
-    parser.add_argument("--batch1-calls", type=int, default=common.BATCH1_CALLS)
-    parser.add_argument("--deploy-epochs", type=int, default=10,
-                        help="training epochs of the digits nets of the int8 accuracy rows")
-    parser.add_argument("--deploy-calibration", type=int, default=16,
-                        help="calibration images of the ResNet50 int8 speed rows (random)")
-    parser.add_argument("--torch-python", default=None,
-                        help="a Python with torch + torchvision ('' to skip torch)")
+    common.add_shared_arguments(parser)
     parser.add_argument("--quick", action="store_true",
                         help="2 rounds, 1 epoch: checks the harness, not the speed")
     args = parser.parse_args(argv)

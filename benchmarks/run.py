@@ -497,19 +497,10 @@ def parse_args(argv=None):
                         help="directory for results.json and speed.png")
     parser.add_argument("--readme", default=str(common.ROOT / "docs" / "speed.md"),
                         help="page whose speed table to rewrite ('' to leave it alone)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=common.REPEATS,
-                        help="timed rounds per figure")
-    parser.add_argument("--batch1-calls", type=int, default=common.BATCH1_CALLS)
+    common.add_shared_arguments(parser)
     parser.add_argument("--agreement-images", type=int, default=128)
     parser.add_argument("--digits-epochs", type=int, default=10)
     parser.add_argument("--train-batch", type=int, default=128)
-    parser.add_argument("--deploy-epochs", type=int, default=10,
-                        help="training epochs of the digits nets of the int8 accuracy rows")
-    parser.add_argument("--deploy-calibration", type=int, default=16,
-                        help="calibration images of the ResNet50 int8 speed rows (random)")
-    parser.add_argument("--torch-python", default=None,
-                        help="a Python with torch + torchvision ('' to skip torch)")
     parser.add_argument("--clock-ghz", type=float, default=None,
                         help="CPU clock for the FMA peak instead of measuring it")
     parser.add_argument("--quick", action="store_true",

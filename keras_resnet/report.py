@@ -49,7 +49,8 @@ def pretrained_table() -> str:
                          "preprocessing", "source", "license"), rows)
 
 
-def _preprocessing_text(p) -> str:
+def preprocessing_text(p) -> str:
+    """How a pretrained row normalises its input, in a few words (for tables)."""
     if p.preprocessing == "caffe":
         return "caffe (BGR, minus the mean pixel)"
     if p.preprocessing == "tf":
@@ -85,7 +86,7 @@ def pretrained_markdown() -> str:
                       else p.source)
             cells = (f"`{model}`" if i == 0 else "", f"`{p.tag}`", p.top1, p.top5, p.eval_size,
                      "-" if p.crop_pct is None else p.crop_pct,
-                     p.interpolation or "-", _preprocessing_text(p), source, p.license or "-")
+                     p.interpolation or "-", preprocessing_text(p), source, p.license or "-")
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -28,8 +28,9 @@ from typing import Callable, Dict, List
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from keras_resnet.pretrained import IMAGENET_MEAN, IMAGENET_STD, list_pretrained  # noqa: E402
+from keras_resnet.pretrained import list_pretrained  # noqa: E402
 from keras_resnet.registry import list_models, model_info  # noqa: E402
+from keras_resnet.report import preprocessing_text  # noqa: E402
 
 DOCS = ROOT / "docs"
 # The guide pages (docs/*.md, docs/README.md excepted: it describes this folder); index is the
@@ -141,17 +142,6 @@ def index_page() -> str:
             + f"\n\n```{{toctree}}\n:hidden:\n\n{toc}\n```\n")
 
 
-def _preprocessing_text(row) -> str:
-    if row.preprocessing == "caffe":
-        return "caffe (BGR, minus the mean pixel)"
-    if row.preprocessing == "tf":
-        return "[-1, 1]"
-    if (row.mean, row.std) == (IMAGENET_MEAN, IMAGENET_STD):
-        return "ImageNet mean/std"
-    numbers = ["/".join(f"{v:g}" for v in set(values)) for values in (row.mean, row.std)]
-    return f"mean {numbers[0]}, std {numbers[1]}"
-
-
 def _tag_link(row) -> str:
     tag = f'`"{row.tag}"`'
     return f"[{tag}](https://huggingface.co/{row.hub_repo})" if row.hub_repo else tag
@@ -164,7 +154,7 @@ def checkpoint_tables(rows) -> List[str]:
                    for r in rows])
     details = _table(["weights=", "crop", "interpolation", "preprocessing", "variant"],
                      [[f'`"{r.tag}"`', r.crop_pct or "-", r.interpolation or "-",
-                       _preprocessing_text(r), f"`{r.variant}`"] for r in rows])
+                       preprocessing_text(r), f"`{r.variant}`"] for r in rows])
     return [main, "", "<details>",
             "<summary>Evaluation crop, interpolation, preprocessing and convention of each "
             "checkpoint</summary>", "", details, "", "</details>"]

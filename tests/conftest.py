@@ -184,6 +184,14 @@ def pytest_collection_modifyitems(config, items):
             items[:] = selected
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connections are refused."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 

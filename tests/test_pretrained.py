@@ -6,7 +6,6 @@ closed local port; `keras_resnet.weights.hub` reads them when a file is asked fo
 """
 
 import json
-import socket
 import time
 
 import h5py
@@ -27,15 +26,9 @@ from keras_resnet.pretrained import NO_WEIGHTS, resolve
 from keras_resnet.weights.torch_layout import to_keras
 
 import torch_goldens as g
-from conftest import put_in_hub_cache
+from conftest import closed_port, put_in_hub_cache
 
 GOLDEN = dict(num_classes=g.NUM_CLASSES, input_shape=(64, 64, 3), classifier_activation=None)
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,7 +39,7 @@ def hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.setenv("HF_HUB_CACHE", str(root))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     return root
 
 
@@ -315,7 +308,7 @@ def test_imagenet_into_one_channel(tmp_path, monkeypatch, rng):
     path.parent.mkdir()
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, source)
-    remote = imagenet.RemoteFile(path.name, f"http://127.0.0.1:{_closed_port()}/x.h5",
+    remote = imagenet.RemoteFile(path.name, f"http://127.0.0.1:{closed_port()}/x.h5",
                                  imagenet._md5(str(path)))
     monkeypatch.setitem(imagenet.IMAGENET_WEIGHTS, ("resnet50", "v1"), {False: remote})
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

@@ -12,14 +12,13 @@ import contextlib
 import io
 import re
 import shlex
-import socket
 from pathlib import Path
 
 import pytest
 from safetensors.numpy import save_file
 
 import torch_goldens as g
-from conftest import put_in_hub_cache
+from conftest import closed_port, put_in_hub_cache
 from keras_resnet import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,12 +126,6 @@ def test_every_command_line_parses():
                 pytest.fail(f"{shlex.join(argv)}: {err.getvalue()}")
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def offline(tmp_path, monkeypatch):
     """An empty working directory, no network, and the stand-in Hub cache."""
@@ -145,7 +138,7 @@ def offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.setenv("HF_HUB_CACHE", str(hub))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))  # "imagenet" files: none
     work = tmp_path / "work"
     work.mkdir()

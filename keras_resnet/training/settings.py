@@ -238,10 +238,7 @@ def _split_full_name(model, weights):
     `keras_resnet.pretrained.resolve` decides what `weights` is."""
     from keras_resnet.pretrained import resolve
 
-    if weights is None or model is not None:
-        checkpoint = resolve(weights, model)  # a full name of another model raises
-    else:
-        checkpoint = resolve(weights)
+    checkpoint = resolve(weights, model)  # a full name of another model raises
     if checkpoint.kind == "tag" and isinstance(weights, str) and "." in weights:
         return checkpoint.model, checkpoint.row.tag
     return model, weights
