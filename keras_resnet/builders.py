@@ -39,7 +39,8 @@ def _doc(name: str, summary: str) -> str:
             f"    input_shape: Image shape in `keras.config.image_data_format()` order\n"
             f"        (default {spec.default_input_shape} with the classifier, any size\n"
             f"        without); at least {spec.min_input_size}x{spec.min_input_size}.\n"
-            f"    num_classes: Classifier width (default {spec.default_num_classes}).\n"
+            f"    num_classes: Classifier width (default: the pretrained checkpoint's,\n"
+            f"        e.g. 21843 for an in21k tag; else {spec.default_num_classes}).\n"
             f"{OPTIONS_DOC}\nReturns:\n    A `keras.Model`.\n")
 
 

@@ -138,18 +138,23 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
 
     All arguments are checked, and `weights` resolved, before any layer is
     created. The options are documented once, in `OPTIONS_DOC`; `None` for
-    `num_classes` and `shortcut` takes the spec's default. `registry_name` is
+    `num_classes` takes the classifier width of the pretrained row `weights`
+    names (21843 for an in21k tag), else the spec's default, and `None` for
+    `shortcut` the spec's default. `registry_name` is
     the registered model whose pretrained tags `weights` may name (default:
     the model of `spec` with `variant`, if any). With `include_preprocessing`,
     `preprocessing` (an `InputNormalization`, or any `weights` value) builds in
     that normalisation instead of the one `weights` imply, without loading them.
     """
-    num_classes = spec.default_num_classes if num_classes is None else num_classes
     shortcut = spec.default_shortcut if shortcut is None else shortcut
     if variant is not None:
         get_variant(variant)  # the argument's own message first
     registry_name = registry_name or model_for(spec, variant)
     checkpoint = resolve(weights, registry_name)
+    if num_classes is None:  # a pretrained row's head (an in21k tag: 21843), else the spec's
+        row = checkpoint.row
+        num_classes = row.num_classes if row is not None and row.num_classes > 0 \
+            else spec.default_num_classes
     if checkpoint.kind == "convention":
         raise ValueError(f"{checkpoint.label} names the default checkpoint of a registered "
                          "model; a custom architecture has none. Pass a tag, 'hf://ORG/REPO' "

@@ -2,13 +2,14 @@
 
 Two sources: keras.applications' ImageNet files (`weights="imagenet"`, the v1
 and v2 ResNet50/101/152; their download table with hashes is
-`keras_resnet.weights.imagenet`), and every ImageNet-1k checkpoint timm hosts
-on the Hugging Face Hub for a registered architecture in the plain torchvision
-or the ResNet-D layout (`weights="a1_in1k"`, or `get_model("resnet50.a1_in1k")`),
-named as timm names them, each with the preprocessing and evaluation transform
-its accuracy was measured with. Checkpoints of other architectures (anti-aliased,
-SE, other stem widths: timm's resnet50c/s/t, seresnet, resnet200d, ...) are left
-out. Like the model registry, this module imports no framework.
+`keras_resnet.weights.imagenet`), and every checkpoint of timm's `resnet` and
+`resnetv2` modules on the Hugging Face Hub (`weights="a1_in1k"`, or
+`get_model("resnet50.a1_in1k")`): the ImageNet-1k ones, the ImageNet-12k and
+-21k heads (11821 and 21843 classes), the fine-tunes at 288/384 and the
+headless `resnet50.bamboo`, named as timm names them, each with the
+preprocessing and evaluation transform its accuracy was measured with. The timm
+rows are data generated from timm's own configs (`keras_resnet.pretrained_timm`).
+Like the model registry, this module imports no framework.
 
 It is also the one place that says what a `weights=` value means: `resolve`
 turns any accepted value into a `Checkpoint` (its source, row, file, variant,
@@ -23,11 +24,11 @@ import os
 import re
 from typing import List, Optional, Tuple
 
+from keras_resnet import pretrained_timm
 from keras_resnet.registry import REGISTRY, model_info
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+IMAGENET_MEAN, IMAGENET_STD = pretrained_timm.IMAGENET
+HUB_FILENAME = "model.safetensors"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +40,11 @@ class Pretrained:
         tag: What `weights=` takes for it, e.g. "a1_in1k" or "imagenet".
         source: "timm" (a Hub repo) or "keras.applications".
         variant: The convention the file needs ("v1", "v1.5", "v2").
-        num_classes: Width of its classifier.
+        num_classes: Width of its classifier: 1000 (ImageNet-1k), 11821
+            (ImageNet-12k), 21843 (ImageNet-21k), or 0 (a headless checkpoint).
         top1, top5: ImageNet-1k validation accuracy (%) as the source publishes
-            it, measured at `eval_size` with `crop_pct` and `interpolation`.
+            it, measured at `eval_size` with `crop_pct` and `interpolation`
+            (None: not published, e.g. an in12k/in21k head).
         eval_size: Image size of that evaluation.
         crop_pct: Center-crop fraction of the evaluation: the shorter side is
             resized to `eval_size / crop_pct`, then the center `eval_size`
@@ -62,8 +65,8 @@ class Pretrained:
     source: str
     variant: str
     num_classes: int
-    top1: float
-    top5: float
+    top1: Optional[float]
+    top5: Optional[float]
     eval_size: int
     crop_pct: Optional[float]
     interpolation: Optional[str]
@@ -89,19 +92,28 @@ def _keras_applications(model: str, top1: float, top5: float, license: Optional[
                       mean=None, std=None, license=license)
 
 
-def _timm(model: str, tag: str, top1: float, top5: float, *, eval_size: int, crop_pct: float,
-          train_size: int, interpolation: str, license: str,
-          mean_std=(IMAGENET_MEAN, IMAGENET_STD)):
-    # timm's ResNets put the stride on the 3x3 conv and have no conv bias: "v1.5".
-    return Pretrained(model=model, tag=tag, source="timm", variant="v1.5", num_classes=1000,
-                      top1=top1, top5=top5, eval_size=eval_size, crop_pct=crop_pct,
-                      interpolation=interpolation, preprocessing="mean_std",
+def timm_variant(model: str) -> str:
+    """The convention a timm file of registered model `model` needs: the model's default,
+    except keras.applications' "v1" (stride on the first 1x1, conv biases), which no torch
+    file has: timm's post-activation nets there are torchvision's "v1.5"."""
+    variant = model_info(model).variant
+    return "v1.5" if variant == "v1" else variant
+
+
+def _timm(model: str, tag: str, num_classes: int, train_size: int, eval_size: int,
+          crop_pct: float, interpolation: str, mean_std, license: Optional[str],
+          top1: Optional[float], top5: Optional[float]) -> Pretrained:
+    name = f"{model}.{tag}"
+    return Pretrained(model=model, tag=tag, source="timm", variant=timm_variant(model),
+                      num_classes=num_classes, top1=top1, top5=top5, eval_size=eval_size,
+                      crop_pct=crop_pct, interpolation=interpolation, preprocessing="mean_std",
                       mean=mean_std[0], std=mean_std[1], license=license,
-                      train_size=train_size, hub_repo=f"timm/{model}.{tag}",
-                      filename="model.safetensors")
+                      train_size=train_size,
+                      hub_repo=pretrained_timm.HUB_REPOS.get(name, f"timm/{name}"),
+                      filename=pretrained_timm.HUB_FILENAMES.get(name, HUB_FILENAME))
 
 
-PRETRAINED: List[Pretrained] = [
+_KERAS_APPLICATIONS = [
     # keras.applications: accuracies from its documentation's table
     # (keras.io/api/applications). The v1 files are Kaiming He's released
     # weights (MIT), ported by Keras; the V2 files state no license.
@@ -111,232 +123,19 @@ PRETRAINED: List[Pretrained] = [
     _keras_applications("resnet50v2", 76.0, 93.0, None),
     _keras_applications("resnet101v2", 77.2, 93.8, None),
     _keras_applications("resnet152v2", 78.0, 94.2, None),
-    # timm (timm 1.0.31's default_cfgs; top-1/top-5 from timm's results-imagenet.csv
-    # at the default test size and crop). The fb_* tags were pretrained on extra
-    # data (YFCC100M, IG-1B) and are licensed for non-commercial use only.
-    _timm("resnet18", "a1_in1k", 73.164, 91.054,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet18", "a2_in1k", 72.364, 90.62,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet18", "a3_in1k", 68.25, 88.172,
-          eval_size=224, crop_pct=0.95, train_size=160,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet18", "tv_in1k", 69.752, 89.082,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet18", "fb_ssl_yfcc100m_ft_in1k", 72.636, 91.416,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnet18", "fb_swsl_ig1b_ft_in1k", 73.286, 91.754,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnet18", "gluon_in1k", 70.844, 89.75,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet34", "a1_in1k", 77.93, 93.758,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet34", "a2_in1k", 77.15, 93.288,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet34", "a3_in1k", 72.996, 91.116,
-          eval_size=224, crop_pct=0.95, train_size=160,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet34", "bt_in1k", 76.506, 93.342,
-          eval_size=288, crop_pct=0.95, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet34", "ra4_e3600_r224_in1k", 78.972, 94.454,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0", mean_std=HALF),
-    _timm("resnet34", "tv_in1k", 73.298, 91.422,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet34", "gluon_in1k", 74.574, 91.988,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "a1_in1k", 81.24, 95.112,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "a1h_in1k", 80.654, 95.312,
-          eval_size=224, crop_pct=1.0, train_size=176,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "a2_in1k", 80.774, 94.978,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "a3_in1k", 78.052, 93.78,
-          eval_size=224, crop_pct=0.95, train_size=160,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "b1k_in1k", 80.708, 95.43,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "b2k_in1k", 80.466, 95.306,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "c1_in1k", 80.928, 95.554,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "c2_in1k", 80.862, 95.53,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "d_in1k", 81.012, 95.456,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "ram_in1k", 79.982, 95.038,
-          eval_size=288, crop_pct=0.95, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "am_in1k", 79.004, 94.392,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "ra_in1k", 79.864, 94.97,
-          eval_size=288, crop_pct=0.95, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "bt_in1k", 79.652, 94.908,
-          eval_size=288, crop_pct=0.95, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50", "tv_in1k", 76.156, 92.866,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet50", "tv2_in1k", 80.846, 95.43,
-          eval_size=224, crop_pct=0.965, train_size=176,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet50", "fb_ssl_yfcc100m_ft_in1k", 79.252, 94.826,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnet50", "fb_swsl_ig1b_ft_in1k", 81.146, 95.98,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnet50", "gluon_in1k", 77.58, 93.704,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet101", "a1h_in1k", 82.796, 96.324,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet101", "a1_in1k", 82.326, 95.63,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet101", "a2_in1k", 82.218, 95.74,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet101", "a3_in1k", 79.836, 94.608,
-          eval_size=224, crop_pct=0.95, train_size=160,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet101", "tv_in1k", 77.404, 93.552,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet101", "tv2_in1k", 81.906, 95.768,
-          eval_size=224, crop_pct=0.965, train_size=176,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet101", "gluon_in1k", 79.306, 94.538,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet152", "a1h_in1k", 83.494, 96.522,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet152", "a1_in1k", 82.742, 95.734,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet152", "a2_in1k", 82.614, 95.748,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet152", "a3_in1k", 80.548, 95.004,
-          eval_size=224, crop_pct=0.95, train_size=160,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet152", "tv_in1k", 78.33, 94.046,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet152", "tv2_in1k", 82.294, 96.0,
-          eval_size=224, crop_pct=0.965, train_size=176,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnet152", "gluon_in1k", 79.712, 94.72,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50d", "ra2_in1k", 81.354, 95.742,
-          eval_size=288, crop_pct=0.95, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50d", "ra4_e3600_r224_in1k", 81.84, 95.926,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0", mean_std=HALF),
-    _timm("resnet50d", "a1_in1k", 81.466, 95.218,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50d", "a2_in1k", 81.164, 95.1,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50d", "a3_in1k", 78.742, 94.236,
-          eval_size=224, crop_pct=0.95, train_size=160,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet50d", "gluon_in1k", 79.08, 94.458,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet101d", "ra2_in1k", 83.02, 96.456,
-          eval_size=320, crop_pct=1.0, train_size=256,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnet101d", "gluon_in1k", 80.466, 95.034,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnext50_32x4d", "a1h_in1k", 82.016, 95.934,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnext50_32x4d", "a1_in1k", 81.48, 95.152,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnext50_32x4d", "a2_in1k", 81.304, 95.114,
-          eval_size=288, crop_pct=1.0, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnext50_32x4d", "a3_in1k", 79.258, 94.308,
-          eval_size=224, crop_pct=0.95, train_size=160,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnext50_32x4d", "ra_in1k", 80.72, 95.344,
-          eval_size=288, crop_pct=0.95, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnext50_32x4d", "tv_in1k", 77.632, 93.674,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnext50_32x4d", "tv2_in1k", 81.19, 95.344,
-          eval_size=224, crop_pct=0.965, train_size=176,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnext50_32x4d", "fb_ssl_yfcc100m_ft_in1k", 80.316, 95.386,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnext50_32x4d", "fb_swsl_ig1b_ft_in1k", 82.162, 96.224,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnext50_32x4d", "gluon_in1k", 79.354, 94.424,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("resnext101_32x8d", "tv_in1k", 79.308, 94.53,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnext101_32x8d", "tv2_in1k", 82.832, 96.234,
-          eval_size=224, crop_pct=0.965, train_size=176,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("resnext101_32x8d", "fb_wsl_ig1b_ft_in1k", 82.72, 96.624,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnext101_32x8d", "fb_ssl_yfcc100m_ft_in1k", 81.62, 96.036,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("resnext101_32x8d", "fb_swsl_ig1b_ft_in1k", 84.276, 97.188,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="cc-by-nc-4.0"),
-    _timm("wide_resnet50_2", "racm_in1k", 82.26, 96.062,
-          eval_size=288, crop_pct=0.95, train_size=224,
-          interpolation="bicubic", license="apache-2.0"),
-    _timm("wide_resnet50_2", "tv_in1k", 78.486, 94.084,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("wide_resnet50_2", "tv2_in1k", 81.612, 95.766,
-          eval_size=224, crop_pct=0.965, train_size=176,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("wide_resnet101_2", "tv_in1k", 78.862, 94.312,
-          eval_size=224, crop_pct=0.875, train_size=224,
-          interpolation="bilinear", license="bsd-3-clause"),
-    _timm("wide_resnet101_2", "tv2_in1k", 82.514, 96.012,
-          eval_size=224, crop_pct=0.965, train_size=176,
-          interpolation="bilinear", license="bsd-3-clause"),
 ]
+
+# timm: every pretrained tag of its `resnet` and `resnetv2` modules (keras_resnet.pretrained_timm,
+# generated from timm's own configs and results CSV by scripts/make_timm_table.py), in timm's
+# order per model. The fb_* tags were pretrained on extra data (YFCC100M, IG-1B) and are licensed
+# for non-commercial use only (cc-by-nc-4.0).
+_TIMM_ROWS = [(model, row) for model, rows in pretrained_timm.TAGS.items() for row in rows]
+# --- TEMPORARY (issue 22): keep only the rows whose model is registered, until the
+# --- timmresnet/timmv2 architectures are merged. The lead deletes this line after the merge.
+_TIMM_ROWS = [(model, row) for model, row in _TIMM_ROWS if model in REGISTRY]
+
+PRETRAINED: List[Pretrained] = _KERAS_APPLICATIONS + [_timm(model, *row)
+                                                      for model, row in _TIMM_ROWS]
 
 
 def list_pretrained(model: Optional[str] = None) -> List[Pretrained]:
@@ -356,7 +155,6 @@ def find_pretrained(model: str, tag: str) -> Optional[Pretrained]:
 # --- what a `weights=` value means: the one resolver --------------------------
 
 HF_PREFIX = "hf://"
-HUB_FILENAME = "model.safetensors"
 HUB_VARIANT = "v1.5"  # a Hub repo holds a torchvision/timm state dict
 # Sources named by themselves: "imagenet" is keras.applications' file of the
 # model; "timm" and "torchvision" are their default checkpoint of the model

@@ -26,9 +26,24 @@ no such tag), and for every registered model name timm also defines, all the
 ImageNet-1k tags timm hosts for it (`*_in1k` with an hf_hub_id), so that
 tests/test_pretrained_table.py can check the table against timm without
 torch. It reads timm's registry only: no network, no weights downloaded.
+
+It also records, for issue 22's table of the whole family, every tag of timm's
+`resnet` and `resnetv2` modules that has pretrained weights (`modules`), the
+cfg of each (in `cfgs`, with `hf_hub_filename`), each architecture's tags in
+timm's order (`arch_tags`: the first is timm's default), and the published
+ImageNet-1k top-1/top-5 of each tag at its default test size (`published`),
+read from timm's results CSV, which is not part of the timm wheel: pass it as
+`--results-csv`, taken from the pytorch-image-models repository:
+
+    git -C pytorch-image-models show HEAD:results/results-imagenet.csv > /tmp/results.csv
+    /tmp/torchvenv/bin/python scripts/make_torch_goldens.py --pretrained-cfgs \
+        --results-csv /tmp/results.csv
+    python scripts/make_timm_table.py   # regenerates keras_resnet/pretrained_timm.py
 """
 
 import argparse
+import csv
+import hashlib
 import json
 import os
 import sys
@@ -44,7 +59,9 @@ import torch_goldens as g  # noqa: E402
 
 TIMM_CFGS_PATH = os.path.join(os.path.dirname(g.GOLDENS_PATH), "timm_pretrained_cfgs.json")
 CFG_FIELDS = ("hf_hub_id", "input_size", "test_input_size", "crop_pct", "test_crop_pct",
-              "interpolation", "mean", "std", "num_classes", "license")
+              "interpolation", "mean", "std", "num_classes", "license", "hf_hub_filename")
+# timm's modules whose every pretrained tag the table holds (issue 22).
+TIMM_MODULES = ("resnet", "resnetv2")
 
 
 def main() -> None:
@@ -85,36 +102,75 @@ def _is_in1k(tag: str, cfg) -> bool:
     return tag.endswith("_in1k") and bool(cfg.hf_hub_id)
 
 
-def pretrained_cfgs() -> None:
-    """Write TIMM_CFGS_PATH: timm's cfg of every timm row of the pretrained table."""
+def _cfg_record(name: str) -> dict:
+    try:
+        cfg = timm.models.get_pretrained_cfg(name, allow_unregistered=False)
+    except RuntimeError:  # an unknown architecture, or a tag timm does not have
+        cfg = None
+    record = {"known": cfg is not None}
+    record.update({field: _jsonable(getattr(cfg, field)) if cfg is not None else None
+                   for field in CFG_FIELDS})
+    return record
+
+
+def _published(results_csv: str, names, cfgs) -> dict:
+    """top-1/top-5 of each name in timm's results CSV at the cfg's default test size."""
+    rows = {}
+    with open(results_csv, newline="") as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(r["model"], []).append(r)
+    out = {}
+    for name in names:
+        cfg = cfgs[name]
+        size = (cfg["test_input_size"] or cfg["input_size"])[1]
+        found = [r for r in rows.get(name, []) if int(r["img_size"]) == size]
+        if not found:
+            continue  # not published (in12k/in21k heads, headless checkpoints)
+        r = found[0]
+        out[name] = {"img_size": size, "top1": float(r["top1"]), "top5": float(r["top5"]),
+                     "crop_pct": float(r["crop_pct"]), "interpolation": r["interpolation"]}
+    return out
+
+
+def pretrained_cfgs(results_csv: str) -> None:
+    """Write TIMM_CFGS_PATH: timm's cfg of every timm row of the pretrained table and
+    of every pretrained tag of TIMM_MODULES, with their published accuracies."""
     # keras_resnet's registry and pretrained modules import no framework, so this
     # works where keras is not installed.
     sys.path.insert(0, _REPO_ROOT)
     from keras_resnet.pretrained import PRETRAINED
     from keras_resnet.registry import list_models
 
-    cfgs = {}
-    for row in PRETRAINED:
-        if row.source != "timm":
-            continue
-        try:
-            cfg = timm.models.get_pretrained_cfg(row.name, allow_unregistered=False)
-        except RuntimeError:  # an unknown architecture, or a tag timm does not have
-            cfg = None
-        record = {"known": cfg is not None}
-        record.update({field: _jsonable(getattr(cfg, field)) if cfg is not None else None
-                       for field in CFG_FIELDS})
-        cfgs[row.name] = record
+    cfgs = {row.name: _cfg_record(row.name) for row in PRETRAINED if row.source == "timm"}
+    modules = {m: timm.list_models(module=m, pretrained=True) for m in TIMM_MODULES}
+    family = [name for tags in modules.values() for name in tags]
+    cfgs.update({name: _cfg_record(name) for name in family})
+    arch_tags = {}
+    for name in family:
+        arch = name.split(".", 1)[0]
+        if arch not in arch_tags:  # timm's default_cfgs order; the first is its default
+            arch_tags[arch] = [full.split(".", 1)[1] for full, cfg
+                               in timm.models.get_arch_pretrained_cfgs(arch).items()
+                               if full in family]
     timm_names = set(timm.list_models())
     in1k_tags, other_tags = {}, {}
-    for name in list_models():
+    # The registered names, and the family's architectures whether registered yet or not
+    # (so the recording stays valid as the architectures are registered).
+    for name in sorted(set(list_models()) | set(arch_tags)):
         if name not in timm_names:
             continue
         arch_cfgs = timm.models.get_arch_pretrained_cfgs(name)
         tags = {full.split(".", 1)[1]: cfg for full, cfg in arch_cfgs.items()}
         in1k_tags[name] = sorted(t for t, cfg in tags.items() if _is_in1k(t, cfg))
         other_tags[name] = sorted(t for t, cfg in tags.items() if not _is_in1k(t, cfg))
+    with open(results_csv, "rb") as f:
+        csv_sha256 = hashlib.sha256(f.read()).hexdigest()
     out = {"timm_version": timm.__version__,
+           "modules": modules,
+           "arch_tags": arch_tags,
+           "published": _published(results_csv, family, cfgs),
+           "results_csv": {"file": "results/results-imagenet.csv of "
+                                   "huggingface/pytorch-image-models", "sha256": csv_sha256},
            "cfgs": cfgs,
            "in1k_tags": in1k_tags,
            "other_tags": other_tags,
@@ -123,9 +179,10 @@ def pretrained_cfgs() -> None:
         json.dump(out, f, sort_keys=True, indent=1)
         f.write("\n")
     unknown = [name for name, record in cfgs.items() if not record["known"]]
-    print(f"wrote {TIMM_CFGS_PATH}: {len(cfgs)} table rows ({len(unknown)} unknown to timm"
+    print(f"wrote {TIMM_CFGS_PATH}: {len(cfgs)} cfgs ({len(unknown)} unknown to timm"
           f"{': ' + ', '.join(unknown) if unknown else ''}), IN-1k tags of {len(in1k_tags)} "
-          f"architectures, timm {timm.__version__}")
+          f"architectures, {len(family)} tags of timm's {'/'.join(TIMM_MODULES)} modules, "
+          f"timm {timm.__version__}")
 
 
 if __name__ == "__main__":
@@ -134,7 +191,14 @@ if __name__ == "__main__":
                     "or with --pretrained-cfgs timm's pretrained configs.")
     parser.add_argument("--pretrained-cfgs", action="store_true",
                         help=f"write {os.path.relpath(TIMM_CFGS_PATH)} instead of the logits")
-    if parser.parse_args().pretrained_cfgs:
-        pretrained_cfgs()
+    parser.add_argument("--results-csv", metavar="PATH",
+                        help="with --pretrained-cfgs: timm's results/results-imagenet.csv "
+                             "(the published top-1/top-5)")
+    args = parser.parse_args()
+    if args.pretrained_cfgs:
+        if not args.results_csv:
+            parser.error("--pretrained-cfgs needs --results-csv PATH (timm's "
+                         "results/results-imagenet.csv)")
+        pretrained_cfgs(args.results_csv)
     else:
         main()

@@ -14,7 +14,7 @@ LAYERS = [
     # leaves: the vocabulary, and helpers that know nothing of models
     {"specs", "atomic", "downloads", "image_files", "keras_compat", "layers", "macs"},
     # data, no framework: which models exist, which checkpoints, what a weights value means
-    {"registry", "pretrained", "imagenet_labels"},
+    {"registry", "pretrained", "pretrained_timm", "imagenet_labels"},
     # take resolved records: input normalisation and transforms, weight files
     {"preprocessing", "weights", "weights.assign", "weights.hub", "weights.imagenet",
      "weights.keras_files", "weights.legacy_h5", "weights.torch_layout"},
