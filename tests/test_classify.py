@@ -115,3 +115,37 @@ def test_cli_end_to_end_from_a_local_hugging_face_cache(class_index, tv_in1k, ca
         snapshot / "model.safetensors", cat)
     assert names == expected_names
     np.testing.assert_allclose(scores, expected_scores, atol=1e-4)
+
+
+def test_a_head_without_imagenet_1k_names_is_named_by_index(tmp_path, cat, monkeypatch):
+    """An in12k/in21k-style head (11 classes here): no ImageNet-1k names, no class index
+    fetched (none is installed here); the classes are their indices."""
+    import dataclasses
+
+    from safetensors.numpy import save_file
+
+    from keras_resnet import pretrained
+    base = pretrained.find_pretrained("resnet18", "tv_in1k")
+    row = dataclasses.replace(base, tag="fake_in21k", num_classes=11, top1=None, top5=None,
+                              eval_size=64, hub_repo="timm/resnet18.fake_in21k")
+    monkeypatch.setattr(pretrained, "PRETRAINED", pretrained.PRETRAINED + [row])
+    monkeypatch.setattr(imagenet_labels, "_class_index", None)  # any use of it fails
+    save_file(random_state_dict("resnet18", num_classes=11), str(tmp_path / "w.safetensors"))
+
+    def local_weights(name, **kwargs):  # the Hub file, from a local path
+        return keras_resnet.get_model("resnet18", weights=str(tmp_path / "w.safetensors"),
+                                      variant="v1.5", num_classes=11, **kwargs)
+
+    monkeypatch.setattr(classify, "get_model", local_weights)
+    (path, top), = classify.classify("resnet18.fake_in21k", [cat], top=11)
+    assert [wnid for wnid, _, _ in top] == [""] * 11
+    assert sorted(name for _, name, _ in top) == sorted(f"#{i}" for i in range(11))
+    probs = [p for _, _, p in top]
+    assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-5
+    with pytest.raises(ValueError, match=r"`top` must be an integer in \[1, 11\]"):
+        classify.classify("resnet18.fake_in21k", [cat], top=12)
+
+
+def test_a_headless_checkpoint_cannot_classify(cat):
+    with pytest.raises(ValueError, match=r"resnet50\.bamboo has no classifier"):
+        classify.classify("resnet50.bamboo", [cat])

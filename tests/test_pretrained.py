@@ -5,8 +5,10 @@ Every test points HF_HUB_CACHE (and HF_HOME) at its own directory and HF_ENDPOIN
 closed local port; `keras_resnet.weights.hub` reads them when a file is asked for.
 """
 
+import dataclasses
 import json
 import time
+import warnings
 
 import h5py
 import keras
@@ -16,8 +18,8 @@ from keras.src.legacy.saving import legacy_h5_format
 from safetensors.numpy import save_file
 
 import keras_resnet
-from keras_resnet import cli
-from keras_resnet.pretrained import list_pretrained
+from keras_resnet import cli, pretrained, pretrained_timm
+from keras_resnet.pretrained import list_pretrained, timm_variant
 from keras_resnet.registry import REGISTRY
 from keras_resnet.specs import get_variant
 from keras_resnet.weights import hub, imagenet, load_weights
@@ -77,12 +79,14 @@ def test_every_row_names_a_registered_model_with_a_unique_tag():
         assert source.row == row
         assert source.fit_variant(None, REGISTRY[row.model].variant) == row.variant
         if row.source == "timm":
-            assert row.variant == "v1.5" and row.filename == "model.safetensors"
+            assert row.variant == timm_variant(row.model) and row.filename == "model.safetensors"
             assert row.hub_repo == f"timm/{row.name}" and source.kind == "tag"
         else:  # keras.applications: the model's own convention, a published file
             assert row.tag == "imagenet" and row.variant == REGISTRY[row.model].variant
             assert (REGISTRY[row.model].arch, row.variant) in imagenet.IMAGENET_WEIGHTS
-    assert len(seen) == 80
+    timm_tags = sum(len(tags) for model, tags in pretrained_timm.TAGS.items()
+                    if model in REGISTRY)
+    assert len(seen) == 6 + timm_tags and timm_tags >= 75  # 74 ImageNet-1k + resnet50.bamboo
 
 
 @pytest.mark.parametrize("name", sorted({row.model for row in list_pretrained()}))
@@ -109,6 +113,58 @@ def test_full_name_and_tag_lists():
         keras_resnet.get_model("resnet18.a1_in1k", weights="tv_in1k")
     with pytest.raises(ValueError, match=r"for resnet20\..*none: resnet20 has no pretrained"):
         keras_resnet.ResNet20(weights="a1_in1k")
+
+
+# --- heads of other than 1000 classes: in12k/in21k tags, headless checkpoints -----
+
+@pytest.fixture
+def in21k_style_row(monkeypatch):
+    """A resnet18 row like an in12k/in21k tag: a classifier of other than 1000 classes
+    (11 here, to keep the file small), published on the Hub as timm publishes its tags."""
+    base = pretrained.find_pretrained("resnet18", "tv_in1k")
+    row = dataclasses.replace(base, tag="fake_in21k", num_classes=11, top1=None, top5=None,
+                              eval_size=64, hub_repo="timm/resnet18.fake_in21k")
+    monkeypatch.setattr(pretrained, "PRETRAINED", pretrained.PRETRAINED + [row])
+    return row
+
+
+def test_a_tag_builds_its_own_head_size(in21k_style_row, hub_cache, tmp_path):
+    state = g.random_state_dict("resnet18", 11)
+    save_file(state, str(tmp_path / "w.safetensors"))
+    put_in_hub_cache(hub_cache, in21k_style_row.hub_repo,
+                     {"model.safetensors": (tmp_path / "w.safetensors").read_bytes()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the whole file loads: no fresh classifier
+        by_name = keras_resnet.get_model("resnet18.fake_in21k", input_shape=(64, 64, 3))
+        by_tag = keras_resnet.ResNet18(weights="fake_in21k", input_shape=(64, 64, 3))
+        by_repo = keras_resnet.ResNet18(weights="hf://timm/resnet18.fake_in21k",
+                                        input_shape=(64, 64, 3))
+    for model in (by_name, by_tag, by_repo):
+        assert model.output_shape == (None, 11)
+        kernel, bias = model.get_layer("predictions").get_weights()
+        np.testing.assert_array_equal(kernel, state["fc.weight"].T)
+        np.testing.assert_array_equal(bias, state["fc.bias"])
+    # An explicit num_classes still wins: the file's classifier is then left out, and said.
+    with pytest.warns(UserWarning, match=r"classifier has 11 classes, the model 5"):
+        own = keras_resnet.ResNet18(weights="fake_in21k", input_shape=(64, 64, 3),
+                                    num_classes=5)
+    assert own.output_shape == (None, 5)
+
+
+def test_a_headless_checkpoint_gets_the_default_head_and_says_so(hub_cache, tmp_path):
+    row = pretrained.find_pretrained("resnet50", "bamboo")
+    assert (row.num_classes, row.top1, row.license) == (0, None, None)
+    state = g.random_state_dict("resnet50", 1000)
+    del state["fc.weight"], state["fc.bias"]  # timm saves it with num_classes=0
+    save_file(state, str(tmp_path / "w.safetensors"))
+    put_in_hub_cache(hub_cache, row.hub_repo,
+                     {"model.safetensors": (tmp_path / "w.safetensors").read_bytes()})
+    with pytest.warns(UserWarning, match=r"the file has no classifier"):
+        model = keras_resnet.get_model("resnet50.bamboo", input_shape=(32, 32, 3))
+    assert model.output_shape == (None, 1000)
+    headless = keras_resnet.get_model("resnet50.bamboo", input_shape=(32, 32, 3),
+                                      include_top=False, pooling="avg")
+    assert headless.output_shape == (None, 2048)
 
 
 # --- conventions -----------------------------------------------------------------
