@@ -40,13 +40,43 @@ def list_table() -> str:
     return format_table(("model", "variant", "input", "params", "GMACs"), rows)
 
 
+NOT_STATED = "not stated"
+
+
+def license_counts(rows) -> Dict[str, int]:
+    """Checkpoints per license, most first, then `NOT_STATED` (the source states none)."""
+    counts: Dict[str, int] = {}
+    for p in rows:
+        counts[p.license or NOT_STATED] = counts.get(p.license or NOT_STATED, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (kv[0] == NOT_STATED, -kv[1], kv[0])))
+
+
+def checkpoints_summary(rows, licenses: bool = True) -> str:
+    """E.g. "81 checkpoints of 13 architectures; licenses: 60 apache-2.0, ...": how many,
+    and which license each carries (cc-by-nc-4.0 is for non-commercial use only)."""
+    models = {p.model for p in rows}
+    heads = {}
+    for p in rows:
+        heads[p.num_classes] = heads.get(p.num_classes, 0) + 1
+    other = ", ".join(f"{n} with {'no classifier' if c == 0 else f'a {c}-class head'}"
+                      for c, n in sorted(heads.items()) if c != 1000)
+    text = f"{len(rows)} checkpoints of {len(models)} architectures" \
+        + (f" ({other})" if other else "")
+    if not licenses:
+        return text + "."
+    return text + "; licenses: " + ", ".join(f"{n} {lic}" for lic, n
+                                             in license_counts(rows).items()) + "."
+
+
 def pretrained_table() -> str:
-    """The pretrained-weights table (data; builds nothing)."""
+    """The pretrained-weights table (data; builds nothing), then how many and their licenses."""
     from keras_resnet.pretrained import list_pretrained
-    rows = [(p.name, p.top1, p.top5, p.eval_size, p.crop_pct, p.preprocessing, p.source,
-             p.license) for p in list_pretrained()]
-    return format_table(("weights", "top-1", "top-5", "eval size", "crop_pct",
-                         "preprocessing", "source", "license"), rows)
+    rows = list_pretrained()
+    cells = [(p.name, p.top1, p.top5, p.eval_size, p.crop_pct, p.num_classes, p.preprocessing,
+              p.source, p.license) for p in rows]
+    return format_table(("weights", "top-1", "top-5", "eval size", "crop_pct", "classes",
+                         "preprocessing", "source", "license"), cells) \
+        + "\n\n" + checkpoints_summary(rows)
 
 
 def preprocessing_text(p) -> str:
@@ -71,23 +101,23 @@ def pretrained_markdown() -> str:
     from keras_resnet.pretrained import list_pretrained
     rows = list_pretrained()
     models = [name for name in list_models() if any(p.model == name for p in rows)]
-    lines = [f"{len(rows)} checkpoints of {len(models)} architectures. Top-1/top-5: ImageNet-1k "
+    lines = [checkpoints_summary(rows) + " Top-1/top-5: ImageNet-1k "
              "validation accuracy (%) as the source publishes it, measured at `eval size` with "
              "the center crop `crop` (the shorter side resized to `eval size / crop`) and "
-             "`interpolation`; `-`: not published. `weights=` takes the tag; `get_model` the "
-             "full name `model.tag`.",
+             "`interpolation`; `-`: not published (an ImageNet-12k/21k head, a headless "
+             "checkpoint). `weights=` takes the tag; `get_model` the full name `model.tag`.",
              "",
-             "| model | tag | top-1 | top-5 | eval size | crop | interpolation | preprocessing "
-             "| source | license |",
-             "|---|---|--:|--:|--:|--:|---|---|---|---|"]
+             "| model | tag | top-1 | top-5 | eval size | crop | interpolation | classes "
+             "| preprocessing | source | license |",
+             "|---|---|--:|--:|--:|--:|---|--:|---|---|---|"]
     for model in models:
         for i, p in enumerate(r for r in rows if r.model == model):
             source = (f"[{p.hub_repo}](https://huggingface.co/{p.hub_repo})" if p.hub_repo
                       else p.source)
             cells = (f"`{model}`" if i == 0 else "", f"`{p.tag}`", p.top1, p.top5, p.eval_size,
-                     "-" if p.crop_pct is None else p.crop_pct,
-                     p.interpolation or "-", preprocessing_text(p), source, p.license or "-")
-            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+                     p.crop_pct, p.interpolation, p.num_classes or "none",
+                     preprocessing_text(p), source, p.license or NOT_STATED)
+            lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from keras_resnet.pretrained import list_pretrained  # noqa: E402
 from keras_resnet.registry import list_models, model_info  # noqa: E402
-from keras_resnet.report import preprocessing_text  # noqa: E402
+from keras_resnet.report import (NOT_STATED, checkpoints_summary, license_counts,  # noqa: E402
+                                 preprocessing_text)
 
 DOCS = ROOT / "docs"
 # The guide pages (docs/*.md, docs/README.md excepted: it describes this folder); index is the
@@ -111,7 +112,7 @@ def model_table(prefix: str = "") -> str:
     for name in ordered_models():
         info = model_info(name)
         checkpoints = list_pretrained(name)
-        best = max((r.top1 for r in checkpoints), default=None)
+        best = max((r.top1 for r in checkpoints if r.top1 is not None), default=None)
         rows.append([_model_link(name, prefix), family(name), depth(name), f"`{info.variant}`",
                      f"{info.params / 1e6:.1f}M", f"{info.macs / 1e9:.2f}",
                      len(checkpoints) or "-", best or "-"])
@@ -147,11 +148,15 @@ def _tag_link(row) -> str:
     return f"[{tag}](https://huggingface.co/{row.hub_repo})" if row.hub_repo else tag
 
 
+def _or_dash(value) -> object:
+    return "-" if value is None else value
+
+
 def checkpoint_tables(rows) -> List[str]:
     """A model's checkpoints: accuracy first; evaluation and preprocessing on demand."""
-    main = _table(["weights=", "top-1 %", "top-5 %", "eval size", "license"],
-                  [[_tag_link(r), r.top1, r.top5, r.eval_size, r.license or "not stated"]
-                   for r in rows])
+    main = _table(["weights=", "top-1 %", "top-5 %", "eval size", "classes", "license"],
+                  [[_tag_link(r), _or_dash(r.top1), _or_dash(r.top5), r.eval_size,
+                    r.num_classes or "none (headless)", r.license or NOT_STATED] for r in rows])
     details = _table(["weights=", "crop", "interpolation", "preprocessing", "variant"],
                      [[f'`"{r.tag}"`', r.crop_pct or "-", r.interpolation or "-",
                        preprocessing_text(r), f"`{r.variant}`"] for r in rows])
@@ -164,7 +169,10 @@ def pretrained_tables() -> str:
     """The pretrained page's tables: one per architecture, with a link to its model page."""
     rows = list_pretrained()
     models = [n for n in ordered_models() if any(r.model == n for r in rows)]
-    out = [f"{len(rows)} checkpoints of {len(models)} architectures."]
+    counts = license_counts(rows)
+    out = [checkpoints_summary(rows, licenses=False) + " Their licenses (`cc-by-nc-4.0`: "
+           "non-commercial use only):", "",
+           _table(["license", "checkpoints"], [[lic, n] for lic, n in counts.items()])]
     for name in models:
         out += ["", f"### {model_info(name).builder_name}", "",
                 f"`{name}`; its page: {_model_link(name, 'models/')}.", "",

@@ -95,7 +95,10 @@ def test_pretrained_tables_list_every_checkpoint_once_with_its_figures():
                 continue
             row = keras_resnet.find_pretrained(name, match.group(1))
             cells = [c.strip() for c in line.strip("|").split("|")]
-            assert cells[1:4] == [str(row.top1), str(row.top5), str(row.eval_size)], line
+            dash = ["-" if v is None else str(v) for v in (row.top1, row.top5)]
+            assert cells[1:5] == dash + [str(row.eval_size), str(row.num_classes or
+                                                                 "none (headless)")], line
+            assert cells[5] == (row.license or "not stated"), line
             assert (row.hub_repo or "") in cells[0]
             seen.append(row)
     assert sorted(seen, key=lambda r: r.name) == sorted(keras_resnet.list_pretrained(),
@@ -110,7 +113,8 @@ def test_cli_prints_the_library_markdown_table():
         assert cli.main(["list", "--pretrained", "--markdown"]) == 0
     assert out.getvalue() == pretrained_markdown()
     for row in keras_resnet.list_pretrained():
-        assert f"`{row.tag}` | {row.top1} | {row.top5} | {row.eval_size} |" in out.getvalue()
+        top1, top5 = ("-" if v is None else v for v in (row.top1, row.top5))
+        assert f"`{row.tag}` | {top1} | {top5} | {row.eval_size} |" in out.getvalue()
 
 
 def test_speed_page_results_are_fresh():

@@ -16,6 +16,7 @@ import pytest
 from keras_resnet import pretrained_timm
 from keras_resnet.pretrained import PRETRAINED, list_pretrained, timm_variant
 from keras_resnet.registry import REGISTRY, list_models
+from keras_resnet.report import checkpoints_summary, license_counts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFGS_PATH = os.path.join(ROOT, "tests", "goldens", "timm_pretrained_cfgs.json")
@@ -210,3 +211,22 @@ def test_keras_applications_rows():
         v2 = row.model.endswith("v2")
         assert (row.variant, row.preprocessing) == (("v2", "tf") if v2 else ("v1", "caffe"))
     assert {row.source for row in PRETRAINED} == {"timm", "keras.applications"}
+
+
+def test_readme_states_how_many_checkpoints_and_their_licenses():
+    """README's figures are the whole table's: every tag of the data module (registered
+    architecture or not, so they hold once the family is merged) and keras.applications'."""
+    rows = [r for r in PRETRAINED if r.source == "keras.applications"] + list(_data_rows())
+    counts = license_counts(rows)
+    assert sum(counts.values()) == len(rows) == 6 + sum(TAG_COUNTS.values())
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    assert f"loads {len(rows)} pretrained checkpoints" in readme
+    assert f"all {sum(TAG_COUNTS.values())} of timm's" in readme
+    licenses = ", ".join(f"{n} {lic}" + (" (non-commercial use only)" if lic == "cc-by-nc-4.0"
+                                         else "") for lic, n in counts.items())
+    assert licenses + "." in readme, licenses
+    assert checkpoints_summary(rows).endswith(
+        "; licenses: 141 apache-2.0, 17 bsd-3-clause, 15 cc-by-nc-4.0, 3 MIT, 4 not stated.")
+    assert "(1 with no classifier, 5 with a 11821-class head, 6 with a 21843-class head)" \
+        in checkpoints_summary(rows)
