@@ -537,7 +537,9 @@ def test_list_pretrained(capsys):
     out = capsys.readouterr().out
     for row in keras_resnet.list_pretrained():
         line = next(line for line in out.splitlines() if line.startswith(row.name + " "))
-        assert f"{row.top1}" in line and row.source in line
+        assert f"{'-' if row.top1 is None else row.top1}" in line and row.source in line
+    assert out.rstrip().splitlines()[-1].startswith(f"{len(keras_resnet.list_pretrained())} "
+                                                    "checkpoints of ")
     assert keras_resnet.list_pretrained("ResNet50") == [
         p for p in keras_resnet.list_pretrained() if p.model == "resnet50"]
     assert keras_resnet.list_pretrained("resnet20") == []
