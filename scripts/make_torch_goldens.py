@@ -175,9 +175,10 @@ def pretrained_cfgs(results_csv: str) -> None:
            "in1k_tags": in1k_tags,
            "other_tags": other_tags,
            "registered_not_in_timm": [n for n in list_models() if n not in timm_names]}
-    with open(TIMM_CFGS_PATH, "w") as f:
+    with open(TIMM_CFGS_PATH + ".tmp", "w") as f:
         json.dump(out, f, sort_keys=True, indent=1)
         f.write("\n")
+    os.replace(TIMM_CFGS_PATH + ".tmp", TIMM_CFGS_PATH)
     unknown = [name for name, record in cfgs.items() if not record["known"]]
     print(f"wrote {TIMM_CFGS_PATH}: {len(cfgs)} cfgs ({len(unknown)} unknown to timm"
           f"{': ' + ', '.join(unknown) if unknown else ''}), IN-1k tags of {len(in1k_tags)} "
