@@ -101,7 +101,9 @@ OPTIONS_DOC = """\
         or "torchvision" (their default checkpoint of the model), a
         pretrained tag ("a1_in1k"; `keras-resnet list --pretrained`),
         "hf://ORG/REPO" (a Hugging Face Hub repo's torchvision/timm
-        model.safetensors), or a path to a weights file; see
+        model.safetensors; its config.json's head size and preprocessing),
+        a path to a weights file or a saved directory (config.json +
+        model.safetensors, as `save_pretrained` and timm write); see
         `keras_resnet.pretrained.resolve`. Tags and "hf://" files come
         through the Hugging Face Hub cache (HF_HUB_CACHE, HF_HUB_OFFLINE).
         RGB weights load into 1 or N input channels by adapting the first
@@ -138,18 +140,23 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
 
     All arguments are checked, and `weights` resolved, before any layer is
     created. The options are documented once, in `OPTIONS_DOC`; `None` for
-    `num_classes` and `shortcut` takes the spec's default. `registry_name` is
+    `num_classes` takes the checkpoint's (a saved directory's or Hub repo's
+    config.json), else the spec's default, and for `shortcut` the spec's. `registry_name` is
     the registered model whose pretrained tags `weights` may name (default:
     the model of `spec` with `variant`, if any). With `include_preprocessing`,
     `preprocessing` (an `InputNormalization`, or any `weights` value) builds in
     that normalisation instead of the one `weights` imply, without loading them.
     """
-    num_classes = spec.default_num_classes if num_classes is None else num_classes
     shortcut = spec.default_shortcut if shortcut is None else shortcut
     if variant is not None:
         get_variant(variant)  # the argument's own message first
     registry_name = registry_name or model_for(spec, variant)
     checkpoint = resolve(weights, registry_name)
+    if checkpoint.kind == "hub" and checkpoint.row is None:  # its config.json, if any
+        from keras_resnet.weights import with_hub_config
+        checkpoint = with_hub_config(checkpoint)
+    if num_classes is None:  # a saved directory's or Hub repo's head, else the spec's
+        num_classes = checkpoint.num_classes or spec.default_num_classes
     if checkpoint.kind == "convention":
         raise ValueError(f"{checkpoint.label} names the default checkpoint of a registered "
                          "model; a custom architecture has none. Pass a tag, 'hf://ORG/REPO' "
