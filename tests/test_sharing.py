@@ -245,3 +245,27 @@ def test_push_to_hub_uploads_the_directory(tmp_path, monkeypatch):
     assert "hf://me/pets" in card and "hf-hub:me/pets" in card
     with pytest.raises(ValueError, match=r"`repo_id` must be 'ORG/NAME'"):
         push_to_hub(model, "no-org")
+
+
+def test_push_a_training_run_from_the_command_line(tmp_path, monkeypatch, capsys, goldens):
+    from keras_resnet.cli import main
+    from keras_resnet.training import train
+    weights = _timm_directory(tmp_path / "timm", "resnet18", goldens)  # fine-tune from timm's
+    run = str(tmp_path / "run")
+    train("resnet18", "digits", out=run, epochs=1, batch_size=8, steps_per_epoch=1,
+          image_size=32, weights=str(weights), verbose=0)
+    assert main(["push", run, "me/digits", "--save-to", str(tmp_path / "d")]) == 0
+    config = json.load(open(tmp_path / "d" / "config.json"))
+    record = json.load(open(os.path.join(run, "run.json")))
+    assert config["architecture"] == "resnet18" and config["num_classes"] == 10
+    assert config["label_names"] == record["class_names"]
+    assert config["pretrained_cfg"]["mean"] == record["mean"]
+    assert config["pretrained_cfg"]["input_size"] == [3, 32, 32]
+    card = open(tmp_path / "d" / "README.md").read()
+    assert "| recipe | finetune |" in card and "| accuracy |" in card
+    monkeypatch.setattr("huggingface_hub.HfApi", _FakeApi)
+    _FakeApi.calls = []
+    assert main(["push", run, "me/digits", "--private"]) == 0
+    assert _FakeApi.calls[0][:3] == ("create_repo", "me/digits", True)
+    assert main(["push", str(tmp_path), "me/digits"]) == 2  # not a run: one line
+    assert "not a `keras-resnet train` run directory" in capsys.readouterr().err
