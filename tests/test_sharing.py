@@ -269,3 +269,18 @@ def test_push_a_training_run_from_the_command_line(tmp_path, monkeypatch, capsys
     assert _FakeApi.calls[0][:3] == ("create_repo", "me/digits", True)
     assert main(["push", str(tmp_path), "me/digits"]) == 2  # not a run: one line
     assert "not a `keras-resnet train` run directory" in capsys.readouterr().err
+
+
+def test_a_missing_onnx_package_is_one_line_naming_the_extra(monkeypatch, tmp_path, capsys):
+    from keras_resnet import deploy
+    from keras_resnet.cli import main
+    monkeypatch.setattr(deploy, "_installed", lambda module: module != "tf2onnx")
+    with pytest.raises(ValueError, match=r"needs tf2onnx, not installed: pip install "
+                                         r"\"keras-resnet-zoo\[onnx\]\""):
+        deploy.check_arguments(str(tmp_path / "m.onnx"), "onnx")
+    model_file = tmp_path / "m.keras"
+    model_file.write_bytes(b"")
+    assert main(["export", str(model_file), str(tmp_path / "m.onnx"), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "keras-resnet-zoo[onnx]" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
