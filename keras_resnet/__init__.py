@@ -23,6 +23,8 @@ _LAZY = {
     "stack": "keras_resnet.blocks",
     "stem": "keras_resnet.blocks",
     "export": "keras_resnet.deploy",
+    "save_pretrained": "keras_resnet.sharing",
+    "push_to_hub": "keras_resnet.sharing",
     "freeze": "keras_resnet.finetune",
     "fold_batchnorm": "keras_resnet.inference",
     "with_dtype_policy": "keras_resnet.inference",

@@ -177,6 +177,39 @@ def _add_export_parser(sub) -> None:
     p.set_defaults(func=_cmd_export)
 
 
+def _cmd_push(args) -> None:
+    import os
+
+    from keras_resnet.sharing import push_to_hub, read_run, save_pretrained
+    from keras_resnet.training import load_model_file
+    model_file = os.path.join(args.run_dir, "model.keras")
+    read_run(args.run_dir)  # a run directory, before the model loads
+    if not os.path.isfile(model_file):
+        raise UsageError(f"{args.run_dir!r} has no model.keras (the run has not finished)")
+    model = load_model_file(model_file)
+    if args.save_to:  # what would be uploaded, and nothing else
+        save_pretrained(model, args.save_to, run_dir=args.run_dir, repo_id=args.repo_id)
+        print(f"wrote {args.save_to}: {model.name} from {args.run_dir} (not uploaded)")
+        return
+    url = push_to_hub(model, args.repo_id, private=args.private, run_dir=args.run_dir)
+    print(f"pushed {args.run_dir} to {url}")
+
+
+def _add_push_parser(sub) -> None:
+    p = sub.add_parser(
+        "push", help="upload a training run to the Hugging Face Hub as timm writes a repo",
+        description="Write a `train` run's model as timm's Hub directory (config.json with "
+                    "its classes and preprocessing, model.safetensors in timm's layout, a "
+                    "model card with the recipe and held-out metrics) and upload it with "
+                    "huggingface_hub (HF_TOKEN or `hf auth login`; HF_ENDPOINT).")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a `keras-resnet train` run directory")
+    p.add_argument("repo_id", metavar="REPO_ID", help="ORG/NAME on the Hub (created if missing)")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--save-to", metavar="DIR",
+                   help="write the directory to DIR (new) instead of uploading it")
+    p.set_defaults(func=_cmd_push)
+
+
 def _cmd_train(args) -> None:
     from keras_resnet.training import train
     args.out = args.out or _default_out(args)  # named by the resume command if it stops
@@ -386,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_summary)
     _add_convert_parser(sub)
     _add_export_parser(sub)
+    _add_push_parser(sub)
     _add_training_parsers(sub)
     _add_plot_parser(sub)
     return parser

@@ -30,6 +30,7 @@ from typing import Iterable, Iterator, List, Optional, Union
 import numpy as np
 
 FORMATS = ("savedmodel", "tflite", "onnx")
+ONNX_EXTRA = 'pip install "keras-resnet-zoo[onnx]"'
 SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx"}
 DEFAULT_CALIBRATION_IMAGES = 256
 _CALIBRATION_BATCH = 32
@@ -116,6 +117,12 @@ def check_arguments(path, format: str, *, fold_batchnorm: bool = True,
             or calibration_images < 1):
         raise ValueError(f"`calibration_images` must be a positive integer. "
                          f"Received: calibration_images={calibration_images!r}")
+    if format == "onnx":  # one line naming the extra, not tf2onnx's traceback
+        needed = ("onnx", "tf2onnx") + (("onnxruntime",) if quantize else ())
+        missing = [m for m in needed if not _installed(m)]
+        if missing:
+            raise ValueError(f"format='onnx'{' with int8' if quantize else ''} needs "
+                             f"{', '.join(missing)}, not installed: {ONNX_EXTRA}")
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise ValueError(f"`path` must be a file or directory name. Received: path={path!r}")
     path = os.fspath(path)
@@ -131,6 +138,11 @@ def check_arguments(path, format: str, *, fold_batchnorm: bool = True,
                          "directory")
     if suffix and os.path.isdir(path):
         raise ValueError(f"`path` {path!r} is a directory; a {format} export is one file")
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
 
 
 def _check_model(model) -> None:

@@ -101,7 +101,9 @@ OPTIONS_DOC = """\
         or "torchvision" (their default checkpoint of the model), a
         pretrained tag ("a1_in1k"; `keras-resnet list --pretrained`),
         "hf://ORG/REPO" (a Hugging Face Hub repo's torchvision/timm
-        model.safetensors), or a path to a weights file; see
+        model.safetensors; its config.json's head size and preprocessing),
+        a path to a weights file or a saved directory (config.json +
+        model.safetensors, as `save_pretrained` and timm write); see
         `keras_resnet.pretrained.resolve`. Tags and "hf://" files come
         through the Hugging Face Hub cache (HF_HUB_CACHE, HF_HUB_OFFLINE).
         RGB weights load into 1 or N input channels by adapting the first
@@ -138,9 +140,10 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
 
     All arguments are checked, and `weights` resolved, before any layer is
     created. The options are documented once, in `OPTIONS_DOC`; `None` for
-    `num_classes` takes the classifier width of the pretrained row `weights`
-    names (21843 for an in21k tag), else the spec's default, and `None` for
-    `shortcut` the spec's default. `registry_name` is
+    `num_classes` takes the checkpoint's: the classifier width of the pretrained
+    row `weights` names (21843 for an in21k tag) or a saved directory's or Hub
+    repo's config.json, else the spec's default; `None` for `shortcut` the
+    spec's default. `registry_name` is
     the registered model whose pretrained tags `weights` may name (default:
     the model of `spec` with `variant`, if any). With `include_preprocessing`,
     `preprocessing` (an `InputNormalization`, or any `weights` value) builds in
@@ -151,10 +154,15 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
         get_variant(variant)  # the argument's own message first
     registry_name = registry_name or model_for(spec, variant)
     checkpoint = resolve(weights, registry_name)
-    if num_classes is None:  # a pretrained row's head (an in21k tag: 21843), else the spec's
+    if checkpoint.kind == "hub" and checkpoint.row is None:  # its config.json, if any
+        from keras_resnet.weights import with_hub_config
+        checkpoint = with_hub_config(checkpoint)
+    if num_classes is None:  # the checkpoint's head (an in21k tag: 21843), else the spec's
         row = checkpoint.row
-        num_classes = row.num_classes if row is not None and row.num_classes > 0 \
-            else spec.default_num_classes
+        if row is not None and row.num_classes > 0:
+            num_classes = row.num_classes
+        else:
+            num_classes = checkpoint.num_classes or spec.default_num_classes
     if checkpoint.kind == "convention":
         raise ValueError(f"{checkpoint.label} names the default checkpoint of a registered "
                          "model; a custom architecture has none. Pass a tag, 'hf://ORG/REPO' "

@@ -20,6 +20,7 @@ input normalisation and evaluation transform). Every consumer -- the builders,
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from typing import List, Optional, Tuple
@@ -166,8 +167,8 @@ DEFAULT_INTERPOLATION = "bilinear"
 HUB_REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 _TAG = re.compile(r"[\w-]+")  # no path separator, no file suffix
 ACCEPTED = ("None, 'imagenet', 'timm', 'torchvision', a pretrained tag of the model "
-            "('a1_in1k'), a full name 'MODEL.TAG' ('resnet50.a1_in1k'), 'hf://ORG/REPO' "
-            "or the path to a weights file")
+            "('a1_in1k'), a full name 'MODEL.TAG' ('resnet50.a1_in1k'), 'hf://ORG/REPO', "
+            "the path to a weights file or a saved model directory")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,6 +222,9 @@ class Checkpoint:
         variant: The convention the file needs (None: any, e.g. a Keras file).
         normalization: The input normalisation its weights expect.
         eval_transform: The evaluation resize and crop of its published accuracy.
+        num_classes: The classifier width its config.json records (a saved
+            directory or a Hub repo; None: not recorded).
+        label_names: Its class names, where config.json records them.
     """
 
     kind: str
@@ -233,6 +237,8 @@ class Checkpoint:
     variant: Optional[str]
     normalization: InputNormalization
     eval_transform: EvalTransform
+    num_classes: Optional[int] = None
+    label_names: Optional[Tuple[str, ...]] = None
 
     @property
     def label(self) -> str:
@@ -350,7 +356,10 @@ def resolve(weights, model: Optional[str] = None, *,
     DEFAULT); a pretrained tag of the model ("a1_in1k"); a full name
     "MODEL.TAG" ("resnet50.a1_in1k", which also names the model);
     "hf://ORG/REPO" (a Hub repo holding a torchvision/timm model.safetensors);
-    or the path to a weights file (a str or `os.PathLike`).
+    the path to a weights file (a str or `os.PathLike`); or a saved directory
+    (config.json + model.safetensors, as `keras_resnet.save_pretrained` and
+    timm's `save_for_hf` write), whose config gives the preprocessing, the
+    evaluation transform, the head size and the class names.
 
     The rule for a path that also spells a tag: a value without a path
     separator that names a source, a tag of the model or a full name is that
@@ -379,7 +388,8 @@ def resolve(weights, model: Optional[str] = None, *,
     if model is not None:
         model = model_info(model).name  # an unknown model is named first
     if isinstance(weights, os.PathLike):
-        return _file(os.fspath(weights), model)
+        weights = os.fspath(weights)
+        return _directory(weights, model) if os.path.isdir(weights) else _file(weights, model)
     if not isinstance(weights, str):
         raise ValueError(f"`weights` must be one of: {ACCEPTED}. Received: weights={weights!r}")
     if weights == "imagenet":
@@ -413,7 +423,7 @@ def resolve(weights, model: Optional[str] = None, *,
         else None
     if row is not None:
         return _of_row("tag", weights, row)
-    if not os.path.isfile(weights) and _TAG.fullmatch(weights):
+    if not os.path.exists(weights) and _TAG.fullmatch(weights):
         if model is None and any(r.tag == weights for r in PRETRAINED):
             example = next(r.name for r in PRETRAINED if r.tag == weights)
             raise ValueError(f"{weights!r} is a pretrained tag: pass the tag with `model=`, or "
@@ -425,7 +435,105 @@ def resolve(weights, model: Optional[str] = None, *,
         raise ValueError(f"Unknown pretrained tag {weights!r} for {model}. `weights` must be "
                          f"one of: {ACCEPTED}. Tags of {model}: {_tags(model)}. "
                          f"Received: weights={weights!r}")
+    if os.path.isdir(weights):
+        return _directory(weights, model)
     return _file(weights, model)
+
+
+def _directory(path: str, model: Optional[str]) -> Checkpoint:
+    """A saved directory (`save_pretrained`'s, timm's `save_for_hf`): config.json and
+    model.safetensors; its preprocessing, head and labels from config.json."""
+    config_path = os.path.join(path, "config.json")
+    weights_path = os.path.join(path, HUB_FILENAME)
+    if not (os.path.isfile(config_path) and os.path.isfile(weights_path)):
+        raise ValueError(f"`weights` directory {path!r} is not a saved model: it needs "
+                         f"config.json and {HUB_FILENAME} (what save_pretrained and timm's "
+                         f"save_for_hf write). Received: weights={path!r}")
+    base = Checkpoint("file", path, model, None, None, None, weights_path, HUB_VARIANT,
+                      IMAGENET_MEAN_STD, EvalTransform())
+    return with_config(base, read_config(config_path), config_path, model=model)
+
+
+def read_config(path: str) -> dict:
+    """A `config.json` as a dict (a one-line ValueError for anything else)."""
+    try:
+        with open(path, encoding="utf8") as f:
+            config = json.load(f)
+    except (OSError, ValueError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"Could not read the config file {path!r}: {first}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"The config file {path!r} does not hold a JSON object.")
+    return config
+
+
+def _numbers(value, count: int) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == count
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+
+
+def with_config(checkpoint: Checkpoint, config: dict, where: str, *,
+                model: Optional[str] = None) -> Checkpoint:
+    """`checkpoint` with what a timm-style config.json says: the architecture (checked
+    against registered `model`), num_classes, label_names, and `pretrained_cfg`'s
+    mean/std, eval size (`test_input_size`, else `input_size`), crop and
+    interpolation. A config of keras_resnet's (its "keras_resnet" entry) also names
+    the registered model and its variant.
+
+    Raises:
+        ValueError: naming `where` and the field, for a field of the wrong type, or
+            an architecture other than `model`'s.
+    """
+    ours = config.get("keras_resnet") if isinstance(config.get("keras_resnet"), dict) else {}
+    arch = ours.get("model") or config.get("architecture")
+    if arch is not None and not isinstance(arch, str):
+        raise ValueError(f"{where}: 'architecture' must name the model (a string). "
+                         f"Received: {arch!r}")
+    name = arch.split(".", 1)[0].lower() if arch else None
+    if model is not None and name is not None:
+        same = name in REGISTRY and REGISTRY[name].spec == REGISTRY[model].spec
+        if not same:
+            fix = (f"build get_model({name!r}, weights=...) instead" if name in REGISTRY
+                   else f"keras_resnet has no {name}")
+            raise ValueError(f"{where} holds a {arch!r}, not a {model}: {fix}")
+    cfg = config.get("pretrained_cfg", {})
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{where}: 'pretrained_cfg' must be a JSON object")
+    changes = {"model": checkpoint.model or (name if name in REGISTRY else None)}
+    classes = config.get("num_classes", cfg.get("num_classes"))
+    if classes is not None:
+        if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
+            raise ValueError(f"{where}: 'num_classes' must be a positive integer. "
+                             f"Received: {classes!r}")
+        changes["num_classes"] = classes
+    labels = config.get("label_names", cfg.get("label_names"))
+    if labels is not None:
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ValueError(f"{where}: 'label_names' must be a list of strings")
+        changes["label_names"] = tuple(labels)
+    if ours.get("variant") is not None:
+        changes["variant"] = str(ours["variant"])
+    mean, std = cfg.get("mean"), cfg.get("std")
+    if mean is not None or std is not None:
+        if not (_numbers(mean, 3) and _numbers(std, 3) and all(x > 0 for x in std)):
+            raise ValueError(f"{where}: pretrained_cfg's 'mean' and 'std' must be 3 numbers "
+                             f"each (std > 0). Received: mean={mean!r}, std={std!r}")
+        changes["normalization"] = InputNormalization("mean_std", tuple(map(float, mean)),
+                                                      tuple(map(float, std)))
+    size = cfg.get("test_input_size") or cfg.get("input_size")
+    crop = cfg.get("test_crop_pct") or cfg.get("crop_pct") or DEFAULT_CROP_PCT
+    interpolation = cfg.get("interpolation") or DEFAULT_INTERPOLATION
+    if size is not None and not (_numbers(size, 3) and size[1] == size[2] and size[1] > 0):
+        raise ValueError(f"{where}: pretrained_cfg's input size must be [channels, size, "
+                         f"size]. Received: {size!r}")
+    if not (isinstance(crop, (int, float)) and 0 < crop <= 1):
+        raise ValueError(f"{where}: pretrained_cfg's 'crop_pct' must be in (0, 1]. "
+                         f"Received: {crop!r}")
+    if interpolation not in ("bilinear", "bicubic"):
+        interpolation = DEFAULT_INTERPOLATION  # timm's others ("bicubic" is its usual one)
+    changes["eval_transform"] = EvalTransform(int(size[1]) if size else None, float(crop),
+                                              interpolation)
+    return dataclasses.replace(checkpoint, **changes)
 
 
 def _file(path: str, model: Optional[str]) -> Checkpoint:

@@ -8,6 +8,7 @@ not needed), from the repository root:
     /tmp/torchvenv/bin/pip install torch==2.14.1 torchvision==0.29.1 timm numpy
     /tmp/torchvenv/bin/python scripts/make_torch_goldens.py
     /tmp/torchvenv/bin/python scripts/make_torch_goldens.py --pretrained-cfgs
+    /tmp/torchvenv/bin/python scripts/make_torch_goldens.py --hub-roundtrip
 
 It writes tests/goldens/torchvision_logits.npz (a few KB): for each model of
 `torch_goldens.DEPTHS` (resnet18..152, ResNeXt and Wide ResNet from torchvision,
@@ -39,6 +40,15 @@ read from timm's results CSV, which is not part of the timm wheel: pass it as
     /tmp/torchvenv/bin/python scripts/make_torch_goldens.py --pretrained-cfgs \
         --results-csv /tmp/results.csv
     python scripts/make_timm_table.py   # regenerates keras_resnet/pretrained_timm.py
+
+With `--hub-roundtrip` it writes tests/goldens/timm_hub_roundtrip.json: for each
+model of HUB_ROUNDTRIP (a fine-tuned ResNet-D and a plain ResNet18, 10 classes,
+the seeded weights of tests/torch_goldens.py), what timm's `save_for_hf` writes
+for a Hub repo (config.json, and the key/shape/dtype list of model.safetensors;
+no weights) and timm's float64 logits for the fixed input. tests/test_sharing.py
+regenerates the weights, lays the directory out as timm does and loads it
+(timm -> keras_resnet), and checks that `save_pretrained` writes the same config
+fields and state dict (keras_resnet -> timm).
 """
 
 import argparse
@@ -58,6 +68,11 @@ sys.path.insert(0, os.path.join(_REPO_ROOT, "tests"))
 import torch_goldens as g  # noqa: E402
 
 TIMM_CFGS_PATH = os.path.join(os.path.dirname(g.GOLDENS_PATH), "timm_pretrained_cfgs.json")
+HUB_ROUNDTRIP_PATH = os.path.join(os.path.dirname(g.GOLDENS_PATH), "timm_hub_roundtrip.json")
+# name in torch_goldens.DEPTHS -> the timm checkpoint whose pretrained cfg it is fine-tuned
+# from (a non-ImageNet mean/std, a test size and crop of its own).
+HUB_ROUNDTRIP = {"resnet50d": "resnet50d.ra4_e3600_r224_in1k", "resnet18": "resnet18.a1_in1k"}
+HUB_LABELS = [f"class_{i}" for i in range(g.NUM_CLASSES)]
 CFG_FIELDS = ("hf_hub_id", "input_size", "test_input_size", "crop_pct", "test_crop_pct",
               "interpolation", "mean", "std", "num_classes", "license", "hf_hub_filename")
 # timm's modules whose every pretrained tag the table holds (issue 22).
@@ -186,6 +201,49 @@ def pretrained_cfgs(results_csv: str) -> None:
           f"timm {timm.__version__}")
 
 
+def hub_roundtrip() -> None:
+    """Write HUB_ROUNDTRIP_PATH: timm's Hub directory of each HUB_ROUNDTRIP model."""
+    import tempfile
+
+    from safetensors.numpy import load_file
+    from timm.models import save_for_hf
+
+    x = torch.from_numpy(g.random_input()).double()
+    models = {}
+    for name, timm_name in HUB_ROUNDTRIP.items():
+        model = timm.create_model(timm_name, pretrained=False, num_classes=g.NUM_CLASSES)
+        state = g.random_state_dict(name)
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()},
+                              strict=True)
+        model.eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            save_for_hf(model, tmp, model_config={"label_names": HUB_LABELS},
+                        safe_serialization=True)
+            with open(os.path.join(tmp, "config.json")) as f:
+                config = json.load(f)
+            saved = load_file(os.path.join(tmp, "model.safetensors"))
+            reloaded = timm.create_model(f"local-dir:{tmp}", pretrained=True)
+        keys = [[k, list(v.shape), str(v.dtype)] for k, v in saved.items()]
+        assert all(np.array_equal(saved[k], state[k]) for k in state), name
+        with torch.no_grad():
+            logits = model.double()(x).numpy()
+            again = reloaded.double().eval()(x).numpy()
+        assert np.abs(logits - again).max() < 1e-9, f"{name}: timm's own round trip"
+        models[name] = {"timm_name": timm_name, "config": config, "state_dict": keys,
+                        "logits": logits.tolist(),
+                        "fingerprint": g.fingerprint(state.values()).tolist()}
+        print(f"{name}: {len(keys)} tensors, logits in [{logits.min():.3f}, "
+              f"{logits.max():.3f}]")
+    out = {"timm_version": timm.__version__, "torch_version": torch.__version__,
+           "numpy_version": np.__version__,
+           "input_fingerprint": g.fingerprint([g.random_input()]).tolist(),
+           "label_names": HUB_LABELS, "models": models}
+    with open(HUB_ROUNDTRIP_PATH, "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    print(f"wrote {HUB_ROUNDTRIP_PATH} ({os.path.getsize(HUB_ROUNDTRIP_PATH)} bytes)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description="Record torchvision's logits (tests/goldens/torchvision_logits.npz), "
@@ -195,11 +253,16 @@ if __name__ == "__main__":
     parser.add_argument("--results-csv", metavar="PATH",
                         help="with --pretrained-cfgs: timm's results/results-imagenet.csv "
                              "(the published top-1/top-5)")
+    parser.add_argument("--hub-roundtrip", action="store_true",
+                        help=f"write {os.path.relpath(HUB_ROUNDTRIP_PATH)} instead: what timm's "
+                             "save_for_hf writes for a Hub repo, and timm's logits")
     args = parser.parse_args()
     if args.pretrained_cfgs:
         if not args.results_csv:
             parser.error("--pretrained-cfgs needs --results-csv PATH (timm's "
                          "results/results-imagenet.csv)")
         pretrained_cfgs(args.results_csv)
+    elif args.hub_roundtrip:
+        hub_roundtrip()
     else:
         main()

@@ -318,6 +318,12 @@ ERRORS = [
                                 "--variant", "v1.5", "--num-classes", "10"],
          "out.weights.h5|denied", setup=_unwritable),
 
+    # push
+    case("push-argparse", ["push", "run"], "required: REPO_ID", usage=True),
+    case("push-not-a-run", ["push", ".", "me/pets"], "not a `keras-resnet train` run directory"),
+    case("push-junk-model", ["push", "run", "me/pets", "--save-to", "d"],
+         "cannot load .*model.keras", setup=_junk_run),
+
     # export
     case("export-argparse", ["export", "m.keras", "m.onnx"], "required: --format", usage=True),
     case("export-argparse-format", ["export", "m.keras", "m.onnx", "--format", "keras"],

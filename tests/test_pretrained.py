@@ -222,7 +222,11 @@ def test_hf_repo_with_a_config(hub_cache, tmp_path, goldens):
         keras_resnet.ResNet34(weights="hf://someone/pets-resnet18", **GOLDEN)
     with pytest.raises(ValueError, match=r"has a 10-class classifier .* num_classes=1000: "
                                          r"pass num_classes=10"):
-        keras_resnet.ResNet18(weights="hf://someone/pets-resnet18", input_shape=(64, 64, 3))
+        keras_resnet.ResNet18(weights="hf://someone/pets-resnet18", input_shape=(64, 64, 3),
+                              num_classes=1000)
+    # without num_classes: the config's head
+    assert keras_resnet.ResNet18(weights="hf://someone/pets-resnet18",
+                                 input_shape=(64, 64, 3)).output_shape == (None, 10)
     headless = keras_resnet.ResNet18(weights="hf://someone/pets-resnet18", include_top=False,
                                      input_shape=(64, 64, 3))  # no classifier to compare
     assert headless.output_shape[-1] == 512

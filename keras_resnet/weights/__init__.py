@@ -15,6 +15,7 @@ channels and checks every layer's shapes before setting any.
 | `.h5` / `.hdf5` (legacy, keras.applications) | `legacy_h5.read_legacy_h5` (by layer name) |
 | `.pth` / `.pt` / `.bin` (torchvision, timm) | `torch_layout.read_torch` (`weights_only=True`) |
 | `.safetensors` (torchvision, timm key names) | `torch_layout.read_safetensors` (numpy) |
+| `.safetensors` ("LAYER/INDEX" names, `save_pretrained`) | `keras_files.from_keras_state` |
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from typing import Optional, Tuple
 
 import keras
 
-from keras_resnet.pretrained import Checkpoint, resolve
+from keras_resnet.pretrained import Checkpoint, resolve, with_config
 from keras_resnet.registry import REGISTRY
 from keras_resnet.weights import hub, imagenet, keras_files, legacy_h5, torch_layout
 from keras_resnet.weights.assign import CLASSIFIER, NamedWeights, adapt_input_conv, assign
 
-__all__ = ["load_weights", "read_weights", "assign", "adapt_input_conv", "NamedWeights"]
+__all__ = ["load_weights", "read_weights", "assign", "adapt_input_conv", "NamedWeights",
+           "with_hub_config"]
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -62,6 +64,8 @@ def read_weights(path: str) -> Tuple[NamedWeights, str]:
             raise
         except Exception as e:  # corrupt or truncated: safetensors/torch/pickle errors
             raise ValueError(f"Could not read weights file {path!r}: {e}") from e
+        if keras_files.is_keras_state(state):  # save_pretrained's file of a non-timm model
+            return keras_files.from_keras_state(state, path), "keras"
         return torch_layout.to_keras(state, path), "torch"
     if lower.endswith(H5_SUFFIXES):
         return _read_h5(path)
@@ -82,6 +86,17 @@ def _read_h5(path: str) -> Tuple[NamedWeights, str]:
         raise ValueError(f"Could not read weights file {path!r}: {e}") from e
     raise ValueError(f"{path!r} is an HDF5 file but neither a Keras .weights.h5 file nor a "
                      "legacy Keras .h5 file (no 'layers' group or 'layer_names' attribute).")
+
+
+def with_hub_config(checkpoint: Checkpoint) -> Checkpoint:
+    """A "hf://" checkpoint off the pretrained table with what its repo's config.json
+    says (head size, class names, preprocessing, eval transform), when it has one.
+    The architecture is checked when the weights load (`hub.check_config`)."""
+    path = hub.fetch(checkpoint.repo, "config.json", optional=True)
+    if path is None:
+        return checkpoint
+    return with_config(checkpoint, hub.read_config(path),
+                       f"config.json of the Hub repo {checkpoint.repo!r}")
 
 
 def _imagenet_path(model: keras.Model, arch: str, variant: str) -> str:

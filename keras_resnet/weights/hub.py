@@ -15,7 +15,6 @@ Only safetensors files are fetched, never pickles.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from typing import Optional
@@ -146,14 +145,8 @@ def fetch(repo: str, filename: str, *, optional: bool = False) -> Optional[str]:
 
 def read_config(path: str) -> dict:
     """A repo's `config.json` as a dict (ValueError for anything else)."""
-    try:
-        with open(path, encoding="utf8") as f:
-            config = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"Could not read the Hub config file {path!r}: {_short(e)}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"The Hub config file {path!r} does not hold a JSON object.")
-    return config
+    from keras_resnet.pretrained import read_config as read
+    return read(path)
 
 
 def check_config(config: dict, *, repo: str, arch: str, num_classes: Optional[int]) -> None:

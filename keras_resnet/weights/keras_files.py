@@ -1,6 +1,9 @@
-"""Readers for Keras 3 files: `.weights.h5` and `.keras` (safe mode only)."""
+"""Readers for Keras 3 files: `.weights.h5` and `.keras` (safe mode only), and the
+"LAYER/INDEX" tensor names of a `.safetensors` file in Keras layer names."""
 
 from __future__ import annotations
+
+import re
 
 import h5py
 import keras
@@ -59,3 +62,36 @@ def read_keras_archive(path: str) -> NamedWeights:
                              f"it. {e}") from e
         raise ValueError(f"Could not load {path!r} as a .keras model file: {e}") from e
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+
+
+# A `.safetensors` file in Keras layer names (what `keras_resnet.sharing.save_pretrained`
+# writes for a model timm has no layout for): one tensor per variable, "LAYER/INDEX" in
+# `layer.get_weights()` order.
+_KERAS_KEY = re.compile(r"([\w.-]+)/(\d+)")
+
+
+def is_keras_state(keys) -> bool:
+    """Whether tensor names are "LAYER/INDEX" (Keras layer names), not torch's."""
+    keys = list(keys)
+    return bool(keys) and all(_KERAS_KEY.fullmatch(k) for k in keys)
+
+
+def to_keras_state(named: NamedWeights) -> dict:
+    """Per-layer arrays as flat "LAYER/INDEX" tensors (for a .safetensors file)."""
+    return {f"{name}/{i}": np.ascontiguousarray(a) for name, arrays in named.items()
+            for i, a in enumerate(arrays)}
+
+
+def from_keras_state(state: dict, source: str) -> NamedWeights:
+    """The inverse of `to_keras_state`; a ValueError for a gap in a layer's indices."""
+    parts: dict = {}
+    for key, value in state.items():
+        name, index = _KERAS_KEY.fullmatch(key).groups()
+        parts.setdefault(name, {})[int(index)] = np.asarray(value)
+    named: NamedWeights = {}
+    for name, arrays in parts.items():
+        if sorted(arrays) != list(range(len(arrays))):
+            raise ValueError(f"{source}: layer {name!r} has tensors {sorted(arrays)}; expected "
+                             f"0..{len(arrays) - 1}")
+        named[name] = [arrays[i] for i in range(len(arrays))]
+    return named

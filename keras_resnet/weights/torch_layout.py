@@ -8,12 +8,17 @@ ResNeXt and Wide ResNet use the same names (grouped kernels are (out, in/groups,
 kh, kw) in both frameworks). timm's ResNet-D adds a deep stem
 `conv1.{0,1,3,4,6}` and average-pool shortcuts `downsample.{1,2}` (after a
 parameter-free `downsample.0` pool).
+
+`to_torch` is the inverse (Keras layer names -> timm's state dict), for
+`keras_resnet.sharing.save_pretrained`: `_INVERSE` holds one row per row of
+`_PATTERNS`, so a layout added there needs its inverse row beside it (the
+tests round-trip every registered model with a timm name through both).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 
@@ -41,6 +46,22 @@ _PATTERNS = [
     (re.compile(r"layer(\d+)\.(\d+)\.downsample\.1\.(\w+)"),
      lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_0_bn"),
     (re.compile(r"fc\.(weight|bias)"), lambda m: CLASSIFIER),
+]
+
+
+# The inverse of _PATTERNS: a Keras layer name -> the torch module that holds its tensors.
+_DEEP_STEM_MODULE = {keras_name: index for index, keras_name in _DEEP_STEM.items()}
+_INVERSE = [
+    (re.compile(r"conv1_conv"), lambda m: "conv1"),
+    (re.compile(r"conv1_[123]_(?:conv|bn)"), lambda m: f"conv1.{_DEEP_STEM_MODULE[m[0]]}"),
+    (re.compile(r"conv1_bn"), lambda m: "bn1"),
+    (re.compile(r"conv(\d+)_block(\d+)_([1-9])_(conv|bn)"),
+     lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.{m[4]}{m[3]}"),
+    (re.compile(r"conv(\d+)_block(\d+)_0_conv"),
+     lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.downsample.0"),
+    (re.compile(r"conv(\d+)_block(\d+)_0_bn"),
+     lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.downsample.1"),
+    (re.compile(re.escape(CLASSIFIER)), lambda m: "fc"),
 ]
 
 
@@ -114,6 +135,58 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
             arrays[0] = kernel.transpose(2, 3, 1, 0) if kernel.ndim == 4 else kernel.T
         named[layer_name] = [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
     return named
+
+
+def torch_module(layer_name: str) -> Optional[str]:
+    """The torch module path of a Keras layer name ("conv2_block1_1_conv" ->
+    "layer1.0.conv1"), or None for a layer the layout has no place for."""
+    for pattern, module in _INVERSE:
+        m = pattern.fullmatch(layer_name)
+        if m:
+            return module(m)
+    return None
+
+
+def to_torch(named: Mapping[str, list], *, avg_down: bool = False,
+             source: str = "model") -> Dict[str, np.ndarray]:
+    """The inverse of `to_keras`: Keras layer name -> arrays, as timm's state dict.
+
+    Conv kernels (kh, kw, in, out) become (out, in, kh, kw), the Dense kernel is
+    transposed, BatchNormalization's four arrays become weight, bias,
+    running_mean, running_var (plus timm's `num_batches_tracked`, 0).
+    `avg_down`: ResNet-D's shortcuts, `downsample.{1,2}` after the pool.
+
+    Raises:
+        ValueError: naming the layers the layout has no place for, or a
+            layer whose arrays are not a conv's, a BN's or a Dense's.
+    """
+    unknown = sorted(name for name in named if torch_module(name) is None)
+    if unknown:
+        raise ValueError(f"{source}: layers {', '.join(unknown[:5])}"
+                         f"{' ...' if len(unknown) > 5 else ''} have no place in timm's "
+                         "ResNet layout (conv1, bn1, layer1-4, fc)")
+    state: Dict[str, np.ndarray] = {}
+    for name, arrays in named.items():
+        module = torch_module(name)
+        if avg_down and ".downsample." in module:
+            module = module[:-1] + str(int(module[-1]) + 1)
+        arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
+        if name.endswith("_bn"):
+            if len(arrays) != 4:
+                raise ValueError(f"{source}: layer {name!r} has {len(arrays)} arrays; a "
+                                 "BatchNormalization with scale and center has 4")
+            for key, array in zip(_BN, arrays):
+                state[f"{module}.{key}"] = array
+            state[f"{module}.num_batches_tracked"] = np.array(0, dtype=np.int64)
+            continue
+        kernel = arrays[0]
+        if kernel.ndim not in (2, 4) or len(arrays) > 2:
+            raise ValueError(f"{source}: layer {name!r} holds arrays of shapes "
+                             f"{[a.shape for a in arrays]}, not a convolution's or a Dense's")
+        arrays[0] = kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T
+        for key, array in zip(_CONV, arrays):
+            state[f"{module}.{key}"] = np.ascontiguousarray(array)
+    return state
 
 
 def read_safetensors(path: str) -> Dict[str, np.ndarray]:
