@@ -186,7 +186,8 @@ def _cmd_train(args) -> None:
           image_size=args.image_size, steps_per_epoch=args.steps_per_epoch, seed=args.seed,
           auto_augment=args.auto_augment, random_erasing=args.random_erasing, mixup=args.mixup,
           cutmix=args.cutmix, grace_seconds=args.grace_seconds,
-          checkpoint_every=args.checkpoint_every, worker_timeout=args.worker_timeout)
+          checkpoint_every=args.checkpoint_every, worker_timeout=args.worker_timeout,
+          precise_bn=args.precise_bn)
 
 
 def _stopped_training(args, e) -> int:
@@ -305,6 +306,10 @@ def _add_training_parsers(sub) -> None:
                    help="print TensorFlow's traceback when a worker is lost")
     p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass)")
+    p.add_argument("--precise-bn", action=argparse.BooleanOptionalAction, default=None,
+                   help="re-estimate BatchNormalization's statistics on training batches "
+                        "before each validation (default: on when an epoch has fewer than "
+                        "100 steps, on one replica)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--auto-augment", metavar="POLICY", help="randaugment | trivialaugment | "
                    "none, for image folders (default: the recipe's)")
