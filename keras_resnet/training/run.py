@@ -111,8 +111,10 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         model: Registry name, e.g. "resnet20" (may be None with `resume`).
         data: SOURCE: "digits", "cifar10:DIR", "cifar100:DIR" or "folder:DIR".
         out: Run directory; must be new or empty unless `resume`.
-        epochs, batch_size: Default to the recipe's. A batch size other than
-            the recipe's scales its learning rate linearly. The batch is global
+        epochs, batch_size: Default to the recipe's; for a small training set the
+            default batch is halved (down to 16) until an epoch has at least 10
+            steps. A batch size other than the recipe's scales its learning rate
+            linearly. The batch is global
             (split over the replicas of the strategy).
         weights: Initial weights: a file, "imagenet", a pretrained tag of
             `model` ("a1_in1k"), its full name ("resnet50.a1_in1k") or
@@ -174,6 +176,8 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                                 auto_augment=auto_augment, random_erasing=random_erasing,
                                 mixup=mixup, cutmix=cutmix, precise_bn=precise_bn)
     dataset = _load_data(settings, out if resume else None)
+    if batch_size is None and not resume and not settings.steps_per_epoch:
+        settings = _small_data_batch(settings, len(dataset.train), verbose)
     in_model = use_checkpoint_normalization(dataset, settings.model, settings.weights)
     dist = make_strategy(strategy, worker_timeout=worker_timeout)
     chief = is_chief(dist)
@@ -228,6 +232,27 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                   f"{metrics['top5_accuracy']:.4f}, loss {metrics['loss']:.4f} "
                   f"({metrics['num_test']} images); wrote {out}")
     return TrainResult(net, metrics, out)
+
+
+MIN_STEPS_PER_EPOCH = 10
+SMALLEST_DEFAULT_BATCH = 16
+
+
+def _small_data_batch(settings: RunSettings, examples: int, verbose) -> RunSettings:
+    """The settings with the recipe's default batch halved (down to 16) until an epoch
+    of `examples` training images has at least 10 steps: 192 images at the recipe's
+    128 are 2 steps an epoch, 20 in a 10-epoch run, too few to train on. The learning
+    rate follows the batch (linear scaling)."""
+    batch = settings.batch_size
+    while batch > SMALLEST_DEFAULT_BATCH and math.ceil(examples / batch) < MIN_STEPS_PER_EPOCH:
+        batch //= 2
+    batch = max(batch, min(SMALLEST_DEFAULT_BATCH, settings.batch_size))
+    if batch == settings.batch_size:
+        return settings
+    _log(verbose, f"{examples} training images: batch {batch} (not the recipe's "
+                  f"{settings.batch_size}), {math.ceil(examples / batch)} steps an epoch; "
+                  f"--batch-size sets it")
+    return dataclasses.replace(settings, batch_size=batch)
 
 
 def _precise_bn_batches(settings: RunSettings, steps: int, replicas: int, stream):
