@@ -81,3 +81,20 @@ def test_short_epochs_warn_without_precise_bn_and_validate_with_it(tmp_path):
     # The saved model has the statistics of a pass, not the initial zeros and ones.
     bn = batch_norm_layers(result.model)[-1]
     assert not np.allclose(bn.moving_mean.numpy(), 0)
+
+
+def test_the_default_batch_gives_a_small_collection_steps(capsys):
+    from keras_resnet.training.run import _small_data_batch
+    from keras_resnet.training.settings import resolve_settings
+    settings = resolve_settings("resnet18", "digits", out="unused", epochs=None, batch_size=None,
+                                weights=None, recipe=None, precision=None, jit=None,
+                                strategy="auto", resume=False, image_size=None,
+                                steps_per_epoch=None, seed=0)
+    assert settings.batch_size == 128  # the recipe's
+    small = _small_data_batch(settings, 192, verbose=1)  # 2 steps at 128: 12 at 16
+    assert small.batch_size == 16
+    assert "192 training images: batch 16 (not the recipe's 128), 12 steps" in \
+        capsys.readouterr().out
+    assert _small_data_batch(settings, 600, verbose=0).batch_size == 64  # 10 steps
+    assert _small_data_batch(settings, 50_000, verbose=0) is settings
+    assert _small_data_batch(settings, 20, verbose=0).batch_size == 16  # no smaller than 16

@@ -246,7 +246,6 @@ def _small_data_batch(settings: RunSettings, examples: int, verbose) -> RunSetti
     batch = settings.batch_size
     while batch > SMALLEST_DEFAULT_BATCH and math.ceil(examples / batch) < MIN_STEPS_PER_EPOCH:
         batch //= 2
-    batch = max(batch, min(SMALLEST_DEFAULT_BATCH, settings.batch_size))
     if batch == settings.batch_size:
         return settings
     _log(verbose, f"{examples} training images: batch {batch} (not the recipe's "
