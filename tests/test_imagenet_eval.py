@@ -78,6 +78,13 @@ def _labels_of(paths):
     return [synset_index()[os.path.basename(os.path.dirname(p))] for p in paths]
 
 
+def test_a_keras_applications_row_is_its_imagenet_file():
+    from keras_resnet.imagenet_eval import checkpoint_to_evaluate
+    checkpoint = checkpoint_to_evaluate("resnet50.imagenet")
+    assert checkpoint.kind == "imagenet" and checkpoint.repo is None  # not a Hub repo
+    assert (checkpoint.row.top1, checkpoint.eval_transform.size) == (74.9, 224)
+
+
 def test_synsets_are_imagenet_class_order():
     assert len(S) == 1000 == len(set(S)) and list(S) == sorted(S)
     assert (S[0], S[1], S[999]) == ("n01440764", "n01443537", "n15075141")  # tench .. toilet
