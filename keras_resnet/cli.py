@@ -219,7 +219,8 @@ def _cmd_train(args) -> None:
           image_size=args.image_size, steps_per_epoch=args.steps_per_epoch, seed=args.seed,
           auto_augment=args.auto_augment, random_erasing=args.random_erasing, mixup=args.mixup,
           cutmix=args.cutmix, grace_seconds=args.grace_seconds,
-          checkpoint_every=args.checkpoint_every, worker_timeout=args.worker_timeout)
+          checkpoint_every=args.checkpoint_every, worker_timeout=args.worker_timeout,
+          precise_bn=args.precise_bn)
 
 
 def _stopped_training(args, e) -> int:
@@ -254,8 +255,26 @@ def _default_out(args) -> str:
 
 
 def _cmd_evaluate(args) -> None:
+    if args.model:  # a pretrained checkpoint on an ImageNet validation copy
+        from keras_resnet.imagenet_eval import DEFAULT_BATCH_SIZE, evaluate_checkpoint, report
+        if args.confusion:
+            raise UsageError("--confusion goes with --model-file (1000 classes make no "
+                             "readable matrix)")
+        print(report(evaluate_checkpoint(
+            args.model, args.data, weights=args.weights, labels_file=args.labels,
+            image_size=args.image_size, crop_pct=args.crop_pct, limit=args.limit,
+            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size)))
+        return
+    only_model = [f"--{k.replace('_', '-')}" for k in ("weights", "labels", "image_size",
+                                                       "crop_pct", "limit")
+                  if getattr(args, k) is not None]
+    if only_model:
+        verb = "goes" if len(only_model) == 1 else "go"
+        raise UsageError(f"{', '.join(only_model)} {verb} with --model NAME.TAG (a pretrained "
+                         f"checkpoint); a --model-file is evaluated as its run.json says")
     from keras_resnet.training import evaluate
-    r = evaluate(args.model_file, args.data, batch_size=args.batch_size,
+    r = evaluate(args.model_file, args.data,
+                 batch_size=128 if args.batch_size is None else args.batch_size,
                  confusion_png=args.confusion)
     print(f"loss {r['loss']:.4f}  top-1 {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  "
           f"({r['num_examples']} held-out images)")
@@ -320,6 +339,10 @@ def _add_training_parsers(sub) -> None:
                    help="print TensorFlow's traceback when a worker is lost")
     p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass)")
+    p.add_argument("--precise-bn", action=argparse.BooleanOptionalAction, default=None,
+                   help="re-estimate BatchNormalization's statistics on training batches "
+                        "before each validation (default: on when an epoch has fewer than "
+                        "100 steps, on one replica)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--auto-augment", metavar="POLICY", help="randaugment | trivialaugment | "
                    "none, for image folders (default: the recipe's)")
@@ -332,12 +355,38 @@ def _add_training_parsers(sub) -> None:
                    help="cutmix's Beta(alpha, alpha), 0 off, at most 1 (default: the recipe's)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="held-out loss, top-1, top-5 and a confusion matrix")
-    p.add_argument("--model-file", required=True, metavar="FILE", help="DIR/model.keras")
-    p.add_argument("--data", required=True, metavar="SOURCE", help=sources)
-    p.add_argument("--batch-size", type=int, default=128)
+    p = sub.add_parser(
+        "evaluate", help="held-out loss, top-1, top-5 and a confusion matrix of a trained "
+                         "run; or a pretrained checkpoint on your ImageNet validation copy",
+        description="--model-file: a `train` run's model on the held-out split of SOURCE "
+                    "(loss, top-1, top-5, confusion matrix). --model NAME.TAG: a pretrained "
+                    "checkpoint on an ImageNet validation copy, --data folder:DIR (synset "
+                    "folders n01440764/..., partial copies fine; or a flat folder with "
+                    "LOC_val_solution.csv or val.txt), at the checkpoint's evaluation "
+                    "transform; prints top-1/top-5 beside the published figures.")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-file", metavar="FILE", help="DIR/model.keras")
+    which.add_argument("--model", metavar="NAME.TAG",
+                       help="a pretrained checkpoint, e.g. resnet50.a1_in1k (see `list "
+                            "--pretrained`); or a registry name with --weights")
+    p.add_argument("--data", required=True, metavar="SOURCE",
+                   help=sources + " (with --model: folder:DIR, an ImageNet validation copy)")
+    p.add_argument("--batch-size", type=int,
+                   help="default 128 (--model-file), 32 (--model)")
     p.add_argument("--confusion", metavar="PNG",
                    help="confusion-matrix image (default: beside the model file)")
+    p.add_argument("--weights", metavar="WEIGHTS",
+                   help="with --model MODEL: a tag, hf://ORG/REPO or a weights file with an "
+                        "ImageNet-1k classifier")
+    p.add_argument("--labels", metavar="FILE",
+                   help="with --model: LOC_val_solution.csv or val.txt (default: looked for "
+                        "in DIR and its parent)")
+    p.add_argument("--image-size", type=int, metavar="S",
+                   help="with --model: override the checkpoint's test size")
+    p.add_argument("--crop-pct", type=float, metavar="P",
+                   help="with --model: override the checkpoint's center-crop fraction")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="with --model: a stratified subset of N images (fixed seed)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="top-k labels with probabilities for image files, "

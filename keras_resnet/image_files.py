@@ -22,9 +22,21 @@ def check_image(path: str) -> None:
 
 def decode_file(path):
     """Read a JPEG/PNG/BMP/GIF file (a string tensor) as an RGB uint8 tensor (grey
-    images get 3 channels)."""
+    images get 3 channels).
+
+    JPEGs are decoded with libjpeg's accurate integer IDCT, as Pillow (and so timm and
+    torchvision) decodes them: TensorFlow's default, the fast IDCT, differs from
+    Pillow's pixels by 1.0-1.3 levels on average and up to 18 on real photos."""
     import tensorflow as tf
 
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    contents = tf.io.read_file(path)
+
+    def jpeg():
+        return tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE")
+
+    def other():
+        return tf.io.decode_image(contents, channels=3, expand_animations=False)
+
+    image = tf.cond(tf.io.is_jpeg(contents), jpeg, other)
     image.set_shape([None, None, 3])
     return image

@@ -418,7 +418,8 @@ def resolve(weights, model: Optional[str] = None, *,
             raise ValueError(f"Unknown pretrained tag {tag!r} for {name}. `weights` must be "
                              f"one of: {ACCEPTED}. Tags of {name}: {_tags(name)}. "
                              f"Received: weights={weights!r}")
-        return _of_row("tag", weights, row)
+        # "resnet50.imagenet" is keras.applications' file, fetched as weights="imagenet" is
+        return _of_row("imagenet" if row.source == "keras.applications" else "tag", weights, row)
     row = find_pretrained(model, weights) if model is not None and _TAG.fullmatch(weights) \
         else None
     if row is not None:

@@ -49,6 +49,16 @@ no weights) and timm's float64 logits for the fixed input. tests/test_sharing.py
 regenerates the weights, lays the directory out as timm does and loads it
 (timm -> keras_resnet), and checks that `save_pretrained` writes the same config
 fields and state dict (keras_resnet -> timm).
+
+With `--eval-transform [--sample-images DIR]` it writes tests/goldens/timm_eval_transform.npz
+(a few tens of KB): timm's evaluation transform (`create_transform` with the checkpoint's
+`resolve_data_config`, PIL) on scikit-learn's two sample photos, bilinear and bicubic at
+crop_pct 0.875 and 1.0 and resnet50.a1_in1k's cfg at 288, kept as patches and block
+means (`eval_transform_summary`); tests/test_preprocessing_timm.py compares
+`keras_resnet.preprocessing.load_eval_image` with them:
+
+    /work/torchvenv/bin/python scripts/make_torch_goldens.py --eval-transform \
+        --sample-images .venv/lib/python3.11/site-packages/sklearn/datasets/images
 """
 
 import argparse
@@ -244,10 +254,85 @@ def hub_roundtrip() -> None:
     print(f"wrote {HUB_ROUNDTRIP_PATH} ({os.path.getsize(HUB_ROUNDTRIP_PATH)} bytes)")
 
 
+EVAL_TRANSFORM_PATH = os.path.join(os.path.dirname(g.GOLDENS_PATH), "timm_eval_transform.npz")
+# (size, crop_pct, interpolation, the checkpoint whose cfg it is or ""): both interpolations
+# at two crop_pcts, and resnet50.a1_in1k's cfg at its test size.
+EVAL_CASES = [(224, 0.875, "bilinear", "resnet50.tv_in1k"), (224, 1.0, "bilinear", ""),
+              (224, 0.875, "bicubic", "resnet50.gluon_in1k"), (224, 1.0, "bicubic", ""),
+              (288, 1.0, "bicubic", "resnet50.a1_in1k")]
+SAMPLE_PHOTOS = ("china.jpg", "flower.jpg")
+PATCH, BLOCK = 24, 16
+
+
+def eval_transform_summary(image: np.ndarray) -> dict:
+    """What the golden keeps of an evaluation output (HxWx3, [0, 255]): its center and
+    top-left PATCH x PATCH pixels, its BLOCK x BLOCK block means and channel means."""
+    image = np.asarray(image, np.float64)
+    h, w, _ = image.shape
+    top, left = (h - PATCH) // 2, (w - PATCH) // 2
+    blocks = image[:h // BLOCK * BLOCK, :w // BLOCK * BLOCK].reshape(
+        h // BLOCK, BLOCK, w // BLOCK, BLOCK, 3).mean(axis=(1, 3))
+    return {"center": image[top:top + PATCH, left:left + PATCH],
+            "corner": image[:PATCH, :PATCH], "blocks": blocks, "mean": image.mean(axis=(0, 1))}
+
+
+def _sample_photo_dir(given):
+    if given:
+        return given
+    try:
+        import sklearn
+    except ImportError:
+        sys.exit("--eval-transform reads scikit-learn's sample photos: pass --sample-images "
+                 "DIR (sklearn/datasets/images of an environment with scikit-learn)")
+    return os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images")
+
+
+def eval_transform_goldens(sample_images=None) -> None:
+    """Write EVAL_TRANSFORM_PATH: timm's evaluation transform (create_transform with
+    resolve_data_config's settings, PIL) on scikit-learn's two sample photos for every
+    case of EVAL_CASES, summarised by `eval_transform_summary` (uint8 patches, float32
+    block and channel means); the photos' md5s so the test knows the files are the same."""
+    import hashlib
+
+    from PIL import Image
+    from timm.data import create_transform, resolve_data_config
+
+    directory = _sample_photo_dir(sample_images)
+    out = {"timm_version": np.array(timm.__version__),
+           "pil_version": np.array(Image.__version__),
+           "cases": np.array(json.dumps(EVAL_CASES))}
+    for photo in SAMPLE_PHOTOS:
+        path = os.path.join(directory, photo)
+        with open(path, "rb") as f:
+            out[f"{photo}/md5"] = np.array(hashlib.md5(f.read()).hexdigest())
+        for size, crop_pct, interpolation, name in EVAL_CASES:
+            args = {"input_size": (3, size, size), "crop_pct": crop_pct,
+                    "interpolation": interpolation}
+            if name:  # the checkpoint's own cfg, at its test size
+                cfg = timm.models.get_pretrained_cfg(name).to_dict()
+                config = resolve_data_config(pretrained_cfg=cfg, use_test_size=True)
+                assert {k: config[k] for k in args} == args, (name, config)
+            transform = create_transform(**args, is_training=False)
+            # Resize + CenterCrop (PIL, uint8); the ToTensor and Normalize after them are
+            # keras_resnet's normalisation, tested elsewhere.
+            pil = Image.open(path).convert("RGB")
+            for step in transform.transforms[:-2]:
+                pil = step(pil)
+            summary = eval_transform_summary(np.asarray(pil))
+            key = f"{photo}/{size}/{crop_pct}/{interpolation}"
+            for part, value in summary.items():
+                dtype = np.uint8 if part in ("center", "corner") else np.float32
+                out[f"{key}/{part}"] = value.astype(dtype)
+            print(f"{key}: {np.asarray(pil).shape}, {type(transform.transforms[0]).__name__}")
+    np.savez_compressed(EVAL_TRANSFORM_PATH, **out)
+    print(f"wrote {EVAL_TRANSFORM_PATH} ({os.path.getsize(EVAL_TRANSFORM_PATH)} bytes)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description="Record torchvision's logits (tests/goldens/torchvision_logits.npz), "
-                    "or with --pretrained-cfgs timm's pretrained configs.")
+                    "or with --pretrained-cfgs timm's pretrained configs, or with "
+                    "--eval-transform timm's evaluation transform on real photos.")
     parser.add_argument("--pretrained-cfgs", action="store_true",
                         help=f"write {os.path.relpath(TIMM_CFGS_PATH)} instead of the logits")
     parser.add_argument("--results-csv", metavar="PATH",
@@ -256,6 +341,11 @@ if __name__ == "__main__":
     parser.add_argument("--hub-roundtrip", action="store_true",
                         help=f"write {os.path.relpath(HUB_ROUNDTRIP_PATH)} instead: what timm's "
                              "save_for_hf writes for a Hub repo, and timm's logits")
+    parser.add_argument("--eval-transform", action="store_true",
+                        help=f"write {os.path.relpath(EVAL_TRANSFORM_PATH)} instead")
+    parser.add_argument("--sample-images", metavar="DIR",
+                        help="with --eval-transform: scikit-learn's sample photos "
+                             "(default: sklearn/datasets/images, if sklearn is installed)")
     args = parser.parse_args()
     if args.pretrained_cfgs:
         if not args.results_csv:
@@ -264,5 +354,7 @@ if __name__ == "__main__":
         pretrained_cfgs(args.results_csv)
     elif args.hub_roundtrip:
         hub_roundtrip()
+    elif args.eval_transform:
+        eval_transform_goldens(args.sample_images)
     else:
         main()

@@ -164,15 +164,19 @@ def test_run_callbacks_in_order_by_name(tmp_path):
     assert isinstance(run, RunCallbacks)
     order = run.in_order(steps_done=3)
     assert [type(c).__name__ for c in order] == [
-        "SwapEMAWeights", "EpochStats", "CSVLogger", "TensorBoard", "EpochCheckpoint",
-        "StepCheckpoint"]
+        "SwapEMAWeights", "BatchNormStatistics", "EpochStats", "CSVLogger", "TensorBoard",
+        "EpochCheckpoint", "StepCheckpoint"]
     assert order[-1] is run.step_checkpoint and run.step_checkpoint.steps_done == 3
     assert run.step_checkpoint.shown == "/chief/run/checkpoints"
     assert run.stats.strategy is None  # one worker: nothing to average
     assert run.in_order()[-1].steps_done == 0
     plain = make_callbacks(str(tmp_path), tf.distribute.get_strategy(), TerminationRequest(60),
                            ema=False, epochs=2, steps_per_epoch=4)
-    assert plain.swap_ema is None and len(plain.in_order()) == 5
+    assert plain.swap_ema is None and len(plain.in_order()) == 6
+    assert plain.batch_norm.count == 0  # no precise-BN pass: the held-out loss check only
+    precise = make_callbacks(str(tmp_path), tf.distribute.get_strategy(), TerminationRequest(60),
+                             ema=False, epochs=2, steps_per_epoch=4, precise_bn=lambda: [])
+    assert precise.batch_norm.count == 4  # one epoch's worth of batches (at most 100)
 
 
 def test_run_callbacks_stopped_at_an_epoch_end_leave_its_log_row_and_checkpoint(tmp_path):

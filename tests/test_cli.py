@@ -189,6 +189,12 @@ def _jax_backend(ws):  # what KERAS_BACKEND=jax gives (the backend is fixed at i
     ws.monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
 
 
+def _pet_folders(ws):
+    """Class folders that are not ImageNet synsets (a fine-tune's data)."""
+    for name in ("cat", "dog"):
+        (ws.path / "pets" / name).mkdir(parents=True)
+
+
 def _junk_run(ws):
     """A run directory whose run.json is fine but whose model.keras is not a model,
     and two images: one unreadable, one fine."""
@@ -440,6 +446,15 @@ ERRORS = [
                                      "mnist"], "`data` must be one of", setup=_junk_run),
     case("evaluate-batch-size", ["evaluate", "--model-file", "run/model.keras", "--data",
                                  "digits", "--batch-size", "0"], "`batch_size` must be a positive"),
+    case("evaluate-model-data", ["evaluate", "--model", "resnet18.tv_in1k", "--data", "digits"],
+         "`data` must be folder:DIR, an ImageNet validation copy"),
+    case("evaluate-model-tag", ["evaluate", "--model", "resnet18.nope", "--data", "folder:."],
+         "Unknown pretrained tag 'nope' for resnet18"),
+    case("evaluate-model-classes", ["evaluate", "--model", "resnet18.tv_in1k", "--data",
+                                    "folder:pets"], "2 class folder.* not ImageNet-1k synsets",
+         setup=_pet_folders),
+    case("evaluate-model-limit", ["evaluate", "--model-file", "run/model.keras", "--data",
+                                  "digits", "--limit", "5"], "--limit goes with --model"),
 
     # predict
     case("predict-missing-image", ["predict", "--model-file", "run/model.keras", "no.png"],

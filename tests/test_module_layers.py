@@ -24,7 +24,8 @@ LAYERS = [
     {"builders", "classify", "feature_maps", "report", "plotting", "deploy", "sharing"},
     # training and its data
     {"data", "data.augment", "data.base", "data.cifar", "data.digits", "data.folder",
-     "data.photos", "data.pipeline", "training", "training.callbacks", "training.distribute",
+     "data.imagenet_val", "imagenet_eval", "data.photos", "data.pipeline", "training",
+     "training.callbacks", "training.distribute",
      "training.files", "training.preemption", "training.recipes", "training.reports",
      "training.run", "training.settings"},
     # the command line

@@ -13,7 +13,7 @@ from keras_resnet.training.settings import (RunRecord, RunSettings, read_run_rec
 # run.json's keys, as every keras_resnet since the augmentation options wrote them.
 RUN_JSON_KEYS = [
     "auto_augment", "batch_size", "class_names", "cutmix", "data", "epochs", "eval_crop",
-    "image_size", "mean", "mixup", "model", "num_test", "num_train", "precision",
+    "image_size", "mean", "mixup", "model", "num_test", "num_train", "precise_bn", "precision",
     "random_erasing", "recipe", "seed", "std", "steps_per_epoch", "weights"]
 
 
@@ -49,6 +49,8 @@ def test_run_json_keys_and_round_trip():
     back = RunRecord.from_json(obj, jit=False)
     assert back == record and back.settings.jit is False  # jit takes no part in equality
     assert back.class_names == tuple("0123456789") and back.mean == (0.5, 0.5, 0.5)
+    del obj["precise_bn"]  # a run.json from before the setting: automatic
+    assert RunRecord.from_json(obj).settings.precise_bn is None
 
 
 @pytest.mark.parametrize("change, message", [

@@ -100,7 +100,8 @@ def decode_random_crop(path: tf.Tensor) -> tf.Tensor:
 
     def jpeg():
         window = random_crop_window(tf.image.extract_jpeg_shape(contents))
-        return tf.image.decode_and_crop_jpeg(contents, window, channels=3)
+        return tf.image.decode_and_crop_jpeg(contents, window, channels=3,
+                                             dct_method="INTEGER_ACCURATE")
 
     def other():
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)

@@ -6,6 +6,10 @@
     StepCheckpoint  mid-epoch checkpoints (every N steps, and on a termination
                     signal, after which it raises `Preempted`)
 
+    BatchNormStatistics  a precise-BN pass before validation (the moving statistics
+                    re-estimated on training batches, for runs with short epochs), and a
+                    warning when the held-out loss shows statistics that do not fit
+
 and `RunCallbacks`, which makes them for a run directory (with Keras' CSVLogger,
 TensorBoard and, for an optimizer with `use_ema`, SwapEMAWeights) and is the one
 place that orders them.
@@ -14,9 +18,11 @@ place that orders them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
-from typing import Optional
+import warnings
+from typing import Callable, Iterable, Optional
 
 import keras
 import numpy as np
@@ -46,6 +52,84 @@ class EpochStats(keras.callbacks.Callback):
         if logs is not None:
             logs["seconds"] = round(time.perf_counter() - self._start, 3)
             logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+
+
+# BatchNormalization's moving averages (Keras' momentum 0.99) span about 1 / (1 - 0.99)
+# = 100 steps: an epoch shorter than that validates with statistics of the initial or
+# of much older weights (held-out loss 1e2 to 1e10 in a 2-step epoch). Below it, the
+# statistics are re-estimated before validation by default (precise BN).
+PRECISE_BN_STEPS = 100
+
+
+def batch_norm_layers(model) -> list:
+    """The BatchNormalization layers of `model` (nested ones too) that update their
+    statistics in training (trainable ones)."""
+    return [layer for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+
+
+def recompute_batch_norm_statistics(model, batches: Iterable) -> int:
+    """Precise BN: set every trainable BatchNormalization's moving mean and variance to the
+    average of its batch statistics over `batches` (inputs, or (inputs, labels) pairs) in
+    training mode, with the current weights (weights are unchanged). Runs eagerly on any
+    backend; the k-th batch enters the average with momentum (k - 1) / k. Returns the
+    number of batches."""
+    layers = batch_norm_layers(model)
+    momenta = [layer.momentum for layer in layers]
+    count = 0
+    try:
+        for batch in batches:
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            count += 1
+            for layer in layers:
+                layer.momentum = (count - 1) / count
+            model(x, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return count
+
+
+def few_steps_warning(steps_per_epoch: int) -> str:
+    """The warning of a run whose epochs are too short for the moving statistics."""
+    return (f"an epoch has {steps_per_epoch} step(s), fewer than the ~{PRECISE_BN_STEPS} "
+            f"steps BatchNormalization's moving statistics (momentum 0.99) average over: "
+            f"validation would use statistics that do not fit the weights (held-out loss "
+            f"up to 1e10). Fix: precise_bn=True (--precise-bn, the default on one replica) "
+            f"re-estimates them before validation; or a smaller batch size / more steps "
+            f"per epoch")
+
+
+class BatchNormStatistics(keras.callbacks.Callback):
+    """Before each validation, with `batches` (a function returning `count` training
+    batches), re-estimates the BatchNormalization statistics (precise BN,
+    `recompute_batch_norm_statistics`). After each epoch, warns when the held-out loss
+    is not finite or above `max_loss` while the training loss is below it: the sign of
+    moving statistics that do not fit the weights."""
+
+    def __init__(self, batches: Optional[Callable[[], Iterable]] = None, *, count: int = 0,
+                 max_loss: float = 10.0):
+        super().__init__()
+        self.batches, self.count, self.max_loss = batches, count, max_loss
+
+    def on_test_begin(self, logs=None):
+        if self.batches is not None and self.count:
+            recompute_batch_norm_statistics(self.model, self.batches())
+
+    def on_epoch_end(self, epoch, logs=None):
+        val, train = (logs or {}).get("val_loss"), (logs or {}).get("loss")
+        if val is None or train is None:
+            return
+        val, train = float(val), float(train)
+        if (math.isfinite(val) and val <= self.max_loss) or not train <= self.max_loss:
+            return
+        fix = ("precise BN re-estimated them on too few batches; train with more steps per "
+               "epoch" if self.count else
+               "train with precise_bn=True (--precise-bn), which re-estimates them on "
+               "training batches before validation, or with more steps per epoch")
+        warnings.warn(f"epoch {epoch + 1}: held-out loss {val:.4g} against a training loss "
+                      f"of {train:.4g}: BatchNormalization's moving statistics do not fit "
+                      f"the weights; {fix}", UserWarning, stacklevel=2)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -146,20 +230,26 @@ class RunCallbacks:
     checkpoint: EpochCheckpoint
     step_checkpoint: StepCheckpoint
     swap_ema: Optional[keras.callbacks.SwapEMAWeights] = None
+    batch_norm: Optional[BatchNormStatistics] = None
 
     def in_order(self, steps_done: int = 0) -> list:
         """The list for `fit`; `steps_done`: for a `fit` of the rest of a partial
-        epoch, the steps of it already done."""
+        epoch, the steps of it already done. `batch_norm` follows `swap_ema`: the
+        statistics are re-estimated for the weights that are validated."""
         self.step_checkpoint.steps_done = steps_done
-        return [c for c in (self.swap_ema, self.stats, self.log, self.tensorboard,
-                            self.checkpoint, self.step_checkpoint) if c is not None]
+        return [c for c in (self.swap_ema, self.batch_norm, self.stats, self.log,
+                            self.tensorboard, self.checkpoint, self.step_checkpoint)
+                if c is not None]
 
 
 def make_callbacks(run_dir: str, strategy, request: TerminationRequest, *, ema: bool,
                    epochs: int, steps_per_epoch: int, checkpoint_every: Optional[int] = None,
-                   shown_dir: Optional[str] = None) -> RunCallbacks:
+                   shown_dir: Optional[str] = None,
+                   precise_bn: Optional[Callable[[], Iterable]] = None) -> RunCallbacks:
     """The callbacks of a run writing to `run_dir` (log.csv, logs/, checkpoints/);
-    `shown_dir`: the run directory `Preempted` names (default `run_dir`)."""
+    `shown_dir`: the run directory `Preempted` names (default `run_dir`);
+    `precise_bn`: a function returning training batches to re-estimate the
+    BatchNormalization statistics on before each validation (None: off)."""
     checkpoints = os.path.join(run_dir, "checkpoints")
     several = num_workers(strategy) > 1
     return RunCallbacks(
@@ -171,7 +261,9 @@ def make_callbacks(run_dir: str, strategy, request: TerminationRequest, *, ema: 
             checkpoints, request, epochs=epochs, steps_per_epoch=steps_per_epoch,
             every=checkpoint_every, strategy=strategy,
             shown=os.path.join(shown_dir or run_dir, "checkpoints")),
-        swap_ema=keras.callbacks.SwapEMAWeights() if ema else None)
+        swap_ema=keras.callbacks.SwapEMAWeights() if ema else None,
+        batch_norm=BatchNormStatistics(precise_bn, count=min(steps_per_epoch, PRECISE_BN_STEPS)
+                                       if precise_bn is not None else 0))
 
 
 def current_learning_rate(optimizer) -> float:

@@ -103,15 +103,18 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
           random_erasing: Optional[float] = None, mixup: Optional[float] = None,
           cutmix: Optional[float] = None, grace_seconds: float = DEFAULT_GRACE_SECONDS,
           checkpoint_every: Optional[int] = None,
-          worker_timeout: float = DEFAULT_WORKER_TIMEOUT) -> TrainResult:
+          worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+          precise_bn: Optional[bool] = None) -> TrainResult:
     """Train a registered model on a data SOURCE and write the run directory `out`.
 
     Args:
         model: Registry name, e.g. "resnet20" (may be None with `resume`).
         data: SOURCE: "digits", "cifar10:DIR", "cifar100:DIR" or "folder:DIR".
         out: Run directory; must be new or empty unless `resume`.
-        epochs, batch_size: Default to the recipe's. A batch size other than
-            the recipe's scales its learning rate linearly. The batch is global
+        epochs, batch_size: Default to the recipe's; for a small training set the
+            default batch is halved (down to 16) until an epoch has at least 10
+            steps. A batch size other than the recipe's scales its learning rate
+            linearly. The batch is global
             (split over the replicas of the strategy).
         weights: Initial weights: a file, "imagenet", a pretrained tag of
             `model` ("a1_in1k"), its full name ("resnet50.a1_in1k") or
@@ -139,6 +142,11 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         checkpoint_every: Also checkpoint every N steps within an epoch.
         worker_timeout: Multi-worker: seconds a step waits for another worker
             before the run raises `WorkerLost`.
+        precise_bn: Before each validation, re-estimate BatchNormalization's
+            moving statistics on training batches (up to 100) with the current
+            weights. None (default): on when an epoch has fewer than 100 steps
+            (the span of the moving averages, momentum 0.99) and the run has one
+            replica; off otherwise, with a warning when epochs are that short.
 
     Returns:
         A `TrainResult` with the model and the metrics written to metrics.json.
@@ -166,8 +174,10 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                                 strategy=strategy, resume=resume, image_size=image_size,
                                 steps_per_epoch=steps_per_epoch, seed=seed,
                                 auto_augment=auto_augment, random_erasing=random_erasing,
-                                mixup=mixup, cutmix=cutmix)
+                                mixup=mixup, cutmix=cutmix, precise_bn=precise_bn)
     dataset = _load_data(settings, out if resume else None)
+    if batch_size is None and not resume and not settings.steps_per_epoch:
+        settings = _small_data_batch(settings, len(dataset.train), verbose)
     in_model = use_checkpoint_normalization(dataset, settings.model, settings.weights)
     dist = make_strategy(strategy, worker_timeout=worker_timeout)
     chief = is_chief(dist)
@@ -186,6 +196,9 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
 
     from keras_resnet.training.callbacks import make_callbacks  # imports Keras
 
+    bn_batches = _precise_bn_batches(settings, steps, dist.num_replicas_in_sync,
+                                     lambda: train_from(0))
+
     # Workers other than the chief write their copies to a scratch directory.
     run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
     existing = set(os.listdir(run_dir)) if os.path.isdir(run_dir) else None
@@ -197,7 +210,8 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
             with termination_signals(grace_seconds) as request:
                 callbacks = make_callbacks(run_dir, dist, request, ema=uses_ema(net.optimizer),
                                            epochs=settings.epochs, steps_per_epoch=steps,
-                                           checkpoint_every=checkpoint_every, shown_dir=out)
+                                           checkpoint_every=checkpoint_every, shown_dir=out,
+                                           precise_bn=bn_batches)
                 _fit(net, train_from, val_ds, settings, start=(start_epoch, start_step),
                      steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
                      unreadable=unreadable, worker_timeout=worker_timeout)
@@ -218,6 +232,50 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                   f"{metrics['top5_accuracy']:.4f}, loss {metrics['loss']:.4f} "
                   f"({metrics['num_test']} images); wrote {out}")
     return TrainResult(net, metrics, out)
+
+
+MIN_STEPS_PER_EPOCH = 10
+SMALLEST_DEFAULT_BATCH = 16
+
+
+def _small_data_batch(settings: RunSettings, examples: int, verbose) -> RunSettings:
+    """The settings with the recipe's default batch halved (down to 16) until an epoch
+    of `examples` training images has at least 10 steps: 192 images at the recipe's
+    128 are 2 steps an epoch, 20 in a 10-epoch run, too few to train on. The learning
+    rate follows the batch (linear scaling)."""
+    batch = settings.batch_size
+    while batch > SMALLEST_DEFAULT_BATCH and math.ceil(examples / batch) < MIN_STEPS_PER_EPOCH:
+        batch //= 2
+    if batch == settings.batch_size:
+        return settings
+    _log(verbose, f"{examples} training images: batch {batch} (not the recipe's "
+                  f"{settings.batch_size}), {math.ceil(examples / batch)} steps an epoch; "
+                  f"--batch-size sets it")
+    return dataclasses.replace(settings, batch_size=batch)
+
+
+def _precise_bn_batches(settings: RunSettings, steps: int, replicas: int, stream):
+    """The training batches a precise-BN pass reads before each validation: a function
+    returning them (`stream()`, the training pipeline, cut to min(steps, 100)), or None
+    when the run has it off (`settings.precise_bn`, automatic: on for epochs shorter
+    than the moving averages' span, on one replica). Warns when it is off for such
+    short epochs."""
+    import warnings
+
+    from keras_resnet.training.callbacks import PRECISE_BN_STEPS, few_steps_warning
+
+    short = steps < PRECISE_BN_STEPS
+    on = settings.precise_bn if settings.precise_bn is not None else short and replicas == 1
+    if on and replicas > 1:
+        raise ValueError(f"`precise_bn` runs on one replica; this run has {replicas}: pass "
+                         f"precise_bn=None or False (--no-precise-bn)")
+    if not on:
+        if short:
+            warnings.warn(few_steps_warning(steps), UserWarning, stacklevel=3)
+        return None
+    pipeline = stream()
+    count = min(steps, PRECISE_BN_STEPS)
+    return lambda: pipeline.take(count).as_numpy_iterator()
 
 
 @contextlib.contextmanager

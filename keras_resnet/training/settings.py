@@ -75,6 +75,9 @@ class RunSettings:
     random_erasing: float
     mixup: float
     cutmix: float
+    # Re-estimate BatchNormalization's statistics before validation (precise BN);
+    # None: when an epoch has fewer steps than the moving averages span, on one replica.
+    precise_bn: Optional[bool] = None
     jit: Optional[bool] = dataclasses.field(default=None, compare=False)
 
     def to_json(self) -> dict:
@@ -114,6 +117,7 @@ class RunRecord:
         hand (a value of the wrong type). `jit` is the settings' (not stored)."""
         if not isinstance(obj, dict):
             raise ValueError(f"{where} must hold a JSON object, not {type(obj).__name__}")
+        obj = {"precise_bn": None, **obj}  # run.json files from before the setting
         known = STORED_KEYS + DATA_KEYS
         missing = [k for k in known if k not in obj]
         unknown = sorted(k for k in obj if k not in known)
@@ -179,7 +183,7 @@ def read_run_record(run_dir: str, what: str = "run.json", *,
 def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, precision,
                      jit, strategy, resume, image_size, steps_per_epoch, seed,
                      auto_augment=None, random_erasing=None, mixup=None,
-                     cutmix=None) -> RunSettings:
+                     cutmix=None, precise_bn=None) -> RunSettings:
     """Check every argument and return the run's settings (before touching `out`):
     with `resume`, those of `out`'s run.json (any argument given must agree with them)."""
     from keras_resnet.data import parse_source
@@ -198,7 +202,11 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
         raise ValueError(f"`strategy` must be one of {', '.join(STRATEGIES)}. "
                          f"Received: {strategy!r}")
     check_strategy_backend(strategy)
-    given = dict(model=model, data=data, epochs=epochs, batch_size=batch_size, weights=weights,
+    if precise_bn is not None and not isinstance(precise_bn, bool):
+        raise ValueError(f"`precise_bn` must be True, False or None (automatic). "
+                         f"Received: precise_bn={precise_bn!r}")
+    given = dict(precise_bn=precise_bn, model=model, data=data, epochs=epochs,
+                 batch_size=batch_size, weights=weights,
                  recipe=recipe, precision=precision, image_size=image_size,
                  steps_per_epoch=steps_per_epoch, auto_augment=auto_augment,
                  random_erasing=random_erasing, mixup=mixup, cutmix=cutmix)
@@ -229,7 +237,8 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     return RunSettings(model=info.name, data=data, epochs=epochs or r.epochs,
                        batch_size=batch_size or r.batch_size, weights=weights, recipe=r.name,
                        precision=precision or "float32", image_size=size,
-                       steps_per_epoch=steps_per_epoch, seed=seed, jit=jit, **augmentation)
+                       steps_per_epoch=steps_per_epoch, seed=seed, precise_bn=precise_bn,
+                       jit=jit, **augmentation)
 
 
 def _split_full_name(model, weights):

@@ -24,14 +24,15 @@ import os
 from typing import Optional, Tuple
 
 import keras
+import numpy as np
 
 from keras_resnet.pretrained import Checkpoint, resolve, with_config
 from keras_resnet.registry import REGISTRY
 from keras_resnet.weights import hub, imagenet, keras_files, legacy_h5, torch_layout
 from keras_resnet.weights.assign import CLASSIFIER, NamedWeights, adapt_input_conv, assign
 
-__all__ = ["load_weights", "read_weights", "assign", "adapt_input_conv", "NamedWeights",
-           "with_hub_config"]
+__all__ = ["load_weights", "read_weights", "checkpoint_classes", "assign", "adapt_input_conv",
+           "NamedWeights", "with_hub_config"]
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -173,3 +174,27 @@ def load_weights(model: keras.Model, weights, *, arch: str, variant: str,
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
     assign(model, named, source=path)
+
+
+def checkpoint_classes(checkpoint: Checkpoint) -> Optional[int]:
+    """The width of the classifier that a checkpoint's file holds (None: it has none),
+    read before any model is built: its pretrained row's, a Hub repo's config.json
+    `num_classes` where it says, else the file's `predictions` kernel."""
+    if checkpoint.row is not None:
+        return checkpoint.row.num_classes
+    if not checkpoint.has_file:
+        return None
+    if checkpoint.kind == "hub":
+        config = hub.fetch(checkpoint.repo, "config.json", optional=True)
+        if config is not None:
+            classes = hub.read_config(config).get("num_classes")
+            if isinstance(classes, int) and not isinstance(classes, bool) and classes > 0:
+                return classes
+        path = hub.fetch(checkpoint.repo, checkpoint.filename)
+    elif checkpoint.kind == "imagenet":
+        return 1000
+    else:
+        path = checkpoint.path
+    named, _ = read_weights(path)
+    head = named.get(CLASSIFIER)
+    return int(np.shape(head[0])[-1]) if head else None
