@@ -58,7 +58,7 @@ def export(model, path: str, format: str = "savedmodel", *, fold_batchnorm: bool
            calibration: Union[np.ndarray, Iterable, None] = None,
            calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
            label_names: Optional[Sequence[str]] = None, normalization=None,
-           resize=None) -> str:
+           eval_transform=None, resize: bool = False) -> str:
     """Write `model` as a SavedModel directory, a .tflite or a .onnx file.
 
     Args:
@@ -80,10 +80,11 @@ def export(model, path: str, format: str = "savedmodel", *, fold_batchnorm: bool
             in front of a model that takes normalised input: the file then
             takes uint8 images, as it does for a model built with
             `include_preprocessing=True`.
-        resize: For a file that takes images: a
-            `keras_resnet.pretrained.EvalTransform` (its size defaults to the
-            model's), to resize and center-crop images of any size inside
-            the file ("savedmodel" only).
+        eval_transform: The `keras_resnet.pretrained.EvalTransform` that
+            image files need (default: the model's input size, crop_pct
+            0.875, bilinear); recorded in the metadata.
+        resize: For a file that takes images: put `eval_transform` inside,
+            so the file takes images of any size ("savedmodel" only).
 
     Returns:
         `path`.
@@ -98,9 +99,10 @@ def export(model, path: str, format: str = "savedmodel", *, fold_batchnorm: bool
                     calibration_images=calibration_images)
     _check_model(model)
     images = normalization is not None or includes_preprocessing(model)
-    resize = _check_resize(resize, images, format, model)
+    transform = _check_resize(eval_transform, resize, images, format, model)
+    resize = transform if resize else None
     metadata = file_metadata(model, label_names=label_names, normalization=normalization,
-                             resize=resize, quantize=quantize)
+                             eval_transform=transform, resize=bool(resize), quantize=quantize)
     batches = (_calibration_batches(calibration, model.input_shape, calibration_images,
                                     images=images) if quantize else None)
     model = _prepared(model, fold_batchnorm)
@@ -132,17 +134,21 @@ def includes_preprocessing(model) -> bool:
     return any(layer.name.startswith("preprocessing_") for layer in model.layers)
 
 
-def _check_resize(resize, images: bool, format: str, model):
-    """`resize` as an EvalTransform with its size, or None; a ValueError where it cannot be."""
-    if resize is None or resize is False:
-        return None
+def _check_resize(transform, resize: bool, images: bool, format: str, model):
+    """`transform` as an EvalTransform with its size; a ValueError where `resize` cannot be."""
     from keras_resnet.pretrained import EvalTransform
 
-    if resize is True:
-        resize = EvalTransform()
-    if not isinstance(resize, EvalTransform):
-        raise ValueError("`resize` must be None, True or a keras_resnet.pretrained."
-                         f"EvalTransform. Received: resize={resize!r}")
+    if transform is None:
+        transform = EvalTransform()
+    if not isinstance(transform, EvalTransform):
+        raise ValueError("`eval_transform` must be None or a keras_resnet.pretrained."
+                         f"EvalTransform. Received: eval_transform={transform!r}")
+    if not isinstance(resize, bool):
+        raise ValueError(f"`resize` must be True or False. Received: resize={resize!r}")
+    height, width = model.input_shape[1:3]
+    size = transform.size or height
+    if not resize:
+        return EvalTransform(size, transform.crop_pct, transform.interpolation)
     if not images:
         raise ValueError("`resize` needs a file that takes images: a model built with "
                          "include_preprocessing=True, or `normalization`")
@@ -151,14 +157,12 @@ def _check_resize(resize, images: bool, format: str, model):
                          "antialiased (TensorFlow's ScaleAndTranslate), which TFLite's "
                          "builtin ops and ONNX (tf2onnx) lack; export a SavedModel, or "
                          "resize before the file")
-    height, width = model.input_shape[1:3]
-    size = resize.size or height
     if size is None or (height is not None and (height, width) != (size, size)):
         raise ValueError(f"`resize` size {size} does not fit the model's input "
                          f"{model.input_shape[1:3]}")
     from keras_resnet.preprocessing import _check_eval_arguments
-    _check_eval_arguments(size, resize.crop_pct, resize.interpolation)
-    return EvalTransform(size, resize.crop_pct, resize.interpolation)
+    _check_eval_arguments(size, transform.crop_pct, transform.interpolation)
+    return EvalTransform(size, transform.crop_pct, transform.interpolation)
 
 
 def _output_kind(model) -> str:
@@ -178,7 +182,8 @@ def _output_kind(model) -> str:
 
 
 def file_metadata(model, *, label_names: Optional[Sequence[str]] = None,
-                  normalization=None, resize=None, quantize: Optional[str] = None) -> dict:
+                  normalization=None, eval_transform=None, resize: bool = False,
+                  quantize: Optional[str] = None) -> dict:
     """What an exported file of `model` holds: class names, input, preprocessing, output.
 
     A file that takes images ("input": uint8 "images") returns probabilities
@@ -210,9 +215,10 @@ def file_metadata(model, *, label_names: Optional[Sequence[str]] = None,
                           "normalization": None if norm is None else {
                               "mode": norm.mode, "mean": _floats(norm.mean),
                               "std": _floats(norm.std)},
-                          "resize": None if resize is None else {
-                              "size": resize.size, "crop_pct": resize.crop_pct,
-                              "interpolation": resize.interpolation}},
+                          "resize": bool(resize),
+                          "eval_transform": None if eval_transform is None else {
+                              "size": eval_transform.size, "crop_pct": eval_transform.crop_pct,
+                              "interpolation": eval_transform.interpolation}},
         "output": kind,
         "quantization": quantize,
     }
