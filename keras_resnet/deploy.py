@@ -208,8 +208,8 @@ def file_metadata(model, *, label_names: Optional[Sequence[str]] = None,
         "class_names": names,
         "input": {"name": IMAGES_INPUT if images else model.inputs[0].name,
                   "dtype": "uint8" if images else "float32",
-                  "shape": [None, None, None, 3] if resize else [None, height, width,
-                                                                  model.input_shape[-1]],
+                  "shape": ([None, None, None, 3] if resize
+                            else [None, height, width, model.input_shape[-1]]),
                   "values": "RGB 0-255" if images else "normalized"},
         "preprocessing": {"inside": images,
                           "normalization": None if norm is None else {
