@@ -99,7 +99,8 @@ def test_resize_in_savedmodel_agrees_with_predict_on_jpegs(model, tmp_path, rng)
     assert cli.main(["export", str(run_dir / "model.keras"), str(out), "--format",
                      "savedmodel", "--resize"]) == 0
     metadata = read_metadata(str(out))
-    assert metadata["preprocessing"]["resize"] and metadata["input"]["shape"] == [None, None, None, 3]
+    assert metadata["preprocessing"]["resize"]
+    assert metadata["input"]["shape"] == [None, None, None, 3]
     from keras_resnet.training.run import eval_crop
     assert metadata["preprocessing"]["eval_transform"] == {
         "size": 32, **eval_crop("resnet18", "a1_in1k")}  # the checkpoint's crop
