@@ -134,7 +134,8 @@ def _cmd_export(args) -> None:
                     calibration_images=args.calibration_images)
     from keras_resnet.training import calibration_data, load_model_file, load_run
     run_json = os.path.join(os.path.dirname(os.path.abspath(args.model_file)), "run.json")
-    model, run = (load_run(args.model_file) if os.path.isfile(run_json)
+    # --int8 needs the run.json (load_run names it when missing): it prepares calibration
+    model, run = (load_run(args.model_file) if args.int8 or os.path.isfile(run_json)
                   else (load_model_file(args.model_file), None))
     options = _export_options(model, run)
     if args.resize and not options["images"]:
@@ -143,9 +144,6 @@ def _cmd_export(args) -> None:
     images = options.pop("images")
     calibration = None
     if args.int8:  # as the file takes them: raw images, or the run's preprocessing
-        if run is None:
-            raise UsageError("--int8 needs a `train` run's DIR/model.keras (its run.json says "
-                             "how calibration images are prepared)")
         calibration = calibration_data(run, args.calibration, args.calibration_images,
                                        raw=images)
     export(model, args.out, args.format, fold_batchnorm=not args.no_fold, quantize=quantize,

@@ -209,3 +209,31 @@ def test_int8_file_of_images_agrees_with_float(digits, fmt, tmp_path):
     assert acc32 > 0.85
     assert agreement >= 0.97, agreement
     assert acc8 >= acc32 - 0.01, (acc32, acc8)
+
+
+def test_cli_int8_of_a_pretrained_run_calibrates_on_raw_images(tmp_path, capsys):
+    """`--calibration digits` of a run from pretrained weights: the file takes uint8 images,
+    so calibration images are raw; its top-1 agrees with the float file on them."""
+    from keras_resnet.data import load_source
+    plain = keras_resnet.ResNet((1, 1, 1, 1), (32, 32, 3), 10, variant="v1.5",
+                                widths=(8, 16, 16, 16))
+    randomize_bn_statistics(plain, np.random.default_rng(3))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    plain.save(run_dir / "model.keras")
+    names = load_source("digits").class_names
+    run = {"class_names": names, "mean": list(NORM.mean), "std": list(NORM.std),
+           "image_size": 32, "model": "resnet18", "weights": "a1_in1k"}
+    (run_dir / "run.json").write_text(json.dumps(run))
+    out = tmp_path / "q.onnx"
+    assert cli.main(["export", str(run_dir / "model.keras"), str(out), "--format", "onnx",
+                     "--int8", "--calibration", "digits", "--calibration-images", "32"]) == 0
+    assert "takes uint8 images -> probabilities" in capsys.readouterr().out
+    run8, metadata = load_exported(str(out))
+    assert metadata["class_names"] == names and metadata["quantization"] == "int8"
+    from keras_resnet.training import calibration_data
+    images = calibration_data(run, "digits", 32, raw=True)
+    assert images.dtype == np.uint8 and images.max() > 200  # raw, not normalised
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(plain(
+        (images / 255.0 - np.asarray(NORM.mean)) / np.asarray(NORM.std))))
+    assert np.mean(run8(images).argmax(-1) == expected.argmax(-1)) >= 0.9
