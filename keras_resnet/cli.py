@@ -122,6 +122,10 @@ def _cmd_export(args) -> None:
         raise UsageError("--int8 needs --calibration SOURCE (" + ", ".join(SOURCES) + "): "
                          "full-integer quantization sets its activation ranges on images "
                          "(dynamic-range quantization is not offered)")
+    if args.resize and args.format != "savedmodel":
+        raise UsageError(f"--resize cannot go into a {args.format} file: the evaluation resize "
+                         "is antialiased (TensorFlow's ScaleAndTranslate), which TFLite's "
+                         "builtin ops and ONNX (tf2onnx) lack; use --format savedmodel")
     if args.calibration:
         parse_source(args.calibration)
     quantize = "int8" if args.int8 else None
@@ -129,19 +133,50 @@ def _cmd_export(args) -> None:
                     calibration_given=bool(args.calibration),
                     calibration_images=args.calibration_images)
     from keras_resnet.training import calibration_data, load_model_file, load_run
+    run_json = os.path.join(os.path.dirname(os.path.abspath(args.model_file)), "run.json")
+    # --int8 needs the run.json (load_run names it when missing): it prepares calibration
+    model, run = (load_run(args.model_file) if args.int8 or os.path.isfile(run_json)
+                  else (load_model_file(args.model_file), None))
+    options = _export_options(model, run)
+    if args.resize and not options["images"]:
+        raise UsageError("--resize needs a model that takes images: one built with "
+                         "include_preprocessing=True, or a `train` run from pretrained weights")
+    images = options.pop("images")
     calibration = None
-    if args.int8:  # the run's preprocessing, from the run.json beside the model
-        model, run = load_run(args.model_file)
-        calibration = calibration_data(run, args.calibration, args.calibration_images)
-    else:
-        model = load_model_file(args.model_file)
+    if args.int8:  # as the file takes them: raw images, or the run's preprocessing
+        calibration = calibration_data(run, args.calibration, args.calibration_images,
+                                       raw=images)
     export(model, args.out, args.format, fold_batchnorm=not args.no_fold, quantize=quantize,
-           calibration=calibration, calibration_images=args.calibration_images)
+           calibration=calibration, calibration_images=args.calibration_images,
+           resize=args.resize, **options)
     what = (f"int8, calibrated on {len(calibration)} images "
             f"of {args.calibration}" if args.int8 else "float32")
     folded = "" if args.no_fold else ", BatchNormalization folded"
-    print(f"wrote {args.out}: {model.name} as {args.format} ({what}{folded}; "
+    takes = ("uint8 images" + (" of any size" if args.resize else "") + " -> probabilities"
+             if images else "normalised input")
+    print(f"wrote {args.out}: {model.name} as {args.format} ({what}{folded}; takes {takes}; "
           f"{_size_mb(args.out):.1f} MB)")
+
+
+def _export_options(model, run) -> dict:
+    """export's label_names, normalization and eval_transform for a model file and its
+    run.json (None: a plain .keras file), and whether the file takes images."""
+    from keras_resnet.deploy import includes_preprocessing
+    from keras_resnet.pretrained import EvalTransform, InputNormalization
+
+    built_in = includes_preprocessing(model)
+    if run is None:
+        return {"images": built_in}
+    from keras_resnet.training.run import eval_crop
+    crop = eval_crop(run.get("model"), run.get("weights"))
+    options = {"label_names": run["class_names"],
+               "eval_transform": EvalTransform(run["image_size"], **crop)}
+    # A run from pretrained weights takes images: its normalisation goes into the file.
+    if not built_in and run.get("weights"):
+        options["normalization"] = InputNormalization("mean_std", tuple(run["mean"]),
+                                                      tuple(run["std"]))
+    options["images"] = built_in or "normalization" in options
+    return options
 
 
 def _size_mb(path: str) -> float:
@@ -174,6 +209,9 @@ def _add_export_parser(sub) -> None:
                    metavar="N", help=f"how many (default {DEFAULT_CALIBRATION_IMAGES})")
     p.add_argument("--no-fold", action="store_true",
                    help="keep BatchNormalization layers as they are")
+    p.add_argument("--resize", action="store_true",
+                   help="savedmodel: the file also resizes and center-crops images of any "
+                        "size as the checkpoint's evaluation transform does")
     p.set_defaults(func=_cmd_export)
 
 
@@ -287,6 +325,11 @@ def _cmd_predict(args) -> None:
         for path, top in classify(args.model, args.images, top=args.top_k):
             print(f"{path}: " + ", ".join(f"{label} {p:.4f}" for _, label, p in top))
         return
+    from keras_resnet.exported import is_exported, predict_exported
+    if is_exported(args.model_file):  # .onnx, .tflite, SavedModel: the file's class names
+        for path, top in predict_exported(args.model_file, args.images, top_k=args.top_k):
+            print(f"{path}: " + ", ".join(f"{label} {p:.4f}" for label, p in top))
+        return
     from keras_resnet.training import predict
     for path, top in predict(args.model_file, args.images, top_k=args.top_k):
         print(f"{path}: " + ", ".join(f"{label} {p:.4f}" for label, p in top))
@@ -392,7 +435,9 @@ def _add_training_parsers(sub) -> None:
     p = sub.add_parser("predict", help="top-k labels with probabilities for image files, "
                                        "from a trained run or a pretrained checkpoint")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model-file", metavar="FILE", help="DIR/model.keras")
+    which.add_argument("--model-file", metavar="FILE",
+                       help="DIR/model.keras, or a file `export` wrote (.onnx, .tflite, "
+                            "SavedModel directory)")
     which.add_argument("--model", metavar="NAME.TAG",
                        help="a pretrained checkpoint, e.g. resnet50.a1_in1k (see `list "
                             "--pretrained`): ImageNet classes, at its evaluation size and crop")

@@ -21,7 +21,8 @@ LAYERS = [
     # building
     {"blocks", "models", "inference", "finetune"},
     # user-facing functions
-    {"builders", "classify", "feature_maps", "report", "plotting", "deploy", "sharing"},
+    {"builders", "classify", "feature_maps", "report", "plotting", "deploy", "exported",
+     "sharing"},
     # training and its data
     {"data", "data.augment", "data.base", "data.cifar", "data.digits", "data.folder",
      "data.imagenet_val", "imagenet_eval", "data.photos", "data.pipeline", "training",

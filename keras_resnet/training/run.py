@@ -614,11 +614,13 @@ def load_model_file(model_file: str):
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
-def calibration_data(run: dict, data: str, count: int, *, batch_size: int = 32, seed: int = 0):
+def calibration_data(run: dict, data: str, count: int, *, batch_size: int = 32, seed: int = 0,
+                     raw: bool = False):
     """`count` training images of the SOURCE `data` (all of them when it has fewer), drawn
     at random (fixed `seed`) and preprocessed as the run evaluates (its image size, crop
     and normalisation, from its run.json): a float32 array (N, H, W, 3). For int8
-    calibration (`keras_resnet.deploy.export`)."""
+    calibration (`keras_resnet.deploy.export`). `raw`: resized and cropped only, uint8
+    RGB in [0, 255] (for a file that takes images)."""
     from keras_resnet.data import load_source
     from keras_resnet.data.base import Split
     from keras_resnet.data.pipeline import make_dataset
@@ -630,11 +632,13 @@ def calibration_data(run: dict, data: str, count: int, *, batch_size: int = 32, 
     subset = Split(part.labels[pick],
                    images=None if part.images is None else part.images[pick],
                    paths=None if part.paths is None else [part.paths[i] for i in pick])
-    dataset = dataclasses.replace(dataset, train=subset, mean=run["mean"], std=run["std"])
+    mean, std = ((0.0,) * 3, (1 / 255,) * 3) if raw else (run["mean"], run["std"])
+    dataset = dataclasses.replace(dataset, train=subset, mean=mean, std=std)
     size = (run["image_size"],) * 2
     ds = make_dataset(dataset, "train", size, batch_size, training=False,
                       **eval_crop(run.get("model"), run.get("weights")))
-    return np.concatenate([x.numpy() for x, _ in ds])
+    images = np.concatenate([x.numpy() for x, _ in ds])
+    return np.clip(np.round(images), 0, 255).astype("uint8") if raw else images
 
 
 def evaluate(model_file: str, data: str, *, batch_size: int = 128,
