@@ -24,6 +24,7 @@ import re
 from typing import List, Optional, Tuple
 
 from keras_resnet.registry import REGISTRY, model_info
+from keras_resnet.specs import TORCH_VARIANTS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -529,8 +530,12 @@ def _hub(text: str, model: Optional[str]) -> Checkpoint:
     row = next((r for r in PRETRAINED if r.hub_repo == repo), None)
     if row is not None and (model is None or row.model == model):
         return dataclasses.replace(_of_row("hub", text, row), filename=HUB_FILENAME)
-    # Off the table: a torchvision/timm state dict of unknown preprocessing.
-    return Checkpoint("hub", text, model, None, repo, HUB_FILENAME, None, HUB_VARIANT,
+    # Off the table: a torchvision/timm state dict of unknown preprocessing, in the
+    # model's own convention when that is a torch one (timm's resnetv2: "v2.timm").
+    variant = HUB_VARIANT
+    if model is not None and REGISTRY[model].variant in TORCH_VARIANTS:
+        variant = REGISTRY[model].variant
+    return Checkpoint("hub", text, model, None, repo, HUB_FILENAME, None, variant,
                       IMAGENET_MEAN_STD, EvalTransform())
 
 
