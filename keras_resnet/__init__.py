@@ -29,6 +29,8 @@ _LAZY = {
     "with_fast_layers": "keras_resnet.inference",
     "with_stock_layers": "keras_resnet.inference",
     "FusedBatchNormalization": "keras_resnet.layers",
+    "StdConv2D": "keras_resnet.layers",
+    "EvoNormS0": "keras_resnet.layers",
     "count_macs": "keras_resnet.macs",
     "ResNet": "keras_resnet.models",
     "get_model": "keras_resnet.builders",
