@@ -28,6 +28,7 @@ _LAZY = {
     "with_dtype_policy": "keras_resnet.inference",
     "with_fast_layers": "keras_resnet.inference",
     "with_stock_layers": "keras_resnet.inference",
+    "with_plain_convs": "keras_resnet.inference",
     "FusedBatchNormalization": "keras_resnet.layers",
     "StdConv2D": "keras_resnet.layers",
     "EvoNormS0": "keras_resnet.layers",
