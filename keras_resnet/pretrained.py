@@ -39,7 +39,7 @@ class Pretrained:
         model: Registry name, e.g. "resnet50".
         tag: What `weights=` takes for it, e.g. "a1_in1k" or "imagenet".
         source: "timm" (a Hub repo) or "keras.applications".
-        variant: The convention the file needs ("v1", "v1.5", "v2").
+        variant: The convention the file needs ("v1", "v1.5", "v2", "v2.timm").
         num_classes: Width of its classifier.
         top1, top5: ImageNet-1k validation accuracy (%) as the source publishes
             it, measured at `eval_size` with `crop_pct` and `interpolation`.

@@ -29,7 +29,7 @@ class ModelInfo:
         name: Registry name, e.g. "resnet50".
         builder_name: Name of its public builder, e.g. "ResNet50".
         spec: Its architecture (`keras_resnet.specs.ArchSpec`).
-        variant: Default convention ("v1", "v1.5", "v2").
+        variant: Default convention ("v1", "v1.5", "v2", "v2.timm").
         description: What the builder's docstring says the model is, e.g.
             "pre-activation" (may be empty).
         params: `model.count_params()`, BN moving statistics included.
