@@ -9,22 +9,28 @@ be found by name.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import keras
 from keras import layers
 
-from keras_resnet.layers import Conv2D, DropPath, FusedBatchNormalization, ZeroPadChannels
-from keras_resnet.specs import (SHORTCUTS, STEMS, Variant, check_block_options, check_choice,
-                                check_zero_init_residual, expansion, get_variant)
+from keras_resnet.layers import (Conv2D, DropPath, EvoNormS0, FusedBatchNormalization,
+                                 StdConv2D, ZeroPadChannels)
+from keras_resnet.specs import (NORM_GROUPS, SHORTCUTS, STEMS, WS_EPSILON, Variant,
+                                check_block_options, check_choice, check_zero_init_residual,
+                                expansion, get_variant)
 
 
 def _channel_axis() -> int:
     return 1 if keras.config.image_data_format() == "channels_first" else 3
 
 
-def _as_variant(variant: Union[str, Variant]) -> Variant:
-    return variant if isinstance(variant, Variant) else get_variant(variant)
+def _as_variant(variant: Union[str, Variant], norm: Optional[str] = None,
+                conv: Optional[str] = None) -> Variant:
+    """The convention, with the normalisation and convolution kinds `norm` and
+    `conv` (None: the variant's own, "batch" and "plain" for a named one)."""
+    v = variant if isinstance(variant, Variant) else get_variant(variant)
+    return v.with_layers(norm, conv)
 
 
 def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool,
@@ -43,25 +49,41 @@ def _conv(x, filters, kernel_size, stride, v: Variant, name, *, before_bn: bool,
             x = layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
         else:
             padding = "same"
-    return Conv2D(
+    conv_class, extra = (StdConv2D, {"epsilon": WS_EPSILON}) if v.conv == "ws" else (Conv2D, {})
+    return conv_class(
         filters, kernel_size, strides=stride, padding=padding, use_bias=use_bias,
         groups=groups, dilation_rate=dilation,
         kernel_initializer=keras.initializers.get(v.kernel_initializer),
-        name=f"{name}_conv",
+        name=f"{name}_conv", **extra,
     )(x)
 
 
-def _bn(x, v: Variant, name, *, zero_gamma: bool = False):
-    return FusedBatchNormalization(axis=_channel_axis(), epsilon=v.bn_epsilon,
-                                   momentum=v.bn_momentum,
-                                   gamma_initializer="zeros" if zero_gamma else "ones",
-                                   name=name)(x)
+def _bn(x, v: Variant, name, *, zero_gamma: bool = False, act: bool = False):
+    """The variant's normalisation layer (named `name` whatever its kind), and with
+    `act` its ReLU (`{name minus _bn}_relu`; EvoNorm is its own non-linearity)."""
+    gamma = "zeros" if zero_gamma else "ones"
+    if v.norm == "evonorm":
+        return EvoNormS0(NORM_GROUPS, epsilon=v.bn_epsilon, apply_act=act,
+                         axis=_channel_axis(), name=name)(x)
+    if v.norm == "group":
+        channels = x.shape[_channel_axis()]
+        if channels % NORM_GROUPS:
+            raise ValueError(f"`norm`='group' needs channels in multiples of {NORM_GROUPS}; "
+                             f"layer {name!r} has {channels}.")
+        x = layers.GroupNormalization(NORM_GROUPS, axis=_channel_axis(), epsilon=v.bn_epsilon,
+                                      gamma_initializer=gamma, name=name)(x)
+    else:
+        x = FusedBatchNormalization(axis=_channel_axis(), epsilon=v.bn_epsilon,
+                                    momentum=v.bn_momentum, gamma_initializer=gamma,
+                                    name=name)(x)
+    if not act:
+        return x
+    return layers.Activation("relu", name=name[:-len("_bn")] + "_relu")(x)
 
 
 def _conv_bn_relu(x, filters, kernel_size, stride, v: Variant, name, **conv_options):
     x = _conv(x, filters, kernel_size, stride, v, name, before_bn=True, **conv_options)
-    x = _bn(x, v, f"{name}_bn")
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    return _bn(x, v, f"{name}_bn", act=True)
 
 
 def _last_conv(x, filters, kernel_size, v: Variant, name, zero_init: bool, **conv_options):
@@ -117,7 +139,7 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
           variant: Union[str, Variant] = "v1", shortcut: str = "B", groups: int = 1,
           width_per_group: int = 64, dilation: int = 1, avg_down: bool = False,
           drop_path_rate: float = 0.0, zero_init_residual: bool = False,
-          name: str | None = None):
+          name: str | None = None, norm: Optional[str] = None, conv: Optional[str] = None):
     """One residual block: `shortcut(x) + branch(x)`.
 
     Args:
@@ -126,7 +148,7 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
             channels, a basic block `filters`.
         stride: Spatial stride of the block.
         block_type: "basic" (two 3x3 convs) or "bottleneck" (1x1, 3x3, 1x1).
-        variant: "v1", "v1.5" or "v2" (see `keras_resnet.specs.VARIANTS`).
+        variant: "v1", "v1.5", "v2" or "v2.timm" (see `keras_resnet.specs.VARIANTS`).
         shortcut: "A" (identity, zero-padded channels), "B" (projection when
             the channel count changes) or "C" (projection always).
         groups, width_per_group: Grouped / widened 3x3 conv of a bottleneck
@@ -138,19 +160,23 @@ def block(x, filters: int, stride: int = 1, *, block_type: str = "bottleneck",
         zero_init_residual: Start the branch's last BN gamma at zero, so the
             block starts as the identity (needs a BN there: not "v2").
         name: Layer-name prefix, e.g. "conv3_block1".
+        norm: Normalisation: "batch", "group" (GroupNormalization, 32 groups)
+            or "evonorm" (timm's EvoNorm2dS0); None: the variant's ("batch").
+            The layers keep the `_bn` names whatever their kind.
+        conv: Convolutions: "plain" or "ws" (weight-standardised, BiT); None:
+            the variant's ("plain").
 
     Returns:
         The block's output tensor.
     """
     check_block_options(block_type, groups, width_per_group)
     check_choice("shortcut", shortcut, SHORTCUTS)
-    v = _as_variant(variant)
+    v = _as_variant(variant, norm, conv)
     check_zero_init_residual(zero_init_residual, v)
     name = name or f"block{keras.backend.get_uid('keras_resnet_block')}"
     out_channels = filters * expansion(block_type)
     if v.preactivation:
-        branch_input = _bn(x, v, f"{name}_preact_bn")
-        branch_input = layers.Activation("relu", name=f"{name}_preact_relu")(branch_input)
+        branch_input = _bn(x, v, f"{name}_preact_bn", act=True)
     else:
         branch_input = x
     residual = _shortcut(x, branch_input, out_channels, stride, shortcut, v, name, avg_down)
@@ -169,7 +195,8 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
           block_type: str = "bottleneck", variant: Union[str, Variant] = "v1",
           shortcut: str = "B", dilation: int = 1, dilate: bool = False,
           drop_path_rate: Union[float, Sequence[float]] = 0.0, name: str | None = None,
-          return_feature_map: bool = False, **block_options):
+          return_feature_map: bool = False, norm: Optional[str] = None,
+          conv: Optional[str] = None, **block_options):
     """A stage of `blocks` residual blocks that downsamples by `stride` once.
 
     The stride sits on the first block, or on the last one for "v2" (as in
@@ -191,6 +218,7 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
         return_feature_map: Also return the stage's feature map at its own
             resolution: its output, or for "v2" (whose last block strides for
             the next stage) the input of its last block.
+        norm, conv: Normalisation and convolution kinds, as in `block`.
         **block_options: `groups`, `width_per_group`, `avg_down`,
             `zero_init_residual`, passed to every `block`.
 
@@ -199,7 +227,7 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
     """
     if not isinstance(blocks, int) or blocks < 1:
         raise ValueError(f"`blocks` must be a positive integer. Received: blocks={blocks!r}")
-    v = _as_variant(variant)
+    v = _as_variant(variant, norm, conv)
     name = name or f"stack{keras.backend.get_uid('keras_resnet_stack')}"
     rates = ([drop_path_rate] * blocks if isinstance(drop_path_rate, (int, float))
              else list(drop_path_rate))
@@ -225,20 +253,26 @@ def stack(x, filters: int, blocks: int, stride: int = 2, *,
 
 
 def stem(x, filters: int = 64, *, kind: str = "imagenet",
-         variant: Union[str, Variant] = "v1"):
+         variant: Union[str, Variant] = "v1", norm: Optional[str] = None,
+         conv: Optional[str] = None):
     """The layers before the first stage.
 
     "imagenet": ZeroPadding2D(3) + 7x7/2 conv, BN, ReLU, ZeroPadding2D(1) +
     3x3/2 max-pool (names `conv1_*`, `pool1_*`). "deep" (ResNet-D): three 3x3
     convs (`conv1_1..3_*`, widths filters/2, filters/2, filters, the first
     strided) with BN-ReLU, then the same max-pool. "cifar": a 3x3/1 conv, BN,
-    ReLU (section 4.2 of the paper). Pre-activation variants leave out the
-    final BN and ReLU: the first block applies them.
+    ReLU (section 4.2 of the paper). "fixed" (BiT) is "imagenet" whose max-pool
+    always reads a zero-padded map. Pre-activation variants leave out the
+    final BN and ReLU: the first block applies them. With the variant's
+    `stem_pool_padding="ignore"` ("v2.timm") the max-pool of "imagenet" and
+    "deep" is torch's `MaxPool2d(3, 2, padding=1)`: a 3x3/1 "same" max-pool
+    (padding never wins) read at every second position (`pool1_pool`).
+    `norm` and `conv` are as in `block`.
     """
     check_choice("stem", kind, tuple(STEMS))
-    v = _as_variant(variant)
+    v = _as_variant(variant, norm, conv)
     last_before_bn = not v.preactivation
-    if kind == "imagenet":
+    if kind in ("imagenet", "fixed"):
         x = _conv(x, filters, 7, 2, v, "conv1", before_bn=last_before_bn)
     elif kind == "deep":
         x = _conv_bn_relu(x, filters // 2, 3, 2, v, "conv1_1")
@@ -247,22 +281,25 @@ def stem(x, filters: int = 64, *, kind: str = "imagenet",
     else:
         x = _conv(x, filters, 3, 1, v, "conv1", before_bn=last_before_bn)
     if not v.preactivation:
-        x = _bn(x, v, "conv1_bn")
-        x = layers.Activation("relu", name="conv1_relu")(x)
-    if kind != "cifar":
-        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    return x
+        x = _bn(x, v, "conv1_bn", act=True)
+    if kind == "cifar":
+        return x
+    if v.stem_pool_padding == "ignore" and kind != "fixed":
+        x = layers.MaxPooling2D(3, strides=1, padding="same", name="pool1_max")(x)
+        return layers.MaxPooling2D(1, strides=2, name="pool1_pool")(x)
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
 def head(x, *, include_top: bool = True, num_classes: int = 1000, pooling=None,
-         classifier_activation="softmax", variant: Union[str, Variant] = "v1"):
-    """The layers after the last stage: final BN-ReLU for "v2", then pooling
-    and the classifier (`avg_pool`, `predictions`) or the pooling alone."""
-    v = _as_variant(variant)
+         classifier_activation="softmax", variant: Union[str, Variant] = "v1",
+         norm: Optional[str] = None, conv: Optional[str] = None):
+    """The layers after the last stage: final norm-ReLU for pre-activation
+    variants, then pooling and the classifier (`avg_pool`, `predictions`) or
+    the pooling alone. `norm` and `conv` are as in `block`."""
+    v = _as_variant(variant, norm, conv)
     if v.preactivation:
-        x = _bn(x, v, "post_bn")
-        x = layers.Activation("relu", name="post_relu")(x)
+        x = _bn(x, v, "post_bn", act=True)
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         # Under a mixed precision policy the probabilities stay in float32.

@@ -31,7 +31,9 @@ def _doc(name: str, summary: str) -> str:
             + (f", {spec.groups} groups" if spec.groups > 1 else "")
             + (f", {spec.width_per_group // 64}x wide 3x3" if spec.groups == 1
                and spec.width_per_group > 64 else "")
-            + (", average-pool shortcuts" if spec.avg_down else "") + ".")
+            + (", average-pool shortcuts" if spec.avg_down else "")
+            + {"group": ", GroupNorm", "evonorm": ", EvoNorm-S0"}.get(spec.norm, "")
+            + (", weight-standardised convolutions" if spec.conv == "ws" else "") + ".")
     h, w, c = spec.default_input_shape
     return (f"{summary}\n\n{arch} Default convention {info.variant!r}, shortcut "
             f"{spec.default_shortcut!r}. Pretrained: {', '.join(tags) or 'none'}.\n\n"
@@ -160,6 +162,98 @@ def ResNet101V2(input_shape=None, num_classes=None, **options) -> keras.Model:
 def ResNet152V2(input_shape=None, num_classes=None, **options) -> keras.Model:
     """ResNet-152 V2, pre-activation (He et al. 2016; keras.applications' ResNet152V2)."""
     return build("resnet152v2", input_shape, num_classes, **options)
+
+
+# --- timm's resnetv2.py (pre-activation, BiT) and resnet50_gn --------------------------
+
+@builder("resnetv2_18")
+def ResNetV2_18(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-18 V2, pre-activation as timm builds it (timm's resnetv2_18)."""
+    return build("resnetv2_18", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_18d")
+def ResNetV2_18D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-18-D V2: pre-activation, deep stem, average-pool shortcuts (timm's resnetv2_18d)."""
+    return build("resnetv2_18d", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_34")
+def ResNetV2_34(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-34 V2, pre-activation as timm builds it (timm's resnetv2_34)."""
+    return build("resnetv2_34", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_34d")
+def ResNetV2_34D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-34-D V2: pre-activation, deep stem, average-pool shortcuts (timm's resnetv2_34d)."""
+    return build("resnetv2_34d", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_50")
+def ResNetV2_50(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50 V2, pre-activation as timm builds it (timm's resnetv2_50)."""
+    return build("resnetv2_50", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_50d_gn")
+def ResNetV2_50D_GN(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50-D V2 with GroupNorm (timm's resnetv2_50d_gn)."""
+    return build("resnetv2_50d_gn", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_50d_evos")
+def ResNetV2_50D_EvoS(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50-D V2 with EvoNorm-S0 (timm's resnetv2_50d_evos)."""
+    return build("resnetv2_50d_evos", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_101")
+def ResNetV2_101(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-101 V2, pre-activation as timm builds it (timm's resnetv2_101)."""
+    return build("resnetv2_101", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_50x1_bit")
+def ResNetV2_50x1_BiT(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """BiT ResNet-50x1 (Kolesnikov et al. 2020; timm's resnetv2_50x1_bit)."""
+    return build("resnetv2_50x1_bit", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_50x3_bit")
+def ResNetV2_50x3_BiT(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """BiT ResNet-50x3 (Kolesnikov et al. 2020; timm's resnetv2_50x3_bit)."""
+    return build("resnetv2_50x3_bit", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_101x1_bit")
+def ResNetV2_101x1_BiT(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """BiT ResNet-101x1 (Kolesnikov et al. 2020; timm's resnetv2_101x1_bit)."""
+    return build("resnetv2_101x1_bit", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_101x3_bit")
+def ResNetV2_101x3_BiT(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """BiT ResNet-101x3 (Kolesnikov et al. 2020; timm's resnetv2_101x3_bit)."""
+    return build("resnetv2_101x3_bit", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_152x2_bit")
+def ResNetV2_152x2_BiT(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """BiT ResNet-152x2 (Kolesnikov et al. 2020; timm's resnetv2_152x2_bit)."""
+    return build("resnetv2_152x2_bit", input_shape, num_classes, **options)
+
+
+@builder("resnetv2_152x4_bit")
+def ResNetV2_152x4_BiT(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """BiT ResNet-152x4 (Kolesnikov et al. 2020; timm's resnetv2_152x4_bit)."""
+    return build("resnetv2_152x4_bit", input_shape, num_classes, **options)
+
+
+@builder("resnet50_gn")
+def ResNet50_GN(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50 with GroupNorm in place of BatchNorm (timm's resnet50_gn)."""
+    return build("resnet50_gn", input_shape, num_classes, **options)
 
 
 # --- the paper's CIFAR nets (section 4.2), depth 6n + 2 -------------------------------

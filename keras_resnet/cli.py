@@ -484,7 +484,7 @@ def _add_plot_parser(sub) -> None:
                    help="file format (default: png for block, svg for layer)")
     p.add_argument("--level", choices=("block", "layer", "both"), default="block")
     p.add_argument("--input-shape", nargs=3, type=int, metavar=("H", "W", "C"))
-    p.add_argument("--variant", help="v1, v1.5 or v2 (default: the model's own)")
+    p.add_argument("--variant", help="v1, v1.5, v2 or v2.timm (default: the model's own)")
     p.set_defaults(func=_cmd_plot)
 
 

@@ -69,6 +69,8 @@ def export(model, path: str, format: str = "savedmodel", *, fold_batchnorm: bool
         format: "savedmodel", "tflite" or "onnx".
         fold_batchnorm: Fold BatchNormalization into the convolutions first
             (`keras_resnet.fold_batchnorm(model, allow_partial=True)`).
+            Weight-standardised convolutions (BiT) are always exported as
+            plain ones (`keras_resnet.with_plain_convs`).
         quantize: None (float32) or "int8" (full-integer, "tflite" or "onnx").
         calibration: For int8: preprocessed input images, as one array
             (N, H, W, C) or an iterable of batches (arrays, or (x, y) tuples
@@ -417,7 +419,13 @@ def _check_model(model) -> None:
 
 
 def _prepared(model, fold: bool):
-    """The model to export: BN folded when asked (and there is any), called once."""
+    """The model to export: weight-standardised convolutions computed into plain ones
+    (always: the same outputs, and a kernel int8 can quantize), BN folded when asked
+    (and there is any), called once."""
+    from keras_resnet.layers import StdConv2D
+    if _has_layer(model, StdConv2D):
+        from keras_resnet.inference import with_plain_convs
+        model = with_plain_convs(model)
     if fold and _has_batchnorm(model):
         from keras_resnet.inference import fold_batchnorm
         model = fold_batchnorm(model, allow_partial=True)
@@ -430,10 +438,17 @@ def _prepared(model, fold: bool):
 def _has_batchnorm(model) -> bool:
     import keras
 
+    return _has_layer(model, keras.layers.BatchNormalization)
+
+
+def _has_layer(model, cls) -> bool:
+    """Whether `model`, or a model nested in it, has a layer of class `cls`."""
+    import keras
+
     for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
+        if isinstance(layer, cls):
             return True
-        if isinstance(layer, keras.Model) and _has_batchnorm(layer):
+        if isinstance(layer, keras.Model) and _has_layer(layer, cls):
             return True
     return False
 

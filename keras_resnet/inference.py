@@ -124,6 +124,67 @@ def _fold(model: Functional) -> Tuple[keras.Model, int, Dict[str, str]]:
     return new_model, folded_count, kept
 
 
+# Normalisations computed from each image's own statistics: no convolution can absorb them.
+def _per_image_norms() -> tuple:
+    from keras_resnet.layers import EvoNormS0
+    return (keras.layers.GroupNormalization, keras.layers.LayerNormalization, EvoNormS0)
+
+
+def _unfoldable_norms(model: Functional) -> Dict[str, str]:
+    """{name: why} of the per-image normalisations of `model` and its nested models."""
+    kept = {}
+    for layer in model.layers:
+        if is_functional(layer) or isinstance(layer, keras.Sequential):
+            inner = _unfoldable_norms(_as_functional(layer))
+            kept.update({f"{layer.name}/{name}": why for name, why in inner.items()})
+        elif isinstance(layer, _per_image_norms()):
+            kept[layer.name] = (f"{layer.__class__.__name__} normalises with each image's own "
+                                "statistics, which no convolution can absorb")
+    return kept
+
+
+def _standardized_convs(model: Functional) -> int:
+    from keras_resnet.layers import StdConv2D
+    return sum(_standardized_convs(_as_functional(layer))
+               if is_functional(layer) or isinstance(layer, keras.Sequential)
+               else isinstance(layer, StdConv2D) for layer in model.layers)
+
+
+def with_plain_convs(model: keras.Model) -> keras.Model:
+    """Return a copy of `model` with each weight-standardised convolution (`StdConv2D`,
+    BiT's) replaced by a plain `keras.layers.Conv2D` whose kernel is the standardised
+    one, computed once in float64: the same outputs in inference and in training (for
+    the kernel as it is now), without recomputing the standardisation on every call,
+    and a layer Keras, ONNX and TFLite know. Every other layer, name and weight is kept.
+
+    Args:
+        model: A functional or built Sequential model (not modified).
+
+    Returns:
+        A new functional `keras.Model` (a copy even when there is nothing to convert).
+    """
+    from keras_resnet.layers import StdConv2D
+
+    def config_of(layer):
+        if isinstance(layer, StdConv2D):
+            config = layer.get_config()
+            config.pop("epsilon")
+            return keras.layers.Conv2D, config
+        return layer.__class__, layer.get_config()
+
+    def weights_of(layer):
+        weights = layer.get_weights()
+        if isinstance(layer, StdConv2D):
+            kernel = weights[0].astype("float64")
+            mean = kernel.mean(axis=(0, 1, 2), keepdims=True)
+            variance = kernel.var(axis=(0, 1, 2), keepdims=True)
+            weights[0] = ((kernel - mean) / np.sqrt(variance + layer.epsilon)).astype(
+                weights[0].dtype)
+        return weights
+
+    return _copy_layer_by_layer(_as_functional(model), config_of, weights_of)
+
+
 def fold_batchnorm(model: keras.Model, *, allow_partial: bool = False) -> keras.Model:
     """Return an equivalent inference model with BatchNormalization folded into convolutions.
 
@@ -136,39 +197,56 @@ def fold_batchnorm(model: keras.Model, *, allow_partial: bool = False) -> keras.
     input model is not modified. The result matches the original in
     inference mode (`training=False`); training it updates no BN statistics.
 
-    Pre-activation ("v2") ResNets put some BatchNormalizations after an Add
-    or a pooling layer, where there is no convolution to fold them into.
+    Pre-activation ("v2", "v2.timm") ResNets put some BatchNormalizations after
+    an Add or a pooling layer, where there is no convolution to fold them into.
+    Weight-standardised convolutions (BiT's `StdConv2D`) are first computed once
+    into plain convolutions (`with_plain_convs`). GroupNormalization and
+    EvoNorm (`norm="group"` / `"evonorm"` models: resnet50_gn, BiT, ...)
+    normalise with each image's own statistics and never fold: they count as
+    layers that cannot be folded, so these models need `allow_partial=True`
+    (and a BiT model, with no BatchNormalization, then only gets its plain
+    convolutions).
 
     Args:
         model: A functional or built Sequential model; functional models
             nested in it are folded too.
-        allow_partial: Keep the BatchNormalizations that cannot be folded
-            instead of raising (for "v2" ResNets, which keep their
-            `*_preact_bn` and `post_bn` layers).
+        allow_partial: Keep the normalisations that cannot be folded instead
+            of raising (for "v2" ResNets, which keep their `*_preact_bn` and
+            `post_bn` layers, and GroupNorm / EvoNorm models, which keep all).
 
     Returns:
         A new functional `keras.Model`.
 
     Raises:
-        ValueError: If `model` is not functional/Sequential, has no
-            BatchNormalization to fold, or (unless `allow_partial`) has one
-            that cannot be folded; the message names each such layer and why.
+        ValueError: If `model` is not functional/Sequential, has nothing to
+            fold (no BatchNormalization after a convolution, no
+            weight-standardised convolution), or (unless `allow_partial`)
+            has a normalisation that cannot be folded; the message names each
+            such layer and why.
     """
     if not isinstance(allow_partial, bool):
         raise ValueError(f"`allow_partial` must be True or False. "
                          f"Received: allow_partial={allow_partial!r}")
-    new_model, folded_count, kept = _fold(_as_functional(model))
+    functional = _as_functional(model)
+    standardized = _standardized_convs(functional)
+    if standardized:
+        functional = with_plain_convs(functional)
+    new_model, folded_count, kept = _fold(functional)
+    kept.update(_unfoldable_norms(functional))
     if kept and not allow_partial:
         reasons = "; ".join(f"{name}: {why}" for name, why in list(kept.items())[:3])
         if len(kept) > 3:
             reasons += f"; and {len(kept) - 3} more"
         raise ValueError(
-            f"Cannot fold {len(kept)} BatchNormalization layer(s) of model "
+            f"Cannot fold {len(kept)} normalisation layer(s) of model "
             f"{model.name!r} into a preceding convolution ({reasons}). Pass "
             "`allow_partial=True` to fold the others and keep these.")
-    if folded_count == 0:
+    if folded_count == 0 and not standardized:
+        kept_note = (f" ({len(kept)} normalisation layer(s) cannot be folded, e.g. "
+                     f"{next(iter(kept))}: {next(iter(kept.values()))})" if kept else "")
         raise ValueError(f"Model {model.name!r} has no BatchNormalization layer that "
-                         "directly follows a convolution; there is nothing to fold.")
+                         "directly follows a convolution and no weight-standardised "
+                         f"convolution; there is nothing to fold{kept_note}.")
     return new_model
 
 
@@ -268,9 +346,10 @@ def with_fast_layers(model: keras.Model) -> keras.Model:
     return _copy_layer_by_layer(_as_functional(model), config_of)
 
 
-def _copy_layer_by_layer(model: Functional, config_of) -> keras.Model:
+def _copy_layer_by_layer(model: Functional, config_of, weights_of=None) -> keras.Model:
     """Clone `model`, making each layer as `cls.from_config(config)` with
-    `cls, config = config_of(layer)`, and copy every layer's weights over."""
+    `cls, config = config_of(layer)`, and copy every layer's weights over
+    (`weights_of(layer)`, default its own)."""
     clones = []
 
     def clone_function(layer):
@@ -282,5 +361,5 @@ def _copy_layer_by_layer(model: Functional, config_of) -> keras.Model:
     # recursive: layers of nested functional models are made the same way.
     new_model = keras.models.clone_model(model, clone_function=clone_function, recursive=True)
     for layer, clone in clones:
-        clone.set_weights(layer.get_weights())
+        clone.set_weights(weights_of(layer) if weights_of else layer.get_weights())
     return new_model

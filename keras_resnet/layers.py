@@ -2,9 +2,10 @@
 
 `ZeroPadChannels` is the paper's parameter-free option A shortcut, `DropPath`
 is stochastic depth for a residual branch, and `ReverseChannels` is the
-RGB -> BGR flip of the "caffe" input preprocessing (`include_preprocessing=True`):
-layers Keras does not have, so a file of a model with one of them needs
-keras_resnet to load.
+RGB -> BGR flip of the "caffe" input preprocessing (`include_preprocessing=True`),
+`StdConv2D` is BiT's weight-standardised convolution and `EvoNormS0` timm's
+EvoNorm2dS0: layers Keras does not have, so a file of a model with one of them
+needs `import keras_resnet` to load.
 
 `FusedBatchNormalization` (`keras.layers.BatchNormalization` run by
 TensorFlow's fused kernel where that is faster) and `Conv2D`
@@ -128,6 +129,125 @@ class DropPath(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def standardize_kernel(kernel, epsilon: float):
+    """A convolution kernel (kh, kw, in, out) with each output channel's weights
+    standardised: minus their mean, over sqrt(their biased variance + `epsilon`),
+    as timm's StdConv2d (`F.batch_norm` over the flattened weights)."""
+    mean, variance = keras.ops.moments(kernel, axes=(0, 1, 2), keepdims=True)
+    return (kernel - mean) / keras.ops.sqrt(variance + epsilon)
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class StdConv2D(keras.layers.Conv2D):
+    """`keras.layers.Conv2D` with weight standardisation (Qiao et al. 2019; BiT).
+
+    The kernel is standardised per output channel on every call (see
+    `standardize_kernel`); the stored kernel is the raw one, as in timm's
+    StdConv2d state dicts. For inference, `keras_resnet.with_plain_convs`
+    computes the standardised kernel once into a plain `Conv2D`.
+
+    Args:
+        epsilon: Added to the variance (timm's `eps`; 1e-8 for BiT).
+        **kwargs: `keras.layers.Conv2D`'s arguments.
+    """
+
+    def __init__(self, *args, epsilon: float = 1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or epsilon <= 0:
+            raise ValueError(f"`epsilon` must be a positive number. Received: epsilon={epsilon!r}")
+        self.epsilon = float(epsilon)
+
+    def standardized_kernel(self):
+        """The kernel the convolution uses, in float32."""
+        return standardize_kernel(keras.ops.cast(self.kernel, "float32"), self.epsilon)
+
+    def call(self, inputs):
+        kernel = keras.ops.cast(self.standardized_kernel(), self.compute_dtype)
+        outputs = self.convolution_op(inputs, kernel)
+        if self.use_bias:
+            shape = ((1,) * (self.rank + 1) + (self.filters,) if self.data_format ==
+                     "channels_last" else (1, self.filters) + (1,) * self.rank)
+            outputs = outputs + keras.ops.reshape(self.bias, shape)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    def quantize(self, mode, **kwargs):
+        raise ValueError("A weight-standardised convolution cannot be quantized as it is: "
+                         "convert the model with `keras_resnet.with_plain_convs` first.")
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class EvoNormS0(keras.layers.Layer):
+    """timm's EvoNorm2dS0 (Liu et al. 2020): a normalisation and its non-linearity.
+
+    `x * sigmoid(v * x) / group_std(x) * gamma + beta` with `apply_act`, else
+    `x * gamma + beta`; `group_std` is the standard deviation (biased, plus
+    `epsilon`) over each sample's spatial positions and the channels of its
+    group, computed in float32.
+
+    Args:
+        groups: Channel groups (the channels must divide into them).
+        epsilon: Added to the variance.
+        apply_act: Apply the sigmoid gating and the group normalisation (timm's
+            `apply_act`); without, only the affine transform.
+        axis: The channel axis (-1 or 3 channels-last, 1 channels-first).
+    """
+
+    def __init__(self, groups: int = 32, epsilon: float = 1e-5, apply_act: bool = True,
+                 axis: int = -1, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"`groups` must be a positive integer. Received: groups={groups!r}")
+        self.groups, self.epsilon, self.apply_act, self.axis = groups, epsilon, apply_act, axis
+
+    def build(self, input_shape):
+        channels = input_shape[self.axis]
+        if channels % self.groups:
+            raise ValueError(f"EvoNormS0 {self.name!r}: {channels} channels do not divide "
+                             f"into groups={self.groups}.")
+        self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+        self.v = (self.add_weight(shape=(channels,), initializer="ones", name="v")
+                  if self.apply_act else None)
+
+    def _shape(self, rank):
+        shape = [1] * rank
+        shape[self.axis] = -1
+        return shape
+
+    def call(self, inputs):
+        x = inputs
+        rank = len(x.shape)
+        shape = self._shape(rank)
+        if self.apply_act:
+            x32 = keras.ops.cast(x, "float32")
+            v = keras.ops.reshape(keras.ops.cast(self.v, "float32"), shape)
+            channels_last = self.axis % rank == rank - 1
+            t = x32 if channels_last else keras.ops.moveaxis(x32, 1, -1)
+            grouped = keras.ops.reshape(t, (keras.ops.shape(t)[0], -1, self.groups,
+                                            t.shape[-1] // self.groups))
+            _, variance = keras.ops.moments(grouped, axes=(1, 3), keepdims=True)
+            std = keras.ops.sqrt(variance + self.epsilon)  # (n, 1, groups, 1)
+            std = keras.ops.repeat(keras.ops.reshape(std, (-1, self.groups)),
+                                   t.shape[-1] // self.groups, axis=1)  # (n, channels)
+            std = keras.ops.reshape(std, [-1] + [1] * (rank - 2) + [t.shape[-1]])
+            if not channels_last:
+                std = keras.ops.moveaxis(std, -1, 1)
+            x = keras.ops.cast(x32 * keras.ops.sigmoid(x32 * v) / std, x.dtype)
+        gamma = keras.ops.cast(keras.ops.reshape(self.gamma, shape), x.dtype)
+        beta = keras.ops.cast(keras.ops.reshape(self.beta, shape), x.dtype)
+        return x * gamma + beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "epsilon": self.epsilon,
+                "apply_act": self.apply_act, "axis": self.axis}
 
 
 class FusedBatchNormalization(keras.layers.BatchNormalization):

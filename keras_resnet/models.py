@@ -17,7 +17,7 @@ import keras
 from keras_resnet import blocks
 from keras_resnet.pretrained import InputNormalization, resolve
 from keras_resnet.registry import REGISTRY, model_for
-from keras_resnet.specs import (OUTPUT_STRIDES, POOLINGS, SHORTCUTS, ArchSpec,
+from keras_resnet.specs import (CONVS, NORMS, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, ArchSpec,
                                 check_block_options, check_choice, check_zero_init_residual,
                                 get_stem, get_variant)
 
@@ -112,9 +112,11 @@ OPTIONS_DOC = """\
     pooling: With `include_top=False`: None (4D feature map), "avg" or "max".
     classifier_activation: Activation of the classifier; None gives logits.
     variant: "v1" (keras.applications: stride on the first 1x1, conv bias),
-        "v1.5" (torchvision: stride on the 3x3, no conv bias) or "v2"
-        (pre-activation). Default None: the checkpoint's convention, else
-        the model's; an explicit variant the checkpoint does not fit raises.
+        "v1.5" (torchvision: stride on the 3x3, no conv bias), "v2"
+        (pre-activation, keras.applications) or "v2.timm" (pre-activation as
+        timm's resnetv2: stride on the stage's first 3x3). Default None:
+        the checkpoint's convention, else the model's; an explicit variant
+        the checkpoint does not fit raises.
     shortcut: "A" (parameter-free), "B" (projection when channels change)
         or "C" (projection everywhere), as in the paper; default the model's.
     zero_init_residual: Start each block's last BN gamma at zero (v1, v1.5).
@@ -181,11 +183,12 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     if normalization is not None:
         from keras_resnet.preprocessing import normalize_input
         x = normalize_input(x, normalization)
+    layers_variant = get_variant(variant).with_layers(spec.norm, spec.conv)
     x, stage_outputs, pyramid_outputs = _body(
-        x, spec, get_variant(variant), shortcut=shortcut, output_stride=output_stride,
+        x, spec, layers_variant, shortcut=shortcut, output_stride=output_stride,
         drop_path_rate=drop_path_rate, zero_init_residual=zero_init_residual)
     x = blocks.head(x, include_top=include_top, num_classes=num_classes, pooling=pooling,
-                    classifier_activation=classifier_activation, variant=get_variant(variant))
+                    classifier_activation=classifier_activation, variant=layers_variant)
     model = keras.Model(inputs, x, name=name or _default_name(spec, variant))
     # Recorded while building (as keras-hub's `pyramid_outputs`), so `freeze` and
     # `backbone` find the stages without reading layer names. Keras does not save
@@ -288,7 +291,8 @@ def check_options(options: dict, builder: str) -> None:
 def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int = 1000, *,
            block_type: str = "basic", widths: Optional[Sequence[int]] = None,
            stem: str = "imagenet", groups: int = 1, width_per_group: int = 64,
-           avg_down: bool = False, **options) -> keras.Model:
+           avg_down: bool = False, norm: str = "batch", conv: str = "plain",
+           **options) -> keras.Model:
     """Build a ResNet from a custom list of blocks per stage.
 
     Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
@@ -307,17 +311,26 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         widths: Filters of each stage; default doubles each stage from the
             stem's base width (64 for "imagenet" and "deep", 16 for "cifar").
         stem: "imagenet" (7x7/2 conv + max-pool), "deep" (ResNet-D's three
-            3x3 convs + max-pool) or "cifar" (one 3x3 conv).
+            3x3 convs + max-pool), "cifar" (one 3x3 conv) or "fixed" (BiT's
+            7x7/2 conv + max-pool over a zero-padded map).
         groups: Groups of each bottleneck's 3x3 conv (ResNeXt cardinality).
         width_per_group: Bottleneck inner width per group at width 64 (64 is
             plain, 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
         avg_down: ResNet-D shortcut (average-pool, then stride-1 projection).
+        norm: Normalisation layers: "batch" (BatchNormalization), "group"
+            (GroupNormalization, 32 groups, as timm's GroupNorm; channels
+            must be multiples of 32) or "evonorm" (timm's EvoNorm2dS0, its
+            own non-linearity). Layers keep their `*_bn` names.
+        conv: Convolutions: "plain" or "ws" (weight-standardised as BiT's
+            StdConv2d, epsilon 1e-8; see `keras_resnet.with_plain_convs`).
 {options}
     Returns:
         A `keras.Model`.
     """
     check_options(options, "ResNet")
     check_block_options(block_type, groups, width_per_group)
+    check_choice("norm", norm, NORMS)
+    check_choice("conv", conv, CONVS)
     stem_record = get_stem(stem)
     if (not isinstance(blocks_per_stage, (tuple, list)) or not blocks_per_stage
             or not all(_is_int(b) and b > 0 for b in blocks_per_stage)):
@@ -334,6 +347,7 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
     variant = options.get("variant")
     spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem_record,
                     groups=groups, width_per_group=width_per_group, avg_down=avg_down,
+                    norm=norm, conv=conv,
                     default_variant=get_variant(variant).name if variant else "v1",
                     default_shortcut=shortcut)
     return build_resnet(spec, input_shape, num_classes, name=name, shortcut=shortcut,

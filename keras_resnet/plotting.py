@@ -128,7 +128,8 @@ def _stem_or_head_label(title: str, members: Dict[str, keras.layers.Layer]) -> s
             activation = getattr(layer.activation, "__name__", str(layer.activation))
             parts.append(f"dense {layer.units}, {activation}")
         elif layer.name == "post_bn":
-            parts.append("BN-ReLU")
+            parts.append({"GroupNormalization": "GN-ReLU", "EvoNormS0": "EvoNorm-S0"}.get(
+                type(layer).__name__, "BN-ReLU"))
     return "\n".join([title] + parts)
 
 

@@ -27,6 +27,7 @@ from typing import List, Optional, Tuple
 
 from keras_resnet import pretrained_timm
 from keras_resnet.registry import REGISTRY, model_info
+from keras_resnet.specs import TORCH_VARIANTS
 
 IMAGENET_MEAN, IMAGENET_STD = pretrained_timm.IMAGENET
 HUB_FILENAME = "model.safetensors"
@@ -40,7 +41,7 @@ class Pretrained:
         model: Registry name, e.g. "resnet50".
         tag: What `weights=` takes for it, e.g. "a1_in1k" or "imagenet".
         source: "timm" (a Hub repo) or "keras.applications".
-        variant: The convention the file needs ("v1", "v1.5", "v2").
+        variant: The convention the file needs ("v1", "v1.5", "v2", "v2.timm").
         num_classes: Width of its classifier: 1000 (ImageNet-1k), 11821
             (ImageNet-12k), 21843 (ImageNet-21k), or 0 (a headless checkpoint).
         top1, top5: ImageNet-1k validation accuracy (%) as the source publishes
@@ -333,8 +334,12 @@ def _hub(text: str, model: Optional[str]) -> Checkpoint:
     row = next((r for r in PRETRAINED if r.hub_repo == repo), None)
     if row is not None and (model is None or row.model == model):
         return dataclasses.replace(_of_row("hub", text, row), filename=HUB_FILENAME)
-    # Off the table: a torchvision/timm state dict of unknown preprocessing.
-    return Checkpoint("hub", text, model, None, repo, HUB_FILENAME, None, HUB_VARIANT,
+    # Off the table: a torchvision/timm state dict of unknown preprocessing, in the
+    # model's own convention when that is a torch one (timm's resnetv2: "v2.timm").
+    variant = HUB_VARIANT
+    if model is not None and REGISTRY[model].variant in TORCH_VARIANTS:
+        variant = REGISTRY[model].variant
+    return Checkpoint("hub", text, model, None, repo, HUB_FILENAME, None, variant,
                       IMAGENET_MEAN_STD, EvalTransform())
 
 

@@ -29,7 +29,7 @@ class ModelInfo:
         name: Registry name, e.g. "resnet50".
         builder_name: Name of its public builder, e.g. "ResNet50".
         spec: Its architecture (`keras_resnet.specs.ArchSpec`).
-        variant: Default convention ("v1", "v1.5", "v2").
+        variant: Default convention ("v1", "v1.5", "v2", "v2.timm").
         description: What the builder's docstring says the model is, e.g.
             "pre-activation" (may be empty).
         params: `model.count_params()`, BN moving statistics included.
@@ -169,6 +169,79 @@ register(name="resnet152v2", builder_name="ResNet152V2", spec=_resnet152, varian
          description="pre-activation",
          params=60_380_648, trainable_params=60_236_904, macs=10_906_697_728,
          reference=dict(keras_applications_params=60_380_648))
+
+# --- timm's resnetv2.py: pre-activation as timm builds it ("v2.timm"), BiT ----------
+
+
+def _timm_v2(name: str, block_type: str, blocks: tuple, *, deep: bool = False,
+             norm: str = "batch", width_factor: int = 0) -> ArchSpec:
+    """A timm resnetv2 architecture: "d" is the deep stem with average-pool shortcuts;
+    a `width_factor` makes it BiT (the "fixed" stem, GroupNorm, weight-standardised
+    convs, every width times the factor)."""
+    if width_factor:
+        return ArchSpec(name, block_type, blocks,
+                        tuple(64 * width_factor * 2 ** i for i in range(4)), STEMS["fixed"],
+                        norm="group", conv="ws", default_variant="v2.timm")
+    return ArchSpec(name, block_type, blocks, stem=STEMS["deep" if deep else "imagenet"],
+                    avg_down=deep, norm=norm, default_variant="v2.timm")
+
+
+_TIMM_V2 = "pre-activation, timm"
+_BIT = "BiT: GroupNorm + weight standardisation"
+# name, builder, spec, description, params (= trainable for GN/EvoNorm/BiT), trainable, MACs.
+# 101x3, 152x2 and 152x4 are recorded from timm's model on torch's meta device (its
+# parameters and conv MACs equal this zoo's on every model built here, 50x3 included);
+# the tests build none over 200M parameters, and check every count against timm's goldens.
+for _name, _builder, _spec, _description, _params, _trainable, _macs in (
+        ("resnetv2_18", "ResNetV2_18", _timm_v2("resnetv2_18", "basic", (2, 2, 2, 2)),
+         _TIMM_V2, 11_695_528, 11_687_720, 1_814_073_344),
+        ("resnetv2_18d", "ResNetV2_18D",
+         _timm_v2("resnetv2_18d", "basic", (2, 2, 2, 2), deep=True),
+         _TIMM_V2 + ", ResNet-D", 11_714_888, 11_706_952, 2_053_713_920),
+        ("resnetv2_34", "ResNetV2_34", _timm_v2("resnetv2_34", "basic", (3, 4, 6, 3)),
+         _TIMM_V2, 21_811_112, 21_795_880, 3_663_761_408),
+        ("resnetv2_34d", "ResNetV2_34D",
+         _timm_v2("resnetv2_34d", "basic", (3, 4, 6, 3), deep=True),
+         _TIMM_V2 + ", ResNet-D", 21_830_472, 21_815_112, 3_903_401_984),
+        ("resnetv2_50", "ResNetV2_50", _timm_v2("resnetv2_50", "bottleneck", (3, 4, 6, 3)),
+         _TIMM_V2, 25_594_792, 25_549_352, 4_089_184_256),
+        ("resnetv2_50d_gn", "ResNetV2_50D_GN",
+         _timm_v2("resnetv2_50d_gn", "bottleneck", (3, 4, 6, 3), deep=True, norm="group"),
+         _TIMM_V2 + ", ResNet-D, GroupNorm", 25_568_584, 25_568_584, 4_328_824_832),
+        ("resnetv2_50d_evos", "ResNetV2_50D_EvoS",
+         _timm_v2("resnetv2_50d_evos", "bottleneck", (3, 4, 6, 3), deep=True, norm="evonorm"),
+         _TIMM_V2 + ", ResNet-D, EvoNorm-S0", 25_591_368, 25_591_368, 4_328_824_832),
+        ("resnetv2_101", "ResNetV2_101",
+         _timm_v2("resnetv2_101", "bottleneck", (3, 4, 23, 3)),
+         _TIMM_V2, 44_639_144, 44_541_480, 7_801_405_440),
+        ("resnetv2_50x1_bit", "ResNetV2_50x1_BiT",
+         _timm_v2("resnetv2_50x1_bit", "bottleneck", (3, 4, 6, 3), width_factor=1),
+         _BIT, 25_549_352, 25_549_352, 4_089_184_256),
+        ("resnetv2_50x3_bit", "ResNetV2_50x3_BiT",
+         _timm_v2("resnetv2_50x3_bit", "bottleneck", (3, 4, 6, 3), width_factor=3),
+         _BIT, 217_319_080, 217_319_080, 36_082_286_592),
+        ("resnetv2_101x1_bit", "ResNetV2_101x1_BiT",
+         _timm_v2("resnetv2_101x1_bit", "bottleneck", (3, 4, 23, 3), width_factor=1),
+         _BIT, 44_541_480, 44_541_480, 7_801_405_440),
+        ("resnetv2_101x3_bit", "ResNetV2_101x3_BiT",
+         _timm_v2("resnetv2_101x3_bit", "bottleneck", (3, 4, 23, 3), width_factor=3),
+         _BIT, 387_934_888, 387_934_888, 69_492_277_248),
+        ("resnetv2_152x2_bit", "ResNetV2_152x2_BiT",
+         _timm_v2("resnetv2_152x2_bit", "bottleneck", (3, 8, 36, 3), width_factor=2),
+         _BIT, 236_335_208, 236_335_208, 45_814_382_592),
+        ("resnetv2_152x4_bit", "ResNetV2_152x4_BiT",
+         _timm_v2("resnetv2_152x4_bit", "bottleneck", (3, 8, 36, 3), width_factor=4),
+         _BIT, 936_533_224, 936_533_224, 182_777_282_560)):
+    register(name=_name, builder_name=_builder, spec=_spec, description=_description,
+             params=_params, trainable_params=_trainable, macs=_macs,
+             reference=dict(timm_params=_trainable))
+
+# timm's resnet.py with GroupNorm in place of every BatchNormalization.
+register(name="resnet50_gn", builder_name="ResNet50_GN", description="GroupNorm",
+         spec=ArchSpec("resnet50_gn", "bottleneck", (3, 4, 6, 3), norm="group",
+                       default_variant="v1.5"),
+         params=25_557_032, trainable_params=25_557_032, macs=4_089_184_256,
+         reference=dict(timm_params=25_557_032))
 
 # --- the paper's CIFAR nets (section 4.2), depth 6n + 2 -------------------------
 

@@ -17,6 +17,15 @@ BLOCK_TYPES = ("basic", "bottleneck")
 OUTPUT_STRIDES = (8, 16, 32)
 SHORTCUTS = ("A", "B", "C")
 POOLINGS = (None, "avg", "max")
+# Normalisation layers: BatchNormalization, GroupNormalization (NORM_GROUPS groups, as
+# timm's GroupNorm / GroupNormAct) or timm's EvoNorm2dS0 (a normalisation and its
+# non-linearity in one layer).
+NORMS = ("batch", "group", "evonorm")
+NORM_GROUPS = 32
+# Convolutions: plain, or weight-standardised ("ws": BiT's StdConv2d, each output
+# channel's kernel standardised to zero mean and unit variance before use).
+CONVS = ("plain", "ws")
+WS_EPSILON = 1e-8  # timm's BiT models (`_create_resnetv2_bit`: StdConv2d(eps=1e-8))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +34,8 @@ class Stem:
 
     Attributes:
         name: "imagenet" (7x7/2 conv + 3x3/2 max-pool), "deep" (ResNet-D:
-            three 3x3 convs + max-pool) or "cifar" (one 3x3/1 conv).
+            three 3x3 convs + max-pool), "cifar" (one 3x3/1 conv) or "fixed"
+            (BiT: 7x7/2 conv + 3x3/2 max-pool over a zero-padded map).
         stride: Downsampling of the stem (4 with its max-pool, 1 for CIFAR).
         base_width: Width of the first stage when none is given (each later
             stage doubles it).
@@ -45,6 +55,8 @@ STEMS = {stem.name: stem for stem in (
     Stem("imagenet", stride=4, base_width=64, default_input_size=224, min_input_size=32),
     Stem("deep", stride=4, base_width=64, default_input_size=224, min_input_size=32),
     Stem("cifar", stride=1, base_width=16, default_input_size=32, min_input_size=8),
+    # BiT's 7x7/2 conv, then a max-pool over a zero-padded map (timm's stem_type "fixed").
+    Stem("fixed", stride=4, base_width=64, default_input_size=224, min_input_size=32),
 )}
 
 
@@ -53,7 +65,7 @@ class Variant:
     """A ResNet convention: the explicit choices that tell implementations apart.
 
     Attributes:
-        name: "v1", "v1.5" or "v2".
+        name: "v1", "v1.5", "v2" or "v2.timm".
         preactivation: BN-ReLU before each convolution (He et al. 2016, "v2").
         stride_in_3x3: Put a bottleneck's stride on its 3x3 conv instead of its
             first 1x1 conv.
@@ -68,6 +80,14 @@ class Variant:
         bn_momentum: BatchNormalization momentum (Keras convention; torch's 0.1
             is Keras' 0.9).
         kernel_initializer: Keras initializer for the convolution kernels.
+        stem_pool_padding: How the stem's 3x3/2 max-pool pads: "zero"
+            (ZeroPadding2D, as keras.applications) or "ignore" (torch's
+            MaxPool2d(padding=1): padded positions never win, which differs
+            when the stem ends without a ReLU, as in timm's pre-activation nets).
+        norm, conv: The normalisation ("batch", "group", "evonorm") and
+            convolution ("plain", "ws") kinds. The architecture sets them
+            (`ArchSpec.norm` / `ArchSpec.conv`, `with_layers`); a named
+            convention leaves them at "batch" and "plain".
     """
 
     name: str
@@ -79,6 +99,17 @@ class Variant:
     bn_epsilon: float
     bn_momentum: float
     kernel_initializer: object = "glorot_uniform"
+    stem_pool_padding: str = "zero"
+    norm: str = "batch"
+    conv: str = "plain"
+
+    def with_layers(self, norm: Optional[str] = None, conv: Optional[str] = None) -> "Variant":
+        """This convention with normalisation `norm` and convolution `conv` (None: keep)."""
+        if norm is not None:
+            check_choice("norm", norm, NORMS)
+        if conv is not None:
+            check_choice("conv", conv, CONVS)
+        return dataclasses.replace(self, norm=norm or self.norm, conv=conv or self.conv)
 
 
 _HE_FAN_OUT = {
@@ -101,7 +132,15 @@ VARIANTS = {
     "v2": Variant("v2", preactivation=True, stride_in_3x3=True,
                   stride_at_stage_end=True, conv_bias="unless_bn",
                   pad_3x3_explicitly=True, bn_epsilon=1.001e-5, bn_momentum=0.99),
+    # timm's resnetv2.py (pre-activation, BiT): stride on the first block's 3x3, no
+    # conv bias, torch's stem max-pool, a final norm before the pooled classifier.
+    "v2.timm": Variant("v2.timm", preactivation=True, stride_in_3x3=True,
+                       stride_at_stage_end=False, conv_bias="none",
+                       pad_3x3_explicitly=False, bn_epsilon=1e-5, bn_momentum=0.9,
+                       kernel_initializer=_HE_FAN_OUT, stem_pool_padding="ignore"),
 }
+# The conventions of torchvision/timm state dicts (their key names load into these).
+TORCH_VARIANTS = ("v1.5", "v2.timm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +164,9 @@ class ArchSpec:
         default_num_classes: Classifier width by default.
         default_variant: Convention used by default.
         default_shortcut: Shortcut option used by default ("A", "B" or "C").
+        norm: Normalisation layers: "batch", "group" (GroupNormalization,
+            32 groups) or "evonorm" (timm's EvoNorm2dS0).
+        conv: Convolutions: "plain" or "ws" (weight-standardised, BiT).
     """
 
     name: str
@@ -138,6 +180,8 @@ class ArchSpec:
     default_num_classes: int = 1000
     default_variant: str = "v1"
     default_shortcut: str = "B"
+    norm: str = "batch"
+    conv: str = "plain"
 
     def __post_init__(self):
         if self.widths is None:

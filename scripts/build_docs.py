@@ -48,12 +48,12 @@ REFERENCE = {
     "paper_gmacs": ("paper GMACs (Table 1)", "{:.1f}"),
     "keras_applications_params": ("keras.applications params", "{:,}"),
     "torchvision_params": ("torchvision params (v1.5, trainable)", "{:,}"),
-    "timm_params": ("timm params (v1.5, trainable)", "{:,}"),
+    "timm_params": ("timm params (trainable)", "{:,}"),
     "paper_params": ("paper params (4.2)", "{:,}"),
     "paper_cifar10_error": ("paper CIFAR-10 error %", "{}"),
 }
 FAMILIES = ["ResNet", "ResNet V2 (pre-activation)", "ResNet-D", "ResNeXt", "Wide ResNet",
-            "CIFAR ResNet (paper, 4.2)"]
+            "ResNet V2 (timm)", "BiT (ResNet V2, GroupNorm + WS)", "CIFAR ResNet (paper, 4.2)"]
 
 
 # ----------------------------------------------------------------------------- models
@@ -63,6 +63,10 @@ def family(name: str) -> str:
     info = model_info(name)
     spec = info.spec
     if spec.stem.name == "cifar":
+        return FAMILIES[7]
+    if spec.conv == "ws":
+        return FAMILIES[6]
+    if info.variant == "v2.timm":
         return FAMILIES[5]
     if info.variant == "v2":
         return FAMILIES[1]
@@ -83,8 +87,9 @@ def depth(name: str) -> int:
 
 
 def ordered_models() -> List[str]:
-    """Every registered model, by family, then depth."""
-    return sorted(list_models(), key=lambda n: (FAMILIES.index(family(n)), depth(n)))
+    """Every registered model, by family, then depth (then width)."""
+    return sorted(list_models(), key=lambda n: (FAMILIES.index(family(n)), depth(n),
+                                                model_info(n).params))
 
 
 def _table(header, rows) -> str:

@@ -59,6 +59,12 @@ means (`eval_transform_summary`); tests/test_preprocessing_timm.py compares
 
     /work/torchvenv/bin/python scripts/make_torch_goldens.py --eval-transform \
         --sample-images .venv/lib/python3.11/site-packages/sklearn/datasets/images
+
+With `--resnetv2-family` it writes tests/goldens/timm_resnetv2_family.json (timm's
+parameter count of every registered resnetv2 / resnet50_gn architecture) and
+tests/goldens/timm_resnetv2_family.npz (timm's logits for the seeded weights of
+tests/resnetv2_goldens.py, one architecture per layout), for
+tests/test_resnetv2_family.py.
 """
 
 import argparse
@@ -328,6 +334,60 @@ def eval_transform_goldens(sample_images=None) -> None:
     print(f"wrote {EVAL_TRANSFORM_PATH} ({os.path.getsize(EVAL_TRANSFORM_PATH)} bytes)")
 
 
+def resnetv2_family() -> None:
+    """Write tests/goldens/timm_resnetv2_family.{json,npz}: timm's parameter counts
+    (num_classes=1000) of every timm resnetv2 architecture this zoo registers, and for one
+    architecture per layout (`resnetv2_goldens.TAGS`) the float64 logits of timm's model
+    for the seeded weights of tests/resnetv2_goldens.py (and the BiT one again with a
+    1-channel input, its first conv adapted by timm's `adapt_input_conv`)."""
+    import resnetv2_goldens as r2
+    sys.path.insert(0, _REPO_ROOT)
+    from keras_resnet.registry import REGISTRY
+
+    archs = [n for n, info in REGISTRY.items()
+             if n.startswith("resnetv2_") or n == "resnet50_gn"]
+    params = {}
+    for name in archs:  # on the meta device: nothing allocated, BiT-152x4 included
+        model = timm.create_model(name, pretrained=False, num_classes=1000, device="meta")
+        params[name] = {
+            "trainable": sum(p.numel() for p in model.parameters()),
+            "with_buffers": sum(v.numel() for k, v in model.state_dict().items()
+                                if not k.endswith("num_batches_tracked"))}
+    with open(r2.PARAMS_PATH + ".tmp", "w") as f:
+        json.dump({"timm_version": timm.__version__, "params": params}, f, indent=1,
+                  sort_keys=True)
+        f.write("\n")
+    os.replace(r2.PARAMS_PATH + ".tmp", r2.PARAMS_PATH)
+
+    x = torch.from_numpy(g.random_input()).double()
+    out = {"timm_version": np.array(timm.__version__),
+           "input_fingerprint": g.fingerprint([g.random_input()])}
+    for name in r2.TAGS:
+        state = r2.random_state_dict(name)
+        for suffix, in_chans in (("", 3), ("_1ch", 1)):
+            if in_chans == 1 and name != r2.ONE_CHANNEL:
+                continue
+            weights = r2.one_channel(state) if in_chans == 1 else state
+            model = timm.create_model(name, pretrained=False, num_classes=r2.NUM_CLASSES,
+                                      in_chans=in_chans)
+            expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+            ours = {k: tuple(v.shape) for k, v in weights.items()}
+            assert ours == expected, f"{name}: generated keys/shapes differ from timm's"
+            model.load_state_dict({k: torch.from_numpy(np.array(v))
+                                   for k, v in weights.items()}, strict=True)
+            model = model.double().eval()
+            with torch.no_grad():
+                logits = model(x[:, :in_chans]).numpy()
+            print(f"{name}{suffix}: logits in [{logits.min():.3f}, {logits.max():.3f}]")
+            out[f"{name}{suffix}_logits"] = logits
+        out[f"{name}_fingerprint"] = g.fingerprint(state.values())
+    tmp = r2.LOGITS_PATH[:-len(".npz")] + ".tmp.npz"
+    np.savez_compressed(tmp, **out)
+    os.replace(tmp, r2.LOGITS_PATH)
+    print(f"wrote {r2.PARAMS_PATH} ({len(params)} archs) and {r2.LOGITS_PATH} "
+          f"({os.path.getsize(r2.LOGITS_PATH)} bytes)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description="Record torchvision's logits (tests/goldens/torchvision_logits.npz), "
@@ -346,8 +406,12 @@ if __name__ == "__main__":
     parser.add_argument("--sample-images", metavar="DIR",
                         help="with --eval-transform: scikit-learn's sample photos "
                              "(default: sklearn/datasets/images, if sklearn is installed)")
+    parser.add_argument("--resnetv2-family", action="store_true",
+                        help="write tests/goldens/timm_resnetv2_family.{json,npz} instead")
     args = parser.parse_args()
-    if args.pretrained_cfgs:
+    if args.resnetv2_family:
+        resnetv2_family()
+    elif args.pretrained_cfgs:
         if not args.results_csv:
             parser.error("--pretrained-cfgs needs --results-csv PATH (timm's "
                          "results/results-imagenet.csv)")

@@ -98,12 +98,13 @@ def is_large_model(name: str) -> bool:
 
 def model_kind(name: str) -> tuple:
     """What of a registered model's code its per-model tests exercise: block type,
-    convention, stem, average-pool downsampling and grouping. Depth and width are numbers
-    in the same code."""
+    convention, stem, average-pool downsampling, grouping, normalisation and convolution
+    kinds. Depth and width are numbers in the same code."""
     from keras_resnet.registry import model_info
     info = model_info(name)
     spec = info.spec
-    return spec.block_type, info.variant, spec.stem.name, spec.avg_down, spec.groups
+    return (spec.block_type, info.variant, spec.stem.name, spec.avg_down, spec.groups,
+            spec.norm, spec.conv)
 
 
 def smallest_of_each_kind() -> list:

@@ -17,7 +17,7 @@ CASES = [
     (dict(num_classes=0), r"`num_classes` must be a positive integer"),
     (dict(num_classes=2.5), r"`num_classes` must be a positive integer"),
     (dict(num_classes=True), r"`num_classes` must be a positive integer"),
-    (dict(variant="v3"), r"`variant` must be one of \['v1', 'v1.5', 'v2'\]"),
+    (dict(variant="v3"), r"`variant` must be one of \['v1', 'v1.5', 'v2', 'v2.timm'\]"),
     (dict(shortcut="D"), r"`shortcut` must be one of \['A', 'B', 'C'\]"),
     (dict(include_top=False, pooling="mean"), r"`pooling` must be one of \[None, 'avg', 'max'\]"),
     (dict(weights="/no/such/file.weights.h5"), r"`weights` file does not exist"),

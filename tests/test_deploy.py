@@ -32,6 +32,13 @@ KINDS = {  # one model per architecture kind, one block per stage (they differ p
     "resnet-d": lambda: keras_resnet.ResNet((1, 1, 1, 1), (32, 32, 3), 10,
                                             block_type="bottleneck", stem="deep", avg_down=True,
                                             variant="v1.5", widths=(16, 32, 64, 128)),
+    # timm's BiT (GroupNorm + weight-standardised convs) and EvoNorm, 32 channels a group
+    "bit": lambda: keras_resnet.ResNet((1, 1, 1, 1), (32, 32, 3), 10, block_type="bottleneck",
+                                       variant="v2.timm", stem="fixed", norm="group", conv="ws",
+                                       widths=(32, 64, 96, 128)),
+    "evonorm": lambda: keras_resnet.ResNet((1, 1, 1, 1), (32, 32, 3), 10, block_type="bottleneck",
+                                           variant="v2.timm", stem="deep", avg_down=True,
+                                           norm="evonorm", widths=(64, 32, 64, 64)),
 }
 
 

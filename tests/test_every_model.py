@@ -3,10 +3,11 @@ build, predict, the stages the builder records, a `.keras` round trip,
 BatchNormalization folding, a mixed-precision copy, and channels_first.
 
 It runs on the smallest registered model of each kind (conftest.model_kind: block type,
-convention, stem, average-pool downsampling, groups): a deeper or wider model of a kind
-runs the same code with other numbers. Every model is still built, and its parameters and
-MACs checked, in tests/test_registry.py. Per-model facts come from the registry, nothing
-is listed here; conftest marks the large models' runs slow."""
+convention, stem, average-pool downsampling, groups, norm and conv kinds): a deeper or
+wider model of a kind runs the same code with other numbers. Every model is still built
+(but BiT's x2-x4), and its parameters and MACs checked, in tests/test_registry.py.
+Per-model facts come from the registry, nothing is listed here; conftest marks the large
+models' runs slow."""
 
 import keras
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 import keras_resnet
 from conftest import assert_close, randomize_bn_statistics, smallest_of_each_kind
 from keras_resnet.registry import model_info
+from keras_resnet.specs import get_variant
 
 
 def _tiny_shape(info):
@@ -67,13 +69,20 @@ def test_model_battery(name, rng, tmp_path):
     np.testing.assert_array_equal(_run(loaded, x), logits)
     del loaded
 
-    # BatchNormalization folding ("v2" keeps the BNs that follow an Add)
-    preactivation = info.variant == "v2"
-    folded = keras_resnet.fold_batchnorm(model, allow_partial=preactivation)
-    bns = [l for l in folded.layers if isinstance(l, keras.layers.BatchNormalization)]
-    assert bool(bns) == preactivation
-    assert_close(_run(folded, x), logits, what="folded")
-    del folded
+    # BatchNormalization folding (pre-activation keeps the BNs that follow an Add);
+    # weight-standardised convs become plain ones; GroupNorm and EvoNorm never fold
+    preactivation = get_variant(info.variant).preactivation
+    batchnorm = info.spec.norm == "batch"
+    if batchnorm or info.spec.conv == "ws":
+        folded = keras_resnet.fold_batchnorm(model, allow_partial=preactivation or not batchnorm)
+        bns = [l for l in folded.layers if isinstance(l, keras.layers.BatchNormalization)]
+        assert bool(bns) == (preactivation and batchnorm)
+        assert not any(isinstance(l, keras_resnet.StdConv2D) for l in folded.layers)
+        assert_close(_run(folded, x), logits, what="folded")
+        del folded
+    else:
+        with pytest.raises(ValueError, match="each image's own statistics"):
+            keras_resnet.fold_batchnorm(model, allow_partial=True)
 
     # mixed precision: bfloat16 compute, float32 output, close to float32
     mixed = keras_resnet.with_dtype_policy(model, "mixed_bfloat16")
@@ -81,7 +90,10 @@ def test_model_battery(name, rng, tmp_path):
     assert first_conv.compute_dtype == "bfloat16"
     mixed_logits = _run(mixed, x)
     assert mixed_logits.dtype == np.float32
-    assert np.linalg.norm(mixed_logits - logits) <= 0.1 * np.linalg.norm(logits)
+    # An untrained BiT is ill-conditioned in bfloat16 (its standardised kernels have unit
+    # variance and no norm ends a branch): 14% off at 32x40 even with plain convolutions.
+    tolerance = 0.3 if info.spec.conv == "ws" else 0.1
+    assert np.linalg.norm(mixed_logits - logits) <= tolerance * np.linalg.norm(logits)
     del mixed
 
     # channels_first: the same weights in the other layout

@@ -28,6 +28,7 @@ import numpy as np
 
 from keras_resnet.pretrained import Checkpoint, resolve, with_config
 from keras_resnet.registry import REGISTRY
+from keras_resnet.specs import TORCH_VARIANTS
 from keras_resnet.weights import hub, imagenet, keras_files, legacy_h5, torch_layout
 from keras_resnet.weights.assign import CLASSIFIER, NamedWeights, adapt_input_conv, assign
 
@@ -163,11 +164,11 @@ def load_weights(model: keras.Model, weights, *, arch: str, variant: str,
                              f"`hf download --force-download {source.repo} "
                              f"{source.filename}`)") from None
         raise
-    if layout == "torch" and variant != "v1.5":
+    if layout == "torch" and variant not in TORCH_VARIANTS:
         raise ValueError(
             f"{path!r} is a torchvision/timm checkpoint, which follows the 'v1.5' convention "
-            f"(stride on the 3x3 conv, no conv bias); build the model with variant='v1.5' "
-            f"(received variant={variant!r}).")
+            f"(stride on the 3x3 conv, no conv bias), or 'v2.timm' for timm's resnetv2 "
+            f"models; build the model with variant='v1.5' (received variant={variant!r}).")
     if layout == "legacy" and not set(named) & {layer.name for layer in model.layers}:
         try:  # a legacy file with other layer names: Keras' own rule, by position
             named = legacy_h5.rename_by_position(named, model)

@@ -7,7 +7,14 @@ models follow the "v1.5" convention (stride on the 3x3 conv, no conv bias).
 ResNeXt and Wide ResNet use the same names (grouped kernels are (out, in/groups,
 kh, kw) in both frameworks). timm's ResNet-D adds a deep stem
 `conv1.{0,1,3,4,6}` and average-pool shortcuts `downsample.{1,2}` (after a
-parameter-free `downsample.0` pool).
+parameter-free `downsample.0` pool). timm's resnet50_gn has GroupNorm (weight and
+bias only) where the others have BatchNorm.
+
+timm's resnetv2.py (pre-activation, BiT) names them `stem.conv` (or the deep
+`stem.conv1..3` with `stem.norm1..2`), `stages.{s}.blocks.{i}.norm{k}` /
+`.conv{k}` / `.downsample.conv`, `norm` and a 1x1-conv classifier `head.fc`;
+its norms are BatchNorm, GroupNorm or EvoNorm-S0 (weight, bias, v), and BiT's
+weight-standardised convolutions store their raw kernels, as `StdConv2D` does.
 
 `to_torch` is the inverse (Keras layer names -> timm's state dict), for
 `keras_resnet.sharing.save_pretrained`: `_INVERSE` holds one row per row of
@@ -27,6 +34,8 @@ from keras_resnet.weights.assign import CLASSIFIER, NamedWeights
 TORCH_EXTRA = 'pip install "keras-resnet-zoo[torch]"'
 
 _BN = ("weight", "bias", "running_mean", "running_var")  # -> gamma, beta, mean, variance
+_GN = ("weight", "bias")  # GroupNorm -> gamma, beta
+_EVONORM = ("weight", "bias", "v")  # EvoNorm-S0 -> gamma, beta, v
 _CONV = ("weight", "bias")  # -> kernel, bias
 _PREFIXES = ("module.", "model.")  # DataParallel / Lightning-style wrappers
 
@@ -46,6 +55,20 @@ _PATTERNS = [
     (re.compile(r"layer(\d+)\.(\d+)\.downsample\.1\.(\w+)"),
      lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_0_bn"),
     (re.compile(r"fc\.(weight|bias)"), lambda m: CLASSIFIER),
+    # timm's resnetv2.py: a pre-activation block's norm{k} precedes its conv{k}.
+    (re.compile(r"stem\.conv\.weight"), lambda m: "conv1_conv"),
+    (re.compile(r"stem\.conv([123])\.weight"), lambda m: f"conv1_{m[1]}_conv"),
+    (re.compile(r"stem\.norm([12])\.(\w+)"), lambda m: f"conv1_{m[1]}_bn"),
+    (re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.conv(\d+)\.weight"),
+     lambda m: f"conv{int(m[1]) + 2}_block{int(m[2]) + 1}_{m[3]}_conv"),
+    (re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.norm1\.(\w+)"),
+     lambda m: f"conv{int(m[1]) + 2}_block{int(m[2]) + 1}_preact_bn"),
+    (re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.norm(\d+)\.(\w+)"),
+     lambda m: f"conv{int(m[1]) + 2}_block{int(m[2]) + 1}_{int(m[3]) - 1}_bn"),
+    (re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.downsample\.conv\.weight"),
+     lambda m: f"conv{int(m[1]) + 2}_block{int(m[2]) + 1}_0_conv"),
+    (re.compile(r"norm\.(\w+)"), lambda m: "post_bn"),
+    (re.compile(r"head\.fc\.(weight|bias)"), lambda m: CLASSIFIER),
 ]
 
 
@@ -91,8 +114,11 @@ def _normalize_avg_down(state: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
 def is_torch_layout(keys) -> bool:
     """Whether the keys look like a torchvision/timm ResNet state dict."""
     keys = set(_strip_prefix(dict.fromkeys(keys)))
-    return bool({"conv1.weight", "conv1.0.weight"} & keys) and any(
+    resnet = bool({"conv1.weight", "conv1.0.weight"} & keys) and any(
         k.startswith("layer1.") for k in keys)
+    resnetv2 = bool({"stem.conv.weight", "stem.conv1.weight"} & keys) and any(
+        k.startswith("stages.0.") for k in keys)
+    return resnet or resnetv2
 
 
 def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
@@ -105,7 +131,9 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
     state = _normalize_avg_down(_strip_prefix(state))
     if not is_torch_layout(state):
         raise ValueError(f"{source}: not a torchvision/timm ResNet state dict (no "
-                         "'conv1.weight' or 'conv1.0.weight' and 'layer1.*' keys).")
+                         "'conv1.weight' or 'conv1.0.weight' and 'layer1.*' keys, nor timm "
+                         "resnetv2's 'stem.conv.weight' or 'stem.conv1.weight' and "
+                         "'stages.0.*').")
     parts: Dict[str, Dict[str, np.ndarray]] = {}
     for key, value in state.items():
         if key.endswith("num_batches_tracked"):
@@ -118,20 +146,26 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
         else:
             raise ValueError(
                 f"{source}: unexpected key {key!r}: only the torchvision/timm ResNet, "
-                "ResNeXt, Wide ResNet and ResNet-D layouts (conv1, bn1, layer1-4, fc) are "
-                "supported, not SE blocks or other variants.")
+                "ResNeXt, Wide ResNet and ResNet-D layouts (conv1, bn1, layer1-4, fc) and "
+                "timm's resnetv2 layout (stem, stages, norm, head.fc) are supported, not "
+                "SE blocks or other variants.")
     named: NamedWeights = {}
     for layer_name, tensors in parts.items():
         is_bn = layer_name.endswith("_bn")
-        order = _BN if is_bn else _CONV
+        order = _CONV
+        if is_bn:  # which norm: told apart by the tensors it has
+            order = (_EVONORM if "v" in tensors else
+                     _BN if set(tensors) & set(_BN[2:]) else _GN)
         unknown = set(tensors) - set(order)
-        missing = set(order[:4] if is_bn else order[:1]) - set(tensors)
+        missing = set(order if is_bn else order[:1]) - set(tensors)
         if unknown or missing:
             raise ValueError(f"{source}: layer {layer_name!r} has tensors {sorted(tensors)}; "
                              f"expected {list(order)}.")
         arrays = [tensors[k] for k in order if k in tensors]
         if not is_bn:
             kernel = arrays[0]
+            if layer_name == CLASSIFIER and kernel.ndim == 4:  # timm's 1x1-conv classifier
+                kernel = kernel[:, :, 0, 0]
             arrays[0] = kernel.transpose(2, 3, 1, 0) if kernel.ndim == 4 else kernel.T
         named[layer_name] = [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
     return named
