@@ -29,20 +29,22 @@ from typing import Optional, Sequence
 import numpy as np
 
 from keras_resnet.pretrained import (HUB_FILENAME, HUB_REPO, IMAGENET_MEAN_STD, EvalTransform,
-                                     InputNormalization, resolve)
+                                     InputNormalization, resolve, timm_variant)
 from keras_resnet.registry import REGISTRY
 from keras_resnet.weights import hub, keras_files, torch_layout
 
 CONFIG = "config.json"
 README = "README.md"
 LAYOUTS = ("auto", "timm", "keras")
+TIMM_VARIANTS = ("v1.5", "v2.timm")  # timm's resnet.py and resnetv2.py conventions
 
 
 def timm_architecture(name: str, variant: str) -> Optional[str]:
     """timm's name of registered model `name` built with `variant`, or None where
     timm has no such architecture (the CIFAR nets, the "v1" and "v2" conventions)."""
     spec = REGISTRY[name].spec
-    if spec.stem.name == "cifar" or variant != "v1.5":
+    if (spec.stem.name == "cifar" or variant not in TIMM_VARIANTS
+            or variant != timm_variant(name)):
         return None
     return spec.name
 
@@ -64,10 +66,11 @@ def _weights_of(model) -> dict:
 
 
 def _variant(named: dict) -> str:
-    if any(name.startswith("post_bn") or "_preact_" in name for name in named):
-        return "v2"
     stem = named.get("conv1_conv") or named.get("conv1_1_conv") or []
-    return "v1" if len(stem) == 2 else "v1.5"  # keras.applications' convs have a bias
+    biased = len(stem) == 2  # keras.applications' convs have a bias, timm's none
+    if any(name.startswith("post_bn") or "_preact_" in name for name in named):
+        return "v2" if biased else "v2.timm"
+    return "v1" if biased else "v1.5"
 
 
 def _registry_name(model, model_name: Optional[str]) -> str:
@@ -211,7 +214,7 @@ def save_pretrained(model, directory: str, *, model_name: Optional[str] = None,
     arch = timm_architecture(name, variant)
     if layout == "timm" and arch is None:
         raise ValueError(f"timm has no architecture for {name} with variant {variant!r} "
-                         "(timm's ResNets are the 'v1.5' ImageNet ones); save it with "
+                         "(timm's ResNets have the 'v1.5' and 'v2.timm' conventions); save it with "
                          "layout='keras' (or 'auto'): keras_resnet loads that, timm cannot")
     timm_layout = arch is not None and layout != "keras"
     base = base_weights if base_weights is not None else run.get("weights")
@@ -287,8 +290,12 @@ def _config(name, arch, variant, classes, features, channels, labels, norm, tran
         cfg["mean"], cfg["std"] = list(norm.mean), list(norm.std)
     elif norm.mode == "tf":
         cfg["mean"], cfg["std"] = [0.5] * 3, [0.5] * 3
+    if variant == "v2.timm":  # timm's resnetv2.py names
+        first_conv, classifier = ("stem.conv1" if deep_stem else "stem.conv"), "head.fc"
+    else:
+        first_conv, classifier = ("conv1.0" if deep_stem else "conv1"), "fc"
     cfg.update({"num_classes": classes, "pool_size": [math.ceil(size / 32)] * 2,
-                "first_conv": "conv1.0" if deep_stem else "conv1", "classifier": "fc"})
+                "first_conv": first_conv, "classifier": classifier})
     if licence:
         cfg["license"] = licence
     config = {"architecture": arch, "num_classes": classes, "num_features": features,

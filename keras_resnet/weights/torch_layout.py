@@ -86,6 +86,25 @@ _INVERSE = [
      lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.downsample.1"),
     (re.compile(re.escape(CLASSIFIER)), lambda m: "fc"),
 ]
+# The inverse of timm resnetv2.py's rows (a pre-activation model: it has `post_bn`).
+_STAGE_BLOCK = r"conv(\d+)_block(\d+)"
+
+
+def _v2_block(m) -> str:
+    return f"stages.{int(m[1]) - 2}.blocks.{int(m[2]) - 1}"
+
+
+_INVERSE_V2 = [
+    (re.compile(r"conv1_conv"), lambda m: "stem.conv"),
+    (re.compile(r"conv1_([123])_conv"), lambda m: f"stem.conv{m[1]}"),
+    (re.compile(r"conv1_([12])_bn"), lambda m: f"stem.norm{m[1]}"),
+    (re.compile(_STAGE_BLOCK + r"_preact_bn"), lambda m: f"{_v2_block(m)}.norm1"),
+    (re.compile(_STAGE_BLOCK + r"_([1-9])_bn"), lambda m: f"{_v2_block(m)}.norm{int(m[3]) + 1}"),
+    (re.compile(_STAGE_BLOCK + r"_([1-9])_conv"), lambda m: f"{_v2_block(m)}.conv{m[3]}"),
+    (re.compile(_STAGE_BLOCK + r"_0_conv"), lambda m: f"{_v2_block(m)}.downsample.conv"),
+    (re.compile(r"post_bn"), lambda m: "norm"),
+    (re.compile(re.escape(CLASSIFIER)), lambda m: "head.fc"),
+]
 
 
 def _strip_prefix(state: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -171,10 +190,16 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
     return named
 
 
-def torch_module(layer_name: str) -> Optional[str]:
+def is_preactivation(layer_names) -> bool:
+    """Whether Keras layer names are a pre-activation model's (timm's resnetv2 layout)."""
+    return any(name == "post_bn" or name.endswith("_preact_bn") for name in layer_names)
+
+
+def torch_module(layer_name: str, preactivation: bool = False) -> Optional[str]:
     """The torch module path of a Keras layer name ("conv2_block1_1_conv" ->
-    "layer1.0.conv1"), or None for a layer the layout has no place for."""
-    for pattern, module in _INVERSE:
+    "layer1.0.conv1", or with `preactivation` timm resnetv2's "stages.0.blocks.0.conv1"),
+    or None for a layer the layout has no place for."""
+    for pattern, module in (_INVERSE_V2 if preactivation else _INVERSE):
         m = pattern.fullmatch(layer_name)
         if m:
             return module(m)
@@ -187,37 +212,46 @@ def to_torch(named: Mapping[str, list], *, avg_down: bool = False,
 
     Conv kernels (kh, kw, in, out) become (out, in, kh, kw), the Dense kernel is
     transposed, BatchNormalization's four arrays become weight, bias,
-    running_mean, running_var (plus timm's `num_batches_tracked`, 0).
+    running_mean, running_var (plus timm's `num_batches_tracked`, 0), GroupNorm's
+    two weight and bias, EvoNorm-S0's three weight, bias and v. A pre-activation
+    model (one with `post_bn`) gets timm resnetv2's names.
     `avg_down`: ResNet-D's shortcuts, `downsample.{1,2}` after the pool.
 
     Raises:
         ValueError: naming the layers the layout has no place for, or a
             layer whose arrays are not a conv's, a BN's or a Dense's.
     """
-    unknown = sorted(name for name in named if torch_module(name) is None)
+    preactivation = is_preactivation(named)
+    unknown = sorted(name for name in named if torch_module(name, preactivation) is None)
     if unknown:
         raise ValueError(f"{source}: layers {', '.join(unknown[:5])}"
                          f"{' ...' if len(unknown) > 5 else ''} have no place in timm's "
-                         "ResNet layout (conv1, bn1, layer1-4, fc)")
+                         + ("resnetv2 layout (stem, stages, norm, head.fc)" if preactivation
+                            else "ResNet layout (conv1, bn1, layer1-4, fc)"))
     state: Dict[str, np.ndarray] = {}
     for name, arrays in named.items():
-        module = torch_module(name)
-        if avg_down and ".downsample." in module:
+        module = torch_module(name, preactivation)
+        if avg_down and not preactivation and ".downsample." in module:
             module = module[:-1] + str(int(module[-1]) + 1)
         arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
-        if name.endswith("_bn"):
-            if len(arrays) != 4:
+        if name.endswith("_bn"):  # which norm: told apart by its number of arrays
+            keys = {4: _BN, 3: _EVONORM, 2: _GN}.get(len(arrays))
+            if keys is None:
                 raise ValueError(f"{source}: layer {name!r} has {len(arrays)} arrays; a "
-                                 "BatchNormalization with scale and center has 4")
-            for key, array in zip(_BN, arrays):
+                                 "BatchNormalization with scale and center has 4, EvoNorm-S0 "
+                                 "3, GroupNormalization 2")
+            for key, array in zip(keys, arrays):
                 state[f"{module}.{key}"] = array
-            state[f"{module}.num_batches_tracked"] = np.array(0, dtype=np.int64)
+            if keys is _BN:
+                state[f"{module}.num_batches_tracked"] = np.array(0, dtype=np.int64)
             continue
         kernel = arrays[0]
         if kernel.ndim not in (2, 4) or len(arrays) > 2:
             raise ValueError(f"{source}: layer {name!r} holds arrays of shapes "
                              f"{[a.shape for a in arrays]}, not a convolution's or a Dense's")
         arrays[0] = kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T
+        if name == CLASSIFIER and preactivation:  # timm's resnetv2 classifies by a 1x1 conv
+            arrays[0] = arrays[0][:, :, None, None]
         for key, array in zip(_CONV, arrays):
             state[f"{module}.{key}"] = np.ascontiguousarray(array)
     return state
