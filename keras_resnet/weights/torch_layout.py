@@ -7,7 +7,10 @@ models follow the "v1.5" convention (stride on the 3x3 conv, no conv bias).
 ResNeXt and Wide ResNet use the same names (grouped kernels are (out, in/groups,
 kh, kw) in both frameworks). timm's ResNet-D adds a deep stem
 `conv1.{0,1,3,4,6}` and average-pool shortcuts `downsample.{1,2}` (after a
-parameter-free `downsample.0` pool).
+parameter-free `downsample.0` pool). timm's other ResNets add channel attention
+`layer{s}.{i}.se.fc1/fc2` (SE, 1x1 convs with bias) or `.se.conv` (ECA, a Conv1d
+of shape (1, 1, k)), and ResNet-RS's stem conv `maxpool.0` + BN `maxpool.1`
+(`maxpool.2` after an anti-aliasing pool); anti-aliasing pools hold no tensors.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ _PATTERNS = [
      lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_0_conv"),
     (re.compile(r"layer(\d+)\.(\d+)\.downsample\.1\.(\w+)"),
      lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_0_bn"),
+    (re.compile(r"layer(\d+)\.(\d+)\.se\.fc([12])\.(weight|bias)"),
+     lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_se_"
+               + ("reduce" if m[3] == "1" else "expand")),
+    (re.compile(r"layer(\d+)\.(\d+)\.se\.conv\.weight"),
+     lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_eca_conv"),
+    (re.compile(r"maxpool\.0\.(weight|bias)"), lambda m: "pool1_conv"),
+    (re.compile(r"maxpool\.[12]\.(\w+)"), lambda m: "pool1_bn"),
     (re.compile(r"fc\.(weight|bias)"), lambda m: CLASSIFIER),
 ]
 
@@ -96,9 +106,9 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
                 break
         else:
             raise ValueError(
-                f"{source}: unexpected key {key!r}: only the torchvision/timm ResNet, "
-                "ResNeXt, Wide ResNet and ResNet-D layouts (conv1, bn1, layer1-4, fc) are "
-                "supported, not SE blocks or other variants.")
+                f"{source}: unexpected key {key!r}: only the torchvision/timm ResNet "
+                "layouts (conv1, bn1, maxpool, layer1-4 with se, fc) are supported, not "
+                "other variants.")
     named: NamedWeights = {}
     for layer_name, tensors in parts.items():
         is_bn = layer_name.endswith("_bn")
@@ -110,8 +120,10 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
                              f"expected {list(order)}.")
         arrays = [tensors[k] for k in order if k in tensors]
         if not is_bn:
+            # Conv2d (out, in, kh, kw), Conv1d (out, in, k), Linear (out, in): Keras puts
+            # out last and in before it.
             kernel = arrays[0]
-            arrays[0] = kernel.transpose(2, 3, 1, 0) if kernel.ndim == 4 else kernel.T
+            arrays[0] = kernel.transpose({4: (2, 3, 1, 0), 3: (2, 1, 0)}.get(kernel.ndim, (1, 0)))
         named[layer_name] = [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
     return named
 
