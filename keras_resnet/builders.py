@@ -144,6 +144,320 @@ def WideResNet101_2(input_shape=None, num_classes=None, **options) -> keras.Mode
     return build("wide_resnet101_2", input_shape, num_classes, **options)
 
 
+# --- timm's ResNet family: stems, ResNeXt, SE, ECA, anti-aliasing, SENet, ResNet-RS ------
+
+@builder("resnet10t")
+def ResNet10T(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-10-T (timm's resnet10t: tiered deep stem, average-pool shortcuts)."""
+    return build("resnet10t", input_shape, num_classes, **options)
+
+
+@builder("resnet14t")
+def ResNet14T(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-14-T (timm's resnet14t)."""
+    return build("resnet14t", input_shape, num_classes, **options)
+
+
+@builder("resnet18d")
+def ResNet18D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-18-D (timm's resnet18d)."""
+    return build("resnet18d", input_shape, num_classes, **options)
+
+
+@builder("resnet26")
+def ResNet26(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-26 (timm's resnet26: bottleneck blocks, two per stage)."""
+    return build("resnet26", input_shape, num_classes, **options)
+
+
+@builder("resnet26d")
+def ResNet26D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-26-D (timm's resnet26d)."""
+    return build("resnet26d", input_shape, num_classes, **options)
+
+
+@builder("resnet26t")
+def ResNet26T(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-26-T (timm's resnet26t)."""
+    return build("resnet26t", input_shape, num_classes, **options)
+
+
+@builder("resnet34d")
+def ResNet34D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-34-D (timm's resnet34d)."""
+    return build("resnet34d", input_shape, num_classes, **options)
+
+
+@builder("resnet50c")
+def ResNet50C(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50-C (Gluon's v1c; timm's resnet50c)."""
+    return build("resnet50c", input_shape, num_classes, **options)
+
+
+@builder("resnet50s")
+def ResNet50S(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50-S (Gluon's v1s, 64-64-128 stem; timm's resnet50s)."""
+    return build("resnet50s", input_shape, num_classes, **options)
+
+
+@builder("resnet101c")
+def ResNet101C(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-101-C (Gluon's v1c; timm's resnet101c)."""
+    return build("resnet101c", input_shape, num_classes, **options)
+
+
+@builder("resnet101s")
+def ResNet101S(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-101-S (Gluon's v1s; timm's resnet101s)."""
+    return build("resnet101s", input_shape, num_classes, **options)
+
+
+@builder("resnet152c")
+def ResNet152C(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-152-C (Gluon's v1c; timm's resnet152c)."""
+    return build("resnet152c", input_shape, num_classes, **options)
+
+
+@builder("resnet152d")
+def ResNet152D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-152-D (timm's resnet152d)."""
+    return build("resnet152d", input_shape, num_classes, **options)
+
+
+@builder("resnet152s")
+def ResNet152S(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-152-S (Gluon's v1s; timm's resnet152s)."""
+    return build("resnet152s", input_shape, num_classes, **options)
+
+
+@builder("resnet200d")
+def ResNet200D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-200-D (timm's resnet200d)."""
+    return build("resnet200d", input_shape, num_classes, **options)
+
+
+@builder("resnext50d_32x4d")
+def ResNeXt50D_32x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNeXt-50-D 32x4d (timm's resnext50d_32x4d)."""
+    return build("resnext50d_32x4d", input_shape, num_classes, **options)
+
+
+@builder("resnext101_32x4d")
+def ResNeXt101_32x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNeXt-101 32x4d (Xie et al. 2017; timm's resnext101_32x4d)."""
+    return build("resnext101_32x4d", input_shape, num_classes, **options)
+
+
+@builder("resnext101_32x16d")
+def ResNeXt101_32x16d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNeXt-101 32x16d (Mahajan et al. 2018's WSL net; timm's resnext101_32x16d)."""
+    return build("resnext101_32x16d", input_shape, num_classes, **options)
+
+
+@builder("resnext101_32x32d")
+def ResNeXt101_32x32d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNeXt-101 32x32d (Mahajan et al. 2018's WSL net; timm's resnext101_32x32d)."""
+    return build("resnext101_32x32d", input_shape, num_classes, **options)
+
+
+@builder("resnext101_64x4d")
+def ResNeXt101_64x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNeXt-101 64x4d (Xie et al. 2017; timm's resnext101_64x4d)."""
+    return build("resnext101_64x4d", input_shape, num_classes, **options)
+
+
+@builder("ecaresnet26t")
+def ECAResNet26T(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-26-T (timm's ecaresnet26t)."""
+    return build("ecaresnet26t", input_shape, num_classes, **options)
+
+
+@builder("ecaresnet50d")
+def ECAResNet50D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-50-D (Wang et al. 2020's ECA; timm's ecaresnet50d)."""
+    return build("ecaresnet50d", input_shape, num_classes, **options)
+
+
+@builder("ecaresnet50d_pruned")
+def ECAResNet50D_Pruned(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-50-D pruned (Knapsack pruning, Aflalo et al. 2020; timm's ecaresnet50d_pruned)."""
+    return build("ecaresnet50d_pruned", input_shape, num_classes, **options)
+
+
+@builder("ecaresnet50t")
+def ECAResNet50T(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-50-T (timm's ecaresnet50t)."""
+    return build("ecaresnet50t", input_shape, num_classes, **options)
+
+
+@builder("ecaresnetlight")
+def ECAResNetLight(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-Light (timm's ecaresnetlight: blocks (1, 1, 11, 3))."""
+    return build("ecaresnetlight", input_shape, num_classes, **options)
+
+
+@builder("ecaresnet101d")
+def ECAResNet101D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-101-D (timm's ecaresnet101d)."""
+    return build("ecaresnet101d", input_shape, num_classes, **options)
+
+
+@builder("ecaresnet101d_pruned")
+def ECAResNet101D_Pruned(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-101-D pruned (Knapsack pruning; timm's ecaresnet101d_pruned)."""
+    return build("ecaresnet101d_pruned", input_shape, num_classes, **options)
+
+
+@builder("ecaresnet269d")
+def ECAResNet269D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ECA-ResNet-269-D (timm's ecaresnet269d)."""
+    return build("ecaresnet269d", input_shape, num_classes, **options)
+
+
+@builder("seresnet50")
+def SEResNet50(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNet-50 (Hu et al. 2018; timm's seresnet50)."""
+    return build("seresnet50", input_shape, num_classes, **options)
+
+
+@builder("seresnet152d")
+def SEResNet152D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNet-152-D (timm's seresnet152d)."""
+    return build("seresnet152d", input_shape, num_classes, **options)
+
+
+@builder("seresnext26d_32x4d")
+def SEResNeXt26D_32x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-26-D 32x4d (timm's seresnext26d_32x4d)."""
+    return build("seresnext26d_32x4d", input_shape, num_classes, **options)
+
+
+@builder("seresnext26t_32x4d")
+def SEResNeXt26T_32x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-26-T 32x4d (timm's seresnext26t_32x4d)."""
+    return build("seresnext26t_32x4d", input_shape, num_classes, **options)
+
+
+@builder("seresnext50_32x4d")
+def SEResNeXt50_32x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-50 32x4d (Hu et al. 2018; timm's seresnext50_32x4d)."""
+    return build("seresnext50_32x4d", input_shape, num_classes, **options)
+
+
+@builder("seresnext101_32x4d")
+def SEResNeXt101_32x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-101 32x4d (timm's seresnext101_32x4d)."""
+    return build("seresnext101_32x4d", input_shape, num_classes, **options)
+
+
+@builder("seresnext101_32x8d")
+def SEResNeXt101_32x8d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-101 32x8d (timm's seresnext101_32x8d)."""
+    return build("seresnext101_32x8d", input_shape, num_classes, **options)
+
+
+@builder("seresnext101d_32x8d")
+def SEResNeXt101D_32x8d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-101-D 32x8d (timm's seresnext101d_32x8d)."""
+    return build("seresnext101d_32x8d", input_shape, num_classes, **options)
+
+
+@builder("seresnext101_64x4d")
+def SEResNeXt101_64x4d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-101 64x4d (timm's seresnext101_64x4d)."""
+    return build("seresnext101_64x4d", input_shape, num_classes, **options)
+
+
+@builder("seresnextaa101d_32x8d")
+def SEResNeXtAA101D_32x8d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-101-D 32x8d with average-pool anti-aliasing (timm's seresnextaa101d_32x8d)."""
+    return build("seresnextaa101d_32x8d", input_shape, num_classes, **options)
+
+
+@builder("seresnextaa201d_32x8d")
+def SEResNeXtAA201D_32x8d(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SE-ResNeXt-201-D 32x8d, average-pool anti-aliasing (timm's seresnextaa201d_32x8d)."""
+    return build("seresnextaa201d_32x8d", input_shape, num_classes, **options)
+
+
+@builder("senet154")
+def SENet154(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """SENet-154 (Hu et al. 2018; timm's senet154: 64x4d, halved first convs, 3x3 projections)."""
+    return build("senet154", input_shape, num_classes, **options)
+
+
+@builder("resnetaa50")
+def ResNetAA50(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50 with average-pool anti-aliasing (timm's resnetaa50)."""
+    return build("resnetaa50", input_shape, num_classes, **options)
+
+
+@builder("resnetaa50d")
+def ResNetAA50D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50-D with average-pool anti-aliasing (timm's resnetaa50d)."""
+    return build("resnetaa50d", input_shape, num_classes, **options)
+
+
+@builder("resnetaa101d")
+def ResNetAA101D(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-101-D with average-pool anti-aliasing (timm's resnetaa101d)."""
+    return build("resnetaa101d", input_shape, num_classes, **options)
+
+
+@builder("resnetblur50")
+def ResNetBlur50(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-50 with blur-pool anti-aliasing (Zhang 2019; timm's resnetblur50)."""
+    return build("resnetblur50", input_shape, num_classes, **options)
+
+
+@builder("resnetrs50")
+def ResNetRS50(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-RS-50 (Bello et al. 2021; timm's resnetrs50)."""
+    return build("resnetrs50", input_shape, num_classes, **options)
+
+
+@builder("resnetrs101")
+def ResNetRS101(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-RS-101 (Bello et al. 2021; timm's resnetrs101)."""
+    return build("resnetrs101", input_shape, num_classes, **options)
+
+
+@builder("resnetrs152")
+def ResNetRS152(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-RS-152 (Bello et al. 2021; timm's resnetrs152)."""
+    return build("resnetrs152", input_shape, num_classes, **options)
+
+
+@builder("resnetrs200")
+def ResNetRS200(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-RS-200 (Bello et al. 2021; timm's resnetrs200)."""
+    return build("resnetrs200", input_shape, num_classes, **options)
+
+
+@builder("resnetrs270")
+def ResNetRS270(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-RS-270 (Bello et al. 2021; timm's resnetrs270)."""
+    return build("resnetrs270", input_shape, num_classes, **options)
+
+
+@builder("resnetrs350")
+def ResNetRS350(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-RS-350 (Bello et al. 2021; timm's resnetrs350)."""
+    return build("resnetrs350", input_shape, num_classes, **options)
+
+
+@builder("resnetrs420")
+def ResNetRS420(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """ResNet-RS-420 (Bello et al. 2021; timm's resnetrs420)."""
+    return build("resnetrs420", input_shape, num_classes, **options)
+
+
+@builder("test_resnet")
+def TestResNet(input_shape=None, num_classes=None, **options) -> keras.Model:
+    """timm's test_resnet: a tiny mixed net (basic, basic, bottleneck, basic blocks) for tests."""
+    return build("test_resnet", input_shape, num_classes, **options)
+
+
 # --- pre-activation (He et al. 2016), keras.applications' ResNetV2 ------------------
 
 @builder("resnet50v2")

@@ -17,7 +17,8 @@ import keras
 from keras_resnet import blocks
 from keras_resnet.pretrained import InputNormalization, resolve
 from keras_resnet.registry import REGISTRY, model_for
-from keras_resnet.specs import (CONVS, NORMS, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, ArchSpec,
+from keras_resnet.specs import (CONVS, NORMS, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, STEM_POOLS,
+                                ArchSpec, check_anti_alias, check_attention_options,
                                 check_block_options, check_choice, check_zero_init_residual,
                                 get_stem, get_variant)
 
@@ -67,6 +68,20 @@ def _resolve_input_shape(spec: ArchSpec, input_shape, input_tensor, include_top)
             f"for {spec.name}. Received: input_shape={input_shape!r}"
         )
     return input_shape
+
+
+def _check_anti_alias_sizes(spec: ArchSpec, input_shape, output_stride: int) -> None:
+    """timm's "avg" anti-aliasing pools floor odd sizes where the shortcut's strided conv
+    rounds up: each downsampled map must be even, so the input a multiple of the total
+    stride (as in timm, where other sizes fail at the addition)."""
+    if spec.anti_alias != "avg":
+        return
+    stride = min(spec.stem.stride * 2 ** (len(spec.blocks_per_stage) - 1), output_stride)
+    spatial = input_shape[1:] if _channels_first() else input_shape[:2]
+    if any(d is not None and d % stride for d in spatial):
+        raise ValueError(f"`input_shape` must have a height and width that are a multiple of "
+                         f"{stride} with anti_alias='avg' ({spec.name}). "
+                         f"Received: input_shape={input_shape!r}")
 
 
 def _check_arguments(spec, *, num_classes, include_top, pooling, classifier_activation,
@@ -175,9 +190,15 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                      classifier_activation=classifier_activation, variant=variant,
                      shortcut=shortcut, output_stride=output_stride,
                      zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
+    check_anti_alias(spec.anti_alias, get_variant(variant))
+    if spec.anti_alias == "blur" and output_stride != 32:
+        raise ValueError("`output_stride` must be 32 with anti_alias='blur' (timm blurs without "
+                         f"striding where a stride becomes dilation). Received: "
+                         f"output_stride={output_stride!r}")
     normalization = _input_normalization(include_preprocessing, preprocessing, checkpoint,
                                          model=registry_name, variant=variant)
     input_shape = _resolve_input_shape(spec, input_shape, input_tensor, include_top)
+    _check_anti_alias_sizes(spec, input_shape, output_stride)
 
     inputs, x = _model_input(input_shape, input_tensor)
     if normalization is not None:
@@ -216,7 +237,8 @@ def _model_input(input_shape, input_tensor):
 def _body(x, spec: ArchSpec, v, *, shortcut, output_stride, drop_path_rate,
           zero_init_residual):
     """The stem and the stages: (output, stage outputs, pyramid feature maps)."""
-    stem_output = x = blocks.stem(x, spec.widths[0], kind=spec.stem.name, variant=v)
+    stem_output = x = blocks.stem(x, spec.stem_width, kind=spec.stem.name, variant=v,
+                                  pool=spec.stem_pool, anti_alias=spec.anti_alias)
     stage_outputs, pyramid_outputs = {"conv1": stem_output}, {}
     strides = spec.stage_strides
     if v.stride_at_stage_end:  # each stage downsamples for the next one
@@ -225,14 +247,18 @@ def _body(x, spec: ArchSpec, v, *, shortcut, output_stride, drop_path_rate,
     total = sum(spec.blocks_per_stage)
     rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
     reached, dilation = spec.stem.stride, 1
-    for stage, width, depth, stride in zip(spec.stage_names, spec.widths,
-                                           spec.blocks_per_stage, strides):
+    for stage, width, depth, stride, block_type, block_widths in zip(
+            spec.stage_names, spec.widths, spec.blocks_per_stage, strides, spec.block_types,
+            spec.stage_block_widths):
         dilate = reached * stride > output_stride
         x, feature_map = blocks.stack(
-            x, width, depth, stride, block_type=spec.block_type, variant=v, shortcut=shortcut,
+            x, width, depth, stride, block_type=block_type, variant=v, shortcut=shortcut,
             dilation=dilation, dilate=dilate, drop_path_rate=rates[:depth], groups=spec.groups,
             width_per_group=spec.width_per_group, avg_down=spec.avg_down,
-            zero_init_residual=zero_init_residual, name=stage, return_feature_map=True)
+            zero_init_residual=zero_init_residual, attention=spec.attention,
+            se_ratio=spec.se_ratio, anti_alias=spec.anti_alias, reduce_first=spec.reduce_first,
+            down_kernel_size=spec.down_kernel_size, block_widths=block_widths, name=stage,
+            return_feature_map=True)
         stage_outputs[stage], pyramid_outputs[stage] = x, feature_map
         rates = rates[depth:]
         if dilate:
@@ -291,13 +317,18 @@ def check_options(options: dict, builder: str) -> None:
 def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int = 1000, *,
            block_type: str = "basic", widths: Optional[Sequence[int]] = None,
            stem: str = "imagenet", groups: int = 1, width_per_group: int = 64,
-           avg_down: bool = False, norm: str = "batch", conv: str = "plain",
+           avg_down: bool = False, stem_width: Optional[int] = None, stem_pool: str = "max",
+           attention: Optional[str] = None, se_ratio: float = 1 / 16,
+           anti_alias: Optional[str] = None, reduce_first: int = 1, down_kernel_size: int = 1,
+           norm: str = "batch", conv: str = "plain",
            **options) -> keras.Model:
     """Build a ResNet from a custom list of blocks per stage.
 
-    Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26.
+    Example: `ResNet((2, 2, 2, 2), block_type="bottleneck")` is a ResNet26;
+    `ResNet((3, 4, 6, 3), block_type="bottleneck", stem="deep", avg_down=True,
+    attention="se", variant="v1.5")` an SE-ResNet-50-D.
 
-    It takes the options every builder takes (the arguments after `avg_down`);
+    It takes the options every builder takes (the arguments after `conv`);
     here `variant` defaults to "v1", `shortcut` to "B" and `name` to "resnet",
     and `weights` cannot name a pretrained tag (a custom architecture has none).
 
@@ -310,13 +341,29 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
         block_type: "basic" or "bottleneck".
         widths: Filters of each stage; default doubles each stage from the
             stem's base width (64 for "imagenet" and "deep", 16 for "cifar").
-        stem: "imagenet" (7x7/2 conv + max-pool), "deep" (ResNet-D's three
-            3x3 convs + max-pool), "cifar" (one 3x3 conv) or "fixed" (BiT's
-            7x7/2 conv + max-pool over a zero-padded map).
+        stem: "imagenet" (7x7/2 conv + max-pool), "deep" (ResNet-C/D/S: three
+            3x3 convs of widths w/2, w/2, w + max-pool), "tiered" (timm's "t":
+            3w/8, w/2, w), "cifar" (one 3x3 conv) or "fixed" (BiT's 7x7/2 conv +
+            max-pool over a zero-padded map); w is `stem_width`.
         groups: Groups of each bottleneck's 3x3 conv (ResNeXt cardinality).
         width_per_group: Bottleneck inner width per group at width 64 (64 is
             plain, 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
         avg_down: ResNet-D shortcut (average-pool, then stride-1 projection).
+        stem_width: Output width of the stem (default the first stage's
+            width): 64 gives timm's "c"/"d" deep stem 32-32-64 and "t" 24-32-64,
+            128 the "s" stem 64-64-128.
+        stem_pool: "max" (3x3/2 max-pool) or "conv" (ResNet-RS: 3x3/2 conv,
+            BN, ReLU).
+        attention: Channel attention at the end of each residual branch: None,
+            "se" (squeeze-and-excitation, timm's SEModule) or "eca" (ECA-Net).
+        se_ratio: Squeeze ratio of "se": 1/16 (SE-ResNet), 1/4 (ResNet-RS);
+            the squeeze width is rounded to a multiple of 8, as timm does.
+        anti_alias: Anti-aliased downsampling (timm's `aa_layer`): None, "avg"
+            (2x2 average pool after a stride-1 3x3 conv, and in place of the
+            stem's max-pool) or "blur" (a fixed 3x3 binomial blur, stride 2,
+            after the stride-1 conv and a stride-1 stem max-pool). "v1.5" only.
+        reduce_first: Divide each block's first conv width by this (SENet: 2).
+        down_kernel_size: Kernel of strided projection shortcuts (SENet: 3).
         norm: Normalisation layers: "batch" (BatchNormalization), "group"
             (GroupNormalization, 32 groups, as timm's GroupNorm; channels
             must be multiples of 32) or "evonorm" (timm's EvoNorm2dS0, its
@@ -329,8 +376,13 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
     """
     check_options(options, "ResNet")
     check_block_options(block_type, groups, width_per_group)
+    check_attention_options(attention, se_ratio, anti_alias, reduce_first, down_kernel_size)
+    check_choice("stem_pool", stem_pool, STEM_POOLS)
     check_choice("norm", norm, NORMS)
     check_choice("conv", conv, CONVS)
+    if stem_width is not None and not (_is_int(stem_width) and stem_width >= 8):
+        raise ValueError("`stem_width` must be an integer of at least 8. "
+                         f"Received: stem_width={stem_width!r}")
     stem_record = get_stem(stem)
     if (not isinstance(blocks_per_stage, (tuple, list)) or not blocks_per_stage
             or not all(_is_int(b) and b > 0 for b in blocks_per_stage)):
@@ -347,7 +399,9 @@ def ResNet(blocks_per_stage: Sequence[int], input_shape=None, num_classes: int =
     variant = options.get("variant")
     spec = ArchSpec(name, block_type, tuple(blocks_per_stage), widths, stem_record,
                     groups=groups, width_per_group=width_per_group, avg_down=avg_down,
-                    norm=norm, conv=conv,
+                    stem_width=stem_width, stem_pool=stem_pool, attention=attention,
+                    se_ratio=se_ratio, anti_alias=anti_alias, reduce_first=reduce_first,
+                    down_kernel_size=down_kernel_size, norm=norm, conv=conv,
                     default_variant=get_variant(variant).name if variant else "v1",
                     default_shortcut=shortcut)
     return build_resnet(spec, input_shape, num_classes, name=name, shortcut=shortcut,

@@ -87,6 +87,10 @@ def _edges(model: keras.Model) -> List[Tuple[keras.layers.Layer, keras.layers.La
     return edges
 
 
+_STRIDED = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.MaxPooling2D,
+            keras.layers.AveragePooling2D)
+
+
 def _block_label(name: str, members: Dict[str, keras.layers.Layer]) -> str:
     def get(suffix):
         return members.get(f"{name}_{suffix}")
@@ -94,11 +98,16 @@ def _block_label(name: str, members: Dict[str, keras.layers.Layer]) -> str:
     branch = [get(f"{i}_conv") for i in (1, 2, 3) if get(f"{i}_conv") is not None]
     kind = "bottleneck" if len(branch) == 3 else "basic" if len(branch) == 2 else "block"
     strides = [layer.strides[0] for layer in members.values()
-               if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D))]
+               if isinstance(layer, _STRIDED)]
     stride = max(strides, default=1)
     title = f"{kind}, stride {stride}"
     if get("preact_bn") is not None:
         title += ", pre-activation"
+    for suffix, what in (("se", "SE"), ("eca", "ECA"), ("2_aa", "avg anti-aliased"),
+                         ("1_aa", "avg anti-aliased"), ("2_blur", "blur anti-aliased"),
+                         ("1_blur", "blur anti-aliased")):
+        if get(suffix) is not None:
+            title += f", {what}"
     if get("0_conv") is not None:
         shortcut = f"projection {_conv_text(get('0_conv'))}"
     else:
@@ -117,9 +126,12 @@ def _stem_or_head_label(title: str, members: Dict[str, keras.layers.Layer]) -> s
     for layer in members.values():
         if isinstance(layer, keras.layers.Conv2D):
             parts.append(_conv_text(layer))
-        elif isinstance(layer, keras.layers.MaxPooling2D):
+        elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
             k, s = layer.pool_size[0], layer.strides[0]
-            parts.append(f"{k}x{k}/{s} max-pool")
+            kind = "max" if isinstance(layer, keras.layers.MaxPooling2D) else "avg"
+            parts.append(f"{k}x{k}{'/%d' % s if s > 1 else ''} {kind}-pool")
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            parts.append(f"3x3/{layer.strides[0]} blur")
         elif isinstance(layer, keras.layers.GlobalAveragePooling2D):
             parts.append("global avg-pool")
         elif isinstance(layer, keras.layers.GlobalMaxPooling2D):

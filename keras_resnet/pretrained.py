@@ -132,9 +132,6 @@ _KERAS_APPLICATIONS = [
 # order per model. The fb_* tags were pretrained on extra data (YFCC100M, IG-1B) and are licensed
 # for non-commercial use only (cc-by-nc-4.0).
 _TIMM_ROWS = [(model, row) for model, rows in pretrained_timm.TAGS.items() for row in rows]
-# --- TEMPORARY (issue 22): keep only the rows whose model is registered, until the
-# --- timmresnet/timmv2 architectures are merged. The lead deletes this line after the merge.
-_TIMM_ROWS = [(model, row) for model, row in _TIMM_ROWS if model in REGISTRY]
 
 PRETRAINED: List[Pretrained] = _KERAS_APPLICATIONS + [_timm(model, *row)
                                                       for model, row in _TIMM_ROWS]

@@ -155,6 +155,352 @@ register(name="wide_resnet101_2", builder_name="WideResNet101_2",
          params=127_024_552, trainable_params=126_886_696, macs=22_753_050_624,
          reference=dict(torchvision_params=126_886_696))
 
+# --- timm's ResNet family (timm's resnet.py): deep and tiered stems, ResNeXt, ---------
+# channel attention (SE, ECA), anti-aliasing, SENet-154, ResNet-RS, pruned nets
+
+# timm's ecaresnet{50,101}d_pruned (timm/models/_pruned/*.txt): the widths of each
+# block's three convs, blocks separated by spaces.
+_ECARESNET50D_PRUNED = (
+    "47,18,19 52,22,19 64,35,19 85,37,171 107,80,171 120,85,171 125,87,171 198,126,818 "
+    "255,232,818 256,233,818 253,235,818 256,225,818 256,239,818 492,237,2022 512,500,2022 "
+    "512,490,2022")
+_ECARESNET101D_PRUNED = (
+    "45,25,26 53,20,26 60,27,26 81,24,142 93,49,142 102,54,142 122,78,142 101,25,278 "
+    "239,160,278 234,156,278 250,176,278 253,191,278 251,175,278 230,128,278 244,154,278 "
+    "244,159,278 238,97,278 244,149,278 253,181,278 245,119,278 255,216,278 256,201,278 "
+    "253,149,278 254,141,278 256,190,278 256,217,278 255,156,278 256,155,278 256,232,278 "
+    "256,214,278 499,289,2042 512,512,2042 512,502,2042")
+
+
+def _widths(text: str) -> tuple:
+    return tuple(tuple(int(w) for w in block.split(",")) for block in text.split())
+
+
+register(name="resnet10t", builder_name="ResNet10T",
+         description="tiered stem, ResNet-D shortcuts",
+         spec=ArchSpec("resnet10t", "basic", (1, 1, 1, 1), stem=STEMS["tiered"], avg_down=True,
+                       input_size=176, default_variant="v1.5"),
+         params=5_441_360, trainable_params=5_435_488, macs=698_688_000,
+         reference=dict(timm_params=5_435_488))
+register(name="resnet14t", builder_name="ResNet14T",
+         description="tiered stem, ResNet-D shortcuts",
+         spec=ArchSpec("resnet14t", "bottleneck", (1, 1, 1, 1), stem=STEMS["tiered"],
+                       avg_down=True, input_size=176, default_variant="v1.5"),
+         params=10_101_072, trainable_params=10_081_632, macs=1_067_618_816,
+         reference=dict(timm_params=10_081_632))
+register(name="resnet18d", builder_name="ResNet18D",
+         description="ResNet-D, Bag of Tricks",
+         spec=ArchSpec("resnet18d", "basic", (2, 2, 2, 2), stem=STEMS["deep"], avg_down=True,
+                       default_variant="v1.5"),
+         params=11_718_472, trainable_params=11_708_744, macs=2_053_713_920,
+         reference=dict(timm_params=11_708_744))
+register(name="resnet26", builder_name="ResNet26",
+         spec=ArchSpec("resnet26", "bottleneck", (2, 2, 2, 2), default_variant="v1.5"),
+         params=16_026_024, trainable_params=15_995_176, macs=2_342_256_640,
+         reference=dict(timm_params=15_995_176))
+register(name="resnet26d", builder_name="ResNet26D",
+         description="ResNet-D, Bag of Tricks",
+         spec=ArchSpec("resnet26d", "bottleneck", (2, 2, 2, 2), stem=STEMS["deep"], avg_down=True,
+                       default_variant="v1.5"),
+         params=16_045_384, trainable_params=16_014_408, macs=2_581_897_216,
+         reference=dict(timm_params=16_014_408))
+register(name="resnet26t", builder_name="ResNet26T",
+         description="tiered stem, ResNet-D shortcuts",
+         spec=ArchSpec("resnet26t", "bottleneck", (2, 2, 2, 2), stem=STEMS["tiered"],
+                       avg_down=True, input_size=256, default_variant="v1.5"),
+         params=16_042_832, trainable_params=16_011_872, macs=3_330_359_296,
+         reference=dict(timm_params=16_011_872))
+register(name="resnet34d", builder_name="ResNet34D",
+         description="ResNet-D, Bag of Tricks",
+         spec=ArchSpec("resnet34d", "basic", (3, 4, 6, 3), stem=STEMS["deep"], avg_down=True,
+                       default_variant="v1.5"),
+         params=21_834_056, trainable_params=21_816_904, macs=3_903_401_984,
+         reference=dict(timm_params=21_816_904))
+register(name="resnet50c", builder_name="ResNet50C",
+         description="ResNet-C deep stem",
+         spec=ArchSpec("resnet50c", "bottleneck", (3, 4, 6, 3), stem=STEMS["deep"],
+                       default_variant="v1.5"),
+         params=25_629_512, trainable_params=25_576_264, macs=4_328_824_832,
+         reference=dict(timm_params=25_576_264))
+register(name="resnet50s", builder_name="ResNet50S",
+         description="ResNet-S deep stem",
+         spec=ArchSpec("resnet50s", "bottleneck", (3, 4, 6, 3), stem=STEMS["deep"], stem_width=128,
+                       default_variant="v1.5"),
+         params=25_734_312, trainable_params=25_680_808, macs=5_444_337_664,
+         reference=dict(timm_params=25_680_808))
+register(name="resnet101c", builder_name="ResNet101C",
+         description="ResNet-C deep stem",
+         spec=ArchSpec("resnet101c", "bottleneck", (3, 4, 23, 3), stem=STEMS["deep"],
+                       default_variant="v1.5"),
+         params=44_673_864, trainable_params=44_568_392, macs=8_041_046_016,
+         reference=dict(timm_params=44_568_392))
+register(name="resnet101s", builder_name="ResNet101S",
+         description="ResNet-S deep stem",
+         spec=ArchSpec("resnet101s", "bottleneck", (3, 4, 23, 3), stem=STEMS["deep"],
+                       stem_width=128, default_variant="v1.5"),
+         params=44_778_664, trainable_params=44_672_936, macs=9_156_558_848,
+         reference=dict(timm_params=44_672_936))
+register(name="resnet152c", builder_name="ResNet152C",
+         description="ResNet-C deep stem",
+         spec=ArchSpec("resnet152c", "bottleneck", (3, 8, 36, 3), stem=STEMS["deep"],
+                       default_variant="v1.5"),
+         params=60_363_592, trainable_params=60_212_040, macs=11_753_267_200,
+         reference=dict(timm_params=60_212_040))
+register(name="resnet152d", builder_name="ResNet152D",
+         description="ResNet-D, Bag of Tricks",
+         spec=ArchSpec("resnet152d", "bottleneck", (3, 8, 36, 3), stem=STEMS["deep"],
+                       avg_down=True, input_size=256, default_variant="v1.5"),
+         params=60_363_592, trainable_params=60_212_040, macs=15_350_579_200,
+         reference=dict(timm_params=60_212_040))
+register(name="resnet152s", builder_name="ResNet152S",
+         description="ResNet-S deep stem",
+         spec=ArchSpec("resnet152s", "bottleneck", (3, 8, 36, 3), stem=STEMS["deep"],
+                       stem_width=128, default_variant="v1.5"),
+         params=60_468_392, trainable_params=60_316_584, macs=12_868_780_032,
+         reference=dict(timm_params=60_316_584))
+register(name="resnet200d", builder_name="ResNet200D",
+         description="ResNet-D, Bag of Tricks",
+         spec=ArchSpec("resnet200d", "bottleneck", (3, 24, 36, 3), stem=STEMS["deep"],
+                       avg_down=True, input_size=256, default_variant="v1.5"),
+         params=64_869_192, trainable_params=64_693_064, macs=19_913_981_952,
+         reference=dict(timm_params=64_693_064))
+register(name="resnext50d_32x4d", builder_name="ResNeXt50D_32x4d",
+         description="ResNeXt-D",
+         spec=ArchSpec("resnext50d_32x4d", "bottleneck", (3, 4, 6, 3), groups=32,
+                       width_per_group=4, stem=STEMS["deep"], avg_down=True,
+                       default_variant="v1.5"),
+         params=25_116_488, trainable_params=25_048_136, macs=4_470_120_448,
+         reference=dict(timm_params=25_048_136))
+register(name="resnext101_32x4d", builder_name="ResNeXt101_32x4d",
+         spec=ArchSpec("resnext101_32x4d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=4, default_variant="v1.5"),
+         params=44_315_560, trainable_params=44_177_704, macs=7_969_996_800,
+         reference=dict(timm_params=44_177_704))
+register(name="resnext101_32x16d", builder_name="ResNeXt101_32x16d",
+         spec=ArchSpec("resnext101_32x16d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=16, default_variant="v1.5"),
+         params=194_359_720, trainable_params=194_026_792, macs=36_163_289_088,
+         reference=dict(timm_params=194_026_792))
+register(name="resnext101_32x32d", builder_name="ResNeXt101_32x32d",
+         spec=ArchSpec("resnext101_32x32d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=32, default_variant="v1.5"),
+         params=469_123_496, trainable_params=468_530_472, macs=87_106_781_184,
+         reference=dict(timm_params=468_530_472))
+register(name="resnext101_64x4d", builder_name="ResNeXt101_64x4d",
+         spec=ArchSpec("resnext101_64x4d", "bottleneck", (3, 4, 23, 3), groups=64,
+                       width_per_group=4, default_variant="v1.5"),
+         params=83_658_152, trainable_params=83_455_272, macs=15_460_270_080,
+         reference=dict(timm_params=83_455_272))
+register(name="ecaresnet26t", builder_name="ECAResNet26T",
+         description="ECA, tiered stem",
+         spec=ArchSpec("ecaresnet26t", "bottleneck", (2, 2, 2, 2), stem=STEMS["tiered"],
+                       avg_down=True, attention="eca", input_size=256, default_variant="v1.5"),
+         params=16_042_876, trainable_params=16_011_916, macs=3_330_359_296,
+         reference=dict(timm_params=16_011_916))
+register(name="ecaresnet50d", builder_name="ECAResNet50D",
+         description="ECA, ResNet-D",
+         spec=ArchSpec("ecaresnet50d", "bottleneck", (3, 4, 6, 3), stem=STEMS["deep"],
+                       avg_down=True, attention="eca", default_variant="v1.5"),
+         params=25_629_598, trainable_params=25_576_350, macs=4_328_824_832,
+         reference=dict(timm_params=25_576_350))
+register(name="ecaresnet50d_pruned", builder_name="ECAResNet50D_Pruned",
+         description="ECA, ResNet-D, pruned",
+         spec=ArchSpec("ecaresnet50d_pruned", "bottleneck", (3, 4, 6, 3), stem=STEMS["deep"],
+                       avg_down=True, attention="eca", block_widths=_widths(_ECARESNET50D_PRUNED),
+                       default_variant="v1.5"),
+         params=19_982_401, trainable_params=19_939_713, macs=2_519_803_406,
+         reference=dict(timm_params=19_939_713))
+register(name="ecaresnet50t", builder_name="ECAResNet50T",
+         description="ECA, tiered stem",
+         spec=ArchSpec("ecaresnet50t", "bottleneck", (3, 4, 6, 3), stem=STEMS["tiered"],
+                       avg_down=True, attention="eca", default_variant="v1.5"),
+         params=25_627_046, trainable_params=25_573_814, macs=4_297_213_952,
+         reference=dict(timm_params=25_573_814))
+register(name="ecaresnetlight", builder_name="ECAResNetLight",
+         description="ECA, 7x7 stem, ResNet-D shortcuts",
+         spec=ArchSpec("ecaresnetlight", "bottleneck", (1, 1, 11, 3), avg_down=True,
+                       attention="eca", default_variant="v1.5"),
+         params=30_224_382, trainable_params=30_162_046, macs=4_089_184_256,
+         reference=dict(timm_params=30_162_046))
+register(name="ecaresnet101d", builder_name="ECAResNet101D",
+         description="ECA, ResNet-D",
+         spec=ArchSpec("ecaresnet101d", "bottleneck", (3, 4, 23, 3), stem=STEMS["deep"],
+                       avg_down=True, attention="eca", default_variant="v1.5"),
+         params=44_674_035, trainable_params=44_568_563, macs=8_041_046_016,
+         reference=dict(timm_params=44_568_563))
+register(name="ecaresnet101d_pruned", builder_name="ECAResNet101D_Pruned",
+         description="ECA, ResNet-D, pruned",
+         spec=ArchSpec("ecaresnet101d_pruned", "bottleneck", (3, 4, 23, 3), stem=STEMS["deep"],
+                       avg_down=True, attention="eca", block_widths=_widths(_ECARESNET101D_PRUNED),
+                       default_variant="v1.5"),
+         params=24_933_562, trainable_params=24_876_040, macs=3_460_944_405,
+         reference=dict(timm_params=24_876_040))
+register(name="ecaresnet269d", builder_name="ECAResNet269D",
+         description="ECA, ResNet-D",
+         spec=ArchSpec("ecaresnet269d", "bottleneck", (3, 30, 48, 8), stem=STEMS["deep"],
+                       avg_down=True, attention="eca", input_size=320, default_variant="v1.5"),
+         params=102_346_005, trainable_params=102_093_077, macs=41_364_275_200,
+         reference=dict(timm_params=102_093_077))
+register(name="seresnet50", builder_name="SEResNet50",
+         description="squeeze-and-excitation",
+         spec=ArchSpec("seresnet50", "bottleneck", (3, 4, 6, 3), attention="se",
+                       default_variant="v1.5"),
+         params=28_141_144, trainable_params=28_088_024, macs=4_091_699_200,
+         reference=dict(timm_params=28_088_024))
+register(name="seresnet152d", builder_name="SEResNet152D",
+         description="squeeze-and-excitation, ResNet-D",
+         spec=ArchSpec("seresnet152d", "bottleneck", (3, 8, 36, 3), stem=STEMS["deep"],
+                       avg_down=True, attention="se", input_size=256, default_variant="v1.5"),
+         params=66_992_632, trainable_params=66_841_080, macs=15_357_157_376,
+         reference=dict(timm_params=66_841_080))
+register(name="seresnext26d_32x4d", builder_name="SEResNeXt26D_32x4d",
+         description="squeeze-and-excitation, ResNeXt-D",
+         spec=ArchSpec("seresnext26d_32x4d", "bottleneck", (2, 2, 2, 2), groups=32,
+                       width_per_group=4, stem=STEMS["deep"], avg_down=True, attention="se",
+                       default_variant="v1.5"),
+         params=16_848_168, trainable_params=16_809_512, macs=2_711_740_416,
+         reference=dict(timm_params=16_809_512))
+register(name="seresnext26t_32x4d", builder_name="SEResNeXt26T_32x4d",
+         description="squeeze-and-excitation, ResNeXt-T",
+         spec=ArchSpec("seresnext26t_32x4d", "bottleneck", (2, 2, 2, 2), groups=32,
+                       width_per_group=4, stem=STEMS["tiered"], avg_down=True, attention="se",
+                       default_variant="v1.5"),
+         params=16_845_616, trainable_params=16_806_976, macs=2_680_129_536,
+         reference=dict(timm_params=16_806_976))
+register(name="seresnext50_32x4d", builder_name="SEResNeXt50_32x4d",
+         description="squeeze-and-excitation, ResNeXt",
+         spec=ArchSpec("seresnext50_32x4d", "bottleneck", (3, 4, 6, 3), groups=32,
+                       width_per_group=4, attention="se", default_variant="v1.5"),
+         params=27_628_120, trainable_params=27_559_896, macs=4_232_994_816,
+         reference=dict(timm_params=27_559_896))
+register(name="seresnext101_32x4d", builder_name="SEResNeXt101_32x4d",
+         description="squeeze-and-excitation, ResNeXt",
+         spec=ArchSpec("seresnext101_32x4d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=4, attention="se", default_variant="v1.5"),
+         params=49_093_272, trainable_params=48_955_416, macs=7_974_739_968,
+         reference=dict(timm_params=48_955_416))
+register(name="seresnext101_32x8d", builder_name="SEResNeXt101_32x8d",
+         description="squeeze-and-excitation, ResNeXt",
+         spec=ArchSpec("seresnext101_32x8d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=8, attention="se", default_variant="v1.5"),
+         params=93_771_928, trainable_params=93_569_048, macs=16_418_758_656,
+         reference=dict(timm_params=93_569_048))
+register(name="seresnext101d_32x8d", builder_name="SEResNeXt101D_32x8d",
+         description="squeeze-and-excitation, ResNeXt-D",
+         spec=ArchSpec("seresnext101d_32x8d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=8, stem=STEMS["deep"], avg_down=True, attention="se",
+                       default_variant="v1.5"),
+         params=93_791_288, trainable_params=93_588_280, macs=16_658_399_232,
+         reference=dict(timm_params=93_588_280))
+register(name="seresnext101_64x4d", builder_name="SEResNeXt101_64x4d",
+         description="squeeze-and-excitation, ResNeXt",
+         spec=ArchSpec("seresnext101_64x4d", "bottleneck", (3, 4, 23, 3), groups=64,
+                       width_per_group=4, attention="se", default_variant="v1.5"),
+         params=88_435_864, trainable_params=88_232_984, macs=15_465_013_248,
+         reference=dict(timm_params=88_232_984))
+register(name="seresnextaa101d_32x8d", builder_name="SEResNeXtAA101D_32x8d",
+         description="squeeze-and-excitation, ResNeXt-D, anti-aliased",
+         spec=ArchSpec("seresnextaa101d_32x8d", "bottleneck", (3, 4, 23, 3), groups=32,
+                       width_per_group=8, stem=STEMS["deep"], avg_down=True, attention="se",
+                       anti_alias="avg", default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=93_588_280))
+register(name="seresnextaa201d_32x8d", builder_name="SEResNeXtAA201D_32x8d",
+         description="squeeze-and-excitation, ResNeXt-D, anti-aliased",
+         spec=ArchSpec("seresnextaa201d_32x8d", "bottleneck", (3, 24, 36, 4), groups=32,
+                       width_per_group=8, stem=STEMS["deep"], stem_width=128, avg_down=True,
+                       attention="se", anti_alias="avg", default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=149_394_904))
+register(name="senet154", builder_name="SENet154",
+         description="squeeze-and-excitation, SENet",
+         spec=ArchSpec("senet154", "bottleneck", (3, 8, 36, 3), groups=64, width_per_group=4,
+                       stem=STEMS["deep"], stem_width=128, attention="se", reduce_first=2,
+                       down_kernel_size=3, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=115_088_984))
+register(name="resnetaa50", builder_name="ResNetAA50",
+         description="anti-aliased (average pool)",
+         spec=ArchSpec("resnetaa50", "bottleneck", (3, 4, 6, 3), anti_alias="avg",
+                       default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=25_557_032))
+register(name="resnetaa50d", builder_name="ResNetAA50D",
+         description="anti-aliased (average pool), ResNet-D",
+         spec=ArchSpec("resnetaa50d", "bottleneck", (3, 4, 6, 3), stem=STEMS["deep"],
+                       avg_down=True, anti_alias="avg", default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=25_576_264))
+register(name="resnetaa101d", builder_name="ResNetAA101D",
+         description="anti-aliased (average pool), ResNet-D",
+         spec=ArchSpec("resnetaa101d", "bottleneck", (3, 4, 23, 3), stem=STEMS["deep"],
+                       avg_down=True, anti_alias="avg", default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=44_568_392))
+register(name="resnetblur50", builder_name="ResNetBlur50",
+         description="anti-aliased (blur pool)",
+         spec=ArchSpec("resnetblur50", "bottleneck", (3, 4, 6, 3), anti_alias="blur",
+                       default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=25_557_032))
+register(name="resnetrs50", builder_name="ResNetRS50",
+         description="ResNet-RS",
+         spec=ArchSpec("resnetrs50", "bottleneck", (3, 4, 6, 3), stem=STEMS["deep"],
+                       stem_pool="conv", avg_down=True, attention="se", se_ratio=0.25,
+                       input_size=160, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=35_691_912))
+register(name="resnetrs101", builder_name="ResNetRS101",
+         description="ResNet-RS",
+         spec=ArchSpec("resnetrs101", "bottleneck", (3, 4, 23, 3), stem=STEMS["deep"],
+                       stem_pool="conv", avg_down=True, attention="se", se_ratio=0.25,
+                       input_size=192, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=63_618_696))
+register(name="resnetrs152", builder_name="ResNetRS152",
+         description="ResNet-RS",
+         spec=ArchSpec("resnetrs152", "bottleneck", (3, 8, 36, 3), stem=STEMS["deep"],
+                       stem_pool="conv", avg_down=True, attention="se", se_ratio=0.25,
+                       input_size=256, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=86_621_576))
+register(name="resnetrs200", builder_name="ResNetRS200",
+         description="ResNet-RS",
+         spec=ArchSpec("resnetrs200", "bottleneck", (3, 24, 36, 3), stem=STEMS["deep"],
+                       stem_pool="conv", avg_down=True, attention="se", se_ratio=0.25,
+                       input_size=256, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=93_209_992))
+register(name="resnetrs270", builder_name="ResNetRS270",
+         description="ResNet-RS",
+         spec=ArchSpec("resnetrs270", "bottleneck", (4, 29, 53, 4), stem=STEMS["deep"],
+                       stem_pool="conv", avg_down=True, attention="se", se_ratio=0.25,
+                       input_size=256, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=129_861_448))
+register(name="resnetrs350", builder_name="ResNetRS350",
+         description="ResNet-RS",
+         spec=ArchSpec("resnetrs350", "bottleneck", (4, 36, 72, 4), stem=STEMS["deep"],
+                       stem_pool="conv", avg_down=True, attention="se", se_ratio=0.25,
+                       input_size=288, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=163_956_168))
+register(name="resnetrs420", builder_name="ResNetRS420",
+         description="ResNet-RS",
+         spec=ArchSpec("resnetrs420", "bottleneck", (4, 44, 87, 4), stem=STEMS["deep"],
+                       stem_pool="conv", avg_down=True, attention="se", se_ratio=0.25,
+                       input_size=320, default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=191_891_656))
+register(name="test_resnet", builder_name="TestResNet",
+         description="timm's test net",
+         spec=ArchSpec("test_resnet", "basic", (1, 1, 1, 1), stem=STEMS["deep"], avg_down=True,
+                       widths=(32, 48, 48, 96), stem_width=32,
+                       stage_block_types=("basic", "basic", "bottleneck", "basic"), input_size=160,
+                       default_variant="v1.5"),
+         params=0, trainable_params=0, macs=0,
+         reference=dict(timm_params=469_688))
+
 # --- pre-activation (He et al. 2016), keras.applications' ResNetV2 ------------
 
 register(name="resnet50v2", builder_name="ResNet50V2", spec=_resnet50, variant="v2",

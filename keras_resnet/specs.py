@@ -11,6 +11,7 @@ rows of `keras_resnet.registry`. Nothing here imports a framework.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional, Tuple
 
 BLOCK_TYPES = ("basic", "bottleneck")
@@ -26,6 +27,12 @@ NORM_GROUPS = 32
 # channel's kernel standardised to zero mean and unit variance before use).
 CONVS = ("plain", "ws")
 WS_EPSILON = 1e-8  # timm's BiT models (`_create_resnetv2_bit`: StdConv2d(eps=1e-8))
+ATTENTIONS = (None, "se", "eca")
+ANTI_ALIASES = (None, "avg", "blur")
+STEM_POOLS = ("max", "conv")
+# Layer names of the fixed anti-aliasing blur filters end with this: their values
+# are their initializer's, and weight files never set them.
+BLUR_SUFFIX = "_blur"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,9 +40,11 @@ class Stem:
     """The layers before the first stage, and what follows from them.
 
     Attributes:
-        name: "imagenet" (7x7/2 conv + 3x3/2 max-pool), "deep" (ResNet-D:
-            three 3x3 convs + max-pool), "cifar" (one 3x3/1 conv) or "fixed"
-            (BiT: 7x7/2 conv + 3x3/2 max-pool over a zero-padded map).
+        name: "imagenet" (7x7/2 conv + 3x3/2 max-pool), "deep" (ResNet-C/D/S:
+            three 3x3 convs of widths w/2, w/2, w + max-pool), "tiered" (timm's
+            "t": three 3x3 convs of widths 3w/8, w/2, w + max-pool), "cifar"
+            (one 3x3/1 conv) or "fixed" (BiT: 7x7/2 conv + 3x3/2 max-pool over a
+            zero-padded map); w is the stem's output width.
         stride: Downsampling of the stem (4 with its max-pool, 1 for CIFAR).
         base_width: Width of the first stage when none is given (each later
             stage doubles it).
@@ -54,6 +63,7 @@ class Stem:
 STEMS = {stem.name: stem for stem in (
     Stem("imagenet", stride=4, base_width=64, default_input_size=224, min_input_size=32),
     Stem("deep", stride=4, base_width=64, default_input_size=224, min_input_size=32),
+    Stem("tiered", stride=4, base_width=64, default_input_size=224, min_input_size=32),
     Stem("cifar", stride=1, base_width=16, default_input_size=32, min_input_size=8),
     # BiT's 7x7/2 conv, then a max-pool over a zero-padded map (timm's stem_type "fixed").
     Stem("fixed", stride=4, base_width=64, default_input_size=224, min_input_size=32),
@@ -161,6 +171,34 @@ class ArchSpec:
             rule: 4 with 32 groups is ResNeXt 32x4d, 128 is Wide ResNet-2).
         avg_down: ResNet-D shortcut: a 2x2 average pool before a stride-1
             projection instead of a strided 1x1 projection.
+        stem_width: Output channels of the stem (default `widths[0]`); a deep
+            stem's convs are w/2, w/2, w wide (timm's stem_width is w/2: 32 for
+            the "c", "d" and "t" nets, 64 for "s" and SENet-154).
+        stem_pool: "max" (3x3/2 max-pool) or "conv" (ResNet-RS: a 3x3/2 conv,
+            BN and ReLU in its place).
+        attention: Channel attention at the end of each residual branch,
+            before the addition: None, "se" (squeeze-and-excitation: global
+            average pool, 1x1 conv to `make_divisible(C * se_ratio, 8)`
+            channels, ReLU, 1x1 conv back to C, sigmoid gate; timm's SEModule)
+            or "eca" (efficient channel attention: global average pool, a 1-D
+            conv across channels of odd size from log2(C), sigmoid gate).
+        se_ratio: Reduction of "se" (1/16, ResNet-RS 1/4).
+        anti_alias: Anti-aliased downsampling (Zhang 2019): None, "avg" (a
+            2x2/2 average pool after the stride-1 3x3 conv of each strided
+            block, and in place of the stem's max-pool) or "blur" (a fixed 3x3
+            binomial blur with stride 2, reflect-padded, in the same places
+            and after a stride-1 stem max-pool); needs variant "v1.5".
+        reduce_first: Divide the first conv's width of each block by this
+            (SENet-154: 2).
+        down_kernel_size: Kernel of the strided projection shortcuts (SENet-154: 3).
+        stage_block_types: One block type per stage where they differ (timm's
+            test_resnet); `block_type` is then the last stage's.
+        block_widths: Per-block output widths of each conv (pruned nets), one
+            tuple per block over all stages, e.g. (conv1, conv2, conv3) for a
+            bottleneck; the last must be the same within a stage. ECA keeps the
+            kernel size of the nominal width, as timm does.
+        input_size: Default input height and width (default the stem's, 224);
+            where every timm checkpoint of the architecture uses another.
         default_num_classes: Classifier width by default.
         default_variant: Convention used by default.
         default_shortcut: Shortcut option used by default ("A", "B" or "C").
@@ -177,6 +215,16 @@ class ArchSpec:
     groups: int = 1
     width_per_group: int = 64
     avg_down: bool = False
+    stem_width: Optional[int] = None
+    stem_pool: str = "max"
+    attention: Optional[str] = None
+    se_ratio: float = 1 / 16
+    anti_alias: Optional[str] = None
+    reduce_first: int = 1
+    down_kernel_size: int = 1
+    stage_block_types: Optional[Tuple[str, ...]] = None
+    block_widths: Optional[Tuple[Tuple[int, ...], ...]] = None
+    input_size: Optional[int] = None
     default_num_classes: int = 1000
     default_variant: str = "v1"
     default_shortcut: str = "B"
@@ -188,12 +236,30 @@ class ArchSpec:
             widths = tuple(self.stem.base_width * 2 ** i
                            for i in range(len(self.blocks_per_stage)))
             object.__setattr__(self, "widths", widths)
+        if self.stem_width is None:
+            object.__setattr__(self, "stem_width", self.widths[0])
+
+    @property
+    def block_types(self) -> Tuple[str, ...]:
+        """The block type of each stage."""
+        return self.stage_block_types or (self.block_type,) * len(self.blocks_per_stage)
+
+    @property
+    def stage_block_widths(self) -> Tuple[Optional[Tuple[Tuple[int, ...], ...]], ...]:
+        """`block_widths` split by stage (None per stage without them)."""
+        if self.block_widths is None:
+            return (None,) * len(self.blocks_per_stage)
+        out, start = [], 0
+        for n in self.blocks_per_stage:
+            out.append(self.block_widths[start:start + n])
+            start += n
+        return tuple(out)
 
     @property
     def default_input_shape(self) -> Tuple[int, int, int]:
         """Channels-last input shape used when none is given with the classifier,
         and for the registry's MAC count."""
-        size = self.stem.default_input_size
+        size = self.input_size or self.stem.default_input_size
         return (size, size, 3)
 
     @property
@@ -261,6 +327,49 @@ def check_block_options(block_type: str, groups: int, width_per_group: int) -> N
                          f"width_per_group={width_per_group}")
 
 
+def se_channels(channels: int, ratio: float) -> int:
+    """Squeeze width of "se" attention: timm's `make_divisible(channels * ratio, 8,
+    round_limit=0)` (the nearest multiple of 8, at least 8)."""
+    v = channels * ratio
+    return max(8, int(v + 4) // 8 * 8)
+
+
+def eca_kernel_size(channels: int) -> int:
+    """Kernel of "eca" attention (ECA-Net's rule with gamma 2, beta 1): the odd
+    number nearest above |log2(channels) + 1| / 2, at least 3."""
+    t = int(abs(math.log(channels, 2) + 1) / 2)
+    return max(t if t % 2 else t + 1, 3)
+
+
+def _positive_int(argument: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{argument}` must be a positive integer. "
+                         f"Received: {argument}={value!r}")
+
+
+def check_attention_options(attention, se_ratio, anti_alias, reduce_first,
+                            down_kernel_size) -> None:
+    """Check the options of channel attention, anti-aliasing and SENet's
+    reductions (used by `block`, `stem` and `ResNet`)."""
+    check_choice("attention", attention, ATTENTIONS)
+    check_choice("anti_alias", anti_alias, ANTI_ALIASES)
+    if (not isinstance(se_ratio, (int, float)) or isinstance(se_ratio, bool)
+            or not 0 < se_ratio <= 1):
+        raise ValueError(f"`se_ratio` must be a number in (0, 1]. Received: se_ratio={se_ratio!r}")
+    _positive_int("reduce_first", reduce_first)
+    _positive_int("down_kernel_size", down_kernel_size)
+    if down_kernel_size % 2 == 0:
+        raise ValueError("`down_kernel_size` must be odd (1 or 3). "
+                         f"Received: down_kernel_size={down_kernel_size!r}")
+
+
+def check_anti_alias(anti_alias, variant: "Variant") -> None:
+    """Anti-aliasing follows a stride-1 3x3 conv: the "v1.5" convention."""
+    if anti_alias is not None and variant.name != "v1.5":
+        raise ValueError(f"`anti_alias={anti_alias!r}` needs the stride on the 3x3 conv and "
+                         f"BN-ReLU before the pool: use variant 'v1.5', not {variant.name!r}.")
+
+
 def check_zero_init_residual(zero_init_residual: bool, variant: Variant) -> None:
     """`zero_init_residual` zeroes the BN that ends each branch: "v2" has none."""
     if zero_init_residual and variant.preactivation:
@@ -272,5 +381,5 @@ def check_zero_init_residual(zero_init_residual: bool, variant: Variant) -> None
 def paper_depth(spec: ArchSpec) -> int:
     """Weighted layers along the main path as the paper counts them (the
     convolutions of every block, the stem conv and the classifier)."""
-    per_block = 3 if spec.block_type == "bottleneck" else 2
-    return per_block * sum(spec.blocks_per_stage) + 2
+    return sum((3 if kind == "bottleneck" else 2) * n
+               for kind, n in zip(spec.block_types, spec.blocks_per_stage)) + 2

@@ -81,9 +81,8 @@ def family(name: str) -> str:
 
 def depth(name: str) -> int:
     """Weighted layers: 2 per basic block, 3 per bottleneck, plus stem and classifier."""
-    spec = model_info(name).spec
-    per_block = 2 if spec.block_type == "basic" else 3
-    return per_block * sum(spec.blocks_per_stage) + 2
+    from keras_resnet.specs import paper_depth
+    return paper_depth(model_info(name).spec)
 
 
 def ordered_models() -> List[str]:
@@ -199,6 +198,10 @@ def model_page(name: str) -> str:
                  + (f", {spec.groups} groups of width {spec.width_per_group // 64 * spec.widths[0]}"
                     f" in conv2" if spec.groups > 1 else "")
                  + (", average-pool shortcuts (ResNet-D)" if spec.avg_down else "")
+                 + (f", `{spec.attention}` channel attention" if spec.attention else "")
+                 + (f", `{spec.anti_alias}` anti-aliased downsampling" if spec.anti_alias else "")
+                 + (", a conv stem pool (ResNet-RS)" if spec.stem_pool == "conv" else "")
+                 + (", pruned per-block widths" if spec.block_widths else "")
                  + f". Default input {'x'.join(map(str, info.input_shape))}, "
                  f"{info.num_classes} classes.")
     lines += ["", "## Figures", "",

@@ -65,6 +65,14 @@ parameter count of every registered resnetv2 / resnet50_gn architecture) and
 tests/goldens/timm_resnetv2_family.npz (timm's logits for the seeded weights of
 tests/resnetv2_goldens.py, one architecture per layout), for
 tests/test_resnetv2_family.py.
+
+With `--resnet-family` it writes tests/goldens/timm_resnet_family.json (timm's
+parameter count, num_classes=1000, of every architecture of timm's resnet module
+with pretrained weights that keras_resnet registers from it, counted on the meta
+device) and tests/goldens/timm_resnet_family.npz (for one architecture per
+layout of `timm_family_goldens.LAYOUTS`: timm's float64 logits for the seeded
+weights of `timm_family_goldens.random_state_dict`, whose keys and shapes are
+first checked to be exactly timm's).
 """
 
 import argparse
@@ -388,6 +396,52 @@ def resnetv2_family() -> None:
           f"({os.path.getsize(r2.LOGITS_PATH)} bytes)")
 
 
+def resnet_family() -> None:
+    """Write timm_family_goldens.PARAMS_PATH and LOGITS_PATH (see the docstring)."""
+    sys.path.insert(0, _REPO_ROOT)
+    import timm_family_goldens as f
+    from keras_resnet.registry import ARCHS, REGISTRY
+
+    names = sorted({m.split(".")[0] for m in timm.list_models(module="resnet", pretrained=True)})
+    params, not_registered = {}, []
+    for name in names:
+        if name not in REGISTRY:
+            not_registered.append(name)
+            continue
+        model = timm.create_model(name, pretrained=False, device="meta")
+        params[name] = sum(p.numel() for p in model.parameters())
+    tags = set(timm.list_models(module="resnet", pretrained=True))
+    x = torch.from_numpy(f.random_input()).double()
+    out = {"timm_version": np.array(timm.__version__), "torch_version": np.array(torch.__version__),
+           "numpy_version": np.array(np.__version__),
+           "input_fingerprint": g.fingerprint([f.random_input()])}
+    for layout, full_name in f.LAYOUTS.items():
+        assert full_name in tags, f"{full_name}: not a pretrained tag of timm's resnet module"
+        arch = full_name.split(".")[0]
+        model = timm.create_model(arch, pretrained=False, num_classes=f.NUM_CLASSES)
+        state = f.random_state_dict(ARCHS[arch])
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        ours = {k: tuple(v.shape) for k, v in state.items()}
+        assert ours == expected, (f"{arch}: keys/shapes differ from timm's: "
+                                  f"{sorted(set(ours.items()) ^ set(expected.items()))[:6]}")
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()},
+                              strict=True)
+        model = model.double().eval()
+        with torch.no_grad():
+            logits = model(x).numpy()
+        print(f"{layout} ({arch}): logits in [{logits.min():.3f}, {logits.max():.3f}]")
+        out[f"{layout}_logits"] = logits
+        out[f"{layout}_fingerprint"] = g.fingerprint(state.values())
+    np.savez_compressed(f.LOGITS_PATH, **out)
+    record = {"timm_version": timm.__version__, "params": params,
+              "not_registered": not_registered}
+    with open(f.PARAMS_PATH, "w") as fh:
+        json.dump(record, fh, sort_keys=True, indent=1)
+        fh.write("\n")
+    print(f"wrote {f.LOGITS_PATH} ({os.path.getsize(f.LOGITS_PATH)} bytes) and "
+          f"{f.PARAMS_PATH}: {len(params)} architectures; not registered: {not_registered}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description="Record torchvision's logits (tests/goldens/torchvision_logits.npz), "
@@ -406,11 +460,16 @@ if __name__ == "__main__":
     parser.add_argument("--sample-images", metavar="DIR",
                         help="with --eval-transform: scikit-learn's sample photos "
                              "(default: sklearn/datasets/images, if sklearn is installed)")
+    parser.add_argument("--resnet-family", action="store_true",
+                        help="write tests/goldens/timm_resnet_family.{json,npz} instead: timm's "
+                             "parameter counts and per-layout logits of its resnet module")
     parser.add_argument("--resnetv2-family", action="store_true",
                         help="write tests/goldens/timm_resnetv2_family.{json,npz} instead")
     args = parser.parse_args()
     if args.resnetv2_family:
         resnetv2_family()
+    elif args.resnet_family:
+        resnet_family()
     elif args.pretrained_cfgs:
         if not args.results_csv:
             parser.error("--pretrained-cfgs needs --results-csv PATH (timm's "

@@ -97,13 +97,16 @@ def is_large_model(name: str) -> bool:
 
 
 def model_kind(name: str) -> tuple:
-    """What of a registered model's code its per-model tests exercise: block type,
-    convention, stem, average-pool downsampling, grouping, normalisation and convolution
-    kinds. Depth and width are numbers in the same code."""
+    """What of a registered model's code its per-model tests exercise: block types,
+    convention, stem and its pool, average-pool downsampling, grouping, channel attention,
+    anti-aliasing, SENet's reductions, per-block widths, normalisation and convolution
+    kinds. Depth, width and group count are numbers in the same code."""
     from keras_resnet.registry import model_info
     info = model_info(name)
     spec = info.spec
-    return (spec.block_type, info.variant, spec.stem.name, spec.avg_down, spec.groups,
+    return (tuple(sorted(set(spec.block_types))), info.variant, spec.stem.name,
+            spec.stem_pool, spec.avg_down, spec.groups > 1, spec.attention, spec.anti_alias,
+            (spec.reduce_first, spec.down_kernel_size) != (1, 1), spec.block_widths is not None,
             spec.norm, spec.conv)
 
 

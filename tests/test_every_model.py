@@ -20,9 +20,10 @@ from keras_resnet.specs import get_variant
 
 
 def _tiny_shape(info):
-    """The smallest input the stem allows, not square (height and width may differ)."""
+    """The smallest input the stem allows, not square (height and width may differ;
+    with "avg" anti-aliasing both must be multiples of the total stride, 32)."""
     size = info.spec.min_input_size
-    return (size, size + 8, 3)
+    return (size, 2 * size if info.spec.anti_alias == "avg" else size + 8, 3)
 
 
 def _run(model, x):

@@ -161,7 +161,6 @@ def test_the_data_module_holds_every_tag_of_the_two_modules(recorded):
     assert all(tags[0][1] == 1000 for tags in pretrained_timm.TAGS.values())
 
 
-@pytest.mark.xfail(strict=False, reason="until the timmresnet/timmv2 architectures are merged")
 def test_every_tag_of_the_two_modules_is_listed(recorded):
     listed = {row.name for row in list_pretrained() if row.source == "timm"}
     missing = sorted(set(_family(recorded)) - listed)

@@ -24,14 +24,31 @@ def trainable(model):
 
 def test_every_family_is_registered():
     assert ALL == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200",
-                   "resnet50d", "resnet101d", "resnext50_32x4d", "resnext101_32x8d",
-                   "wide_resnet50_2", "wide_resnet101_2", "resnet50v2",
-                   "resnet101v2", "resnet152v2", "resnetv2_18", "resnetv2_18d",
-                   "resnetv2_34", "resnetv2_34d", "resnetv2_50", "resnetv2_50d_gn",
-                   "resnetv2_50d_evos", "resnetv2_101", "resnetv2_50x1_bit",
-                   "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit",
-                   "resnetv2_152x2_bit", "resnetv2_152x4_bit", "resnet50_gn", "resnet20",
-                   "resnet32", "resnet44", "resnet56", "resnet110"]
+                   "resnet50d", "resnet101d", "resnext50_32x4d",
+                   "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
+                   "resnet10t", "resnet14t", "resnet18d", "resnet26",
+                   "resnet26d", "resnet26t", "resnet34d", "resnet50c",
+                   "resnet50s", "resnet101c", "resnet101s", "resnet152c",
+                   "resnet152d", "resnet152s", "resnet200d", "resnext50d_32x4d",
+                   "resnext101_32x4d", "resnext101_32x16d", "resnext101_32x32d",
+                   "resnext101_64x4d", "ecaresnet26t", "ecaresnet50d",
+                   "ecaresnet50d_pruned", "ecaresnet50t", "ecaresnetlight",
+                   "ecaresnet101d", "ecaresnet101d_pruned", "ecaresnet269d",
+                   "seresnet50", "seresnet152d", "seresnext26d_32x4d",
+                   "seresnext26t_32x4d", "seresnext50_32x4d",
+                   "seresnext101_32x4d", "seresnext101_32x8d",
+                   "seresnext101d_32x8d", "seresnext101_64x4d",
+                   "seresnextaa101d_32x8d", "seresnextaa201d_32x8d", "senet154",
+                   "resnetaa50", "resnetaa50d", "resnetaa101d", "resnetblur50",
+                   "resnetrs50", "resnetrs101", "resnetrs152", "resnetrs200",
+                   "resnetrs270", "resnetrs350", "resnetrs420", "test_resnet",
+                   "resnet50v2", "resnet101v2", "resnet152v2", "resnetv2_18",
+                   "resnetv2_18d", "resnetv2_34", "resnetv2_34d", "resnetv2_50",
+                   "resnetv2_50d_gn", "resnetv2_50d_evos", "resnetv2_101",
+                   "resnetv2_50x1_bit", "resnetv2_50x3_bit",
+                   "resnetv2_101x1_bit", "resnetv2_101x3_bit",
+                   "resnetv2_152x2_bit", "resnetv2_152x4_bit", "resnet50_gn",
+                   "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
     # every registered model is a public builder of the package, documented
     for name in ALL:
         builder = getattr(keras_resnet, model_info(name).builder_name)

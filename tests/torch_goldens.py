@@ -88,32 +88,39 @@ def _is_last_bn_of_branch(key: str, block_type: str) -> bool:
 
 
 def random_state_dict(name: str, num_classes: int = NUM_CLASSES) -> Dict[str, np.ndarray]:
-    """torchvision-layout weights and BN statistics for `name`, drawn from SEED.
+    """torchvision-layout weights and BN statistics for `name`, drawn from SEED
+    (see `random_weights`)."""
+    block_type = DEPTHS[name][0]
+    return random_weights(state_dict_shapes(name, num_classes),
+                          lambda key: _is_last_bn_of_branch(key, block_type))
+
+
+def random_weights(shapes: Dict[str, tuple], is_last_bn) -> Dict[str, np.ndarray]:
+    """Weights of the given state-dict keys and shapes, drawn from SEED.
 
     Each array comes from its own generator seeded by (SEED, crc32(key)), so it
     does not depend on the order of the keys. Convolutions are He-scaled and
-    each branch's last BN has a small gamma, so the logits stay O(1) even for
-    ResNet152 with statistics that do not match the activations.
+    each branch's last BN (`is_last_bn(key)`) has a small gamma, so the logits
+    stay O(1) even for ResNet152 with statistics that do not match the activations.
     """
-    block_type = DEPTHS[name][0]
     state = {}
-    for key, shape in state_dict_shapes(name, num_classes).items():
+    for key, shape in shapes.items():
         rng = np.random.default_rng([SEED, zlib.crc32(key.encode())])
         leaf = key.rsplit(".", 1)[1]
         if leaf == "num_batches_tracked":
             state[key] = np.array(0, dtype=np.int64)
             continue
-        if len(shape) == 4:  # conv (out, in, kh, kw)
-            fan_in = shape[1] * shape[2] * shape[3]
+        if len(shape) in (3, 4):  # conv (out, in, kh, kw) or Conv1d (out, in, k)
+            fan_in = int(np.prod(shape[1:]))
             value = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
         elif key == "fc.weight":
             value = rng.standard_normal(shape) / np.sqrt(shape[1])
         elif key == "fc.bias":
             value = rng.normal(0.0, 0.1, shape)
         elif leaf == "weight":  # BN gamma
-            low, high = (0.1, 0.3) if _is_last_bn_of_branch(key, block_type) else (0.5, 1.5)
+            low, high = (0.1, 0.3) if is_last_bn(key) else (0.5, 1.5)
             value = rng.uniform(low, high, shape)
-        elif leaf == "bias":  # BN beta
+        elif leaf == "bias":  # BN beta (or a conv bias)
             value = rng.normal(0.0, 0.1, shape)
         elif leaf == "running_mean":
             value = rng.normal(0.0, 0.2, shape)

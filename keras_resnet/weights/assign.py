@@ -16,6 +16,8 @@ from typing import Dict, List, Optional
 import keras
 import numpy as np
 
+from keras_resnet.specs import BLUR_SUFFIX
+
 NamedWeights = Dict[str, List[np.ndarray]]
 
 CLASSIFIER = "predictions"
@@ -44,7 +46,7 @@ def assign(model: keras.Model, named: NamedWeights, *, source: str) -> None:
     named = adapt_input_conv(model, named)
     plan = []
     head_note = None
-    model_layers = [layer for layer in model.layers if layer.weights]
+    model_layers = [layer for layer in model.layers if layer.weights and not is_fixed(layer)]
     for layer in model_layers:
         expected = [tuple(int(d) for d in w.shape) for w in layer.weights]
         if layer.name not in named:
@@ -82,6 +84,13 @@ def assign(model: keras.Model, named: NamedWeights, *, source: str) -> None:
             f"{source}: loaded every layer except the classifier {CLASSIFIER!r} "
             f"({head_note}); it keeps its fresh initialisation, so train it before use.",
             UserWarning, stacklevel=3)
+
+
+def is_fixed(layer) -> bool:
+    """A fixed filter (anti-aliasing blur, `keras_resnet.blocks.anti_alias_pool`):
+    a non-trainable DepthwiseConv2D named `*_blur` whose values are its
+    initializer's. Files never set it (torch checkpoints hold no such tensor)."""
+    return isinstance(layer, keras.layers.DepthwiseConv2D) and layer.name.endswith(BLUR_SUFFIX)
 
 
 def _natural(name: str) -> list:

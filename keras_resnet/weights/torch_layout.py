@@ -7,8 +7,12 @@ models follow the "v1.5" convention (stride on the 3x3 conv, no conv bias).
 ResNeXt and Wide ResNet use the same names (grouped kernels are (out, in/groups,
 kh, kw) in both frameworks). timm's ResNet-D adds a deep stem
 `conv1.{0,1,3,4,6}` and average-pool shortcuts `downsample.{1,2}` (after a
-parameter-free `downsample.0` pool). timm's resnet50_gn has GroupNorm (weight and
-bias only) where the others have BatchNorm.
+parameter-free `downsample.0` pool). timm's other ResNets add channel attention
+`layer{s}.{i}.se.fc1/fc2` (SE, 1x1 convs with bias) or `.se.conv` (ECA, a Conv1d
+of shape (1, 1, k)), and ResNet-RS's stem conv `maxpool.0` + BN `maxpool.1`
+(`maxpool.2` after an anti-aliasing pool); anti-aliasing pools hold no tensors.
+timm's resnet50_gn has GroupNorm (weight and bias only) where the others have
+BatchNorm.
 
 timm's resnetv2.py (pre-activation, BiT) names them `stem.conv` (or the deep
 `stem.conv1..3` with `stem.norm1..2`), `stages.{s}.blocks.{i}.norm{k}` /
@@ -19,7 +23,7 @@ weight-standardised convolutions store their raw kernels, as `StdConv2D` does.
 `to_torch` is the inverse (Keras layer names -> timm's state dict), for
 `keras_resnet.sharing.save_pretrained`: `_INVERSE` holds one row per row of
 `_PATTERNS`, so a layout added there needs its inverse row beside it (the
-tests round-trip every registered model with a timm name through both).
+tests round-trip one registered model of each kind with a timm name through both).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Dict, Mapping, Optional
 
 import numpy as np
 
+from keras_resnet.specs import BLUR_SUFFIX
 from keras_resnet.weights.assign import CLASSIFIER, NamedWeights
 
 TORCH_EXTRA = 'pip install "keras-resnet-zoo[torch]"'
@@ -54,6 +59,13 @@ _PATTERNS = [
      lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_0_conv"),
     (re.compile(r"layer(\d+)\.(\d+)\.downsample\.1\.(\w+)"),
      lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_0_bn"),
+    (re.compile(r"layer(\d+)\.(\d+)\.se\.fc([12])\.(weight|bias)"),
+     lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_se_"
+               + ("reduce" if m[3] == "1" else "expand")),
+    (re.compile(r"layer(\d+)\.(\d+)\.se\.conv\.weight"),
+     lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}_eca_conv"),
+    (re.compile(r"maxpool\.0\.(weight|bias)"), lambda m: "pool1_conv"),
+    (re.compile(r"maxpool\.[12]\.(\w+)"), lambda m: "pool1_bn"),
     (re.compile(r"fc\.(weight|bias)"), lambda m: CLASSIFIER),
     # timm's resnetv2.py: a pre-activation block's norm{k} precedes its conv{k}.
     (re.compile(r"stem\.conv\.weight"), lambda m: "conv1_conv"),
@@ -84,6 +96,12 @@ _INVERSE = [
      lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.downsample.0"),
     (re.compile(r"conv(\d+)_block(\d+)_0_bn"),
      lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.downsample.1"),
+    (re.compile(r"conv(\d+)_block(\d+)_se_(reduce|expand)"),
+     lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.se.fc{1 if m[3] == 'reduce' else 2}"),
+    (re.compile(r"conv(\d+)_block(\d+)_eca_conv"),
+     lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.se.conv"),
+    (re.compile(r"pool1_conv"), lambda m: "maxpool.0"),
+    (re.compile(r"pool1_bn"), lambda m: "maxpool.1"),
     (re.compile(re.escape(CLASSIFIER)), lambda m: "fc"),
 ]
 # The inverse of timm resnetv2.py's rows (a pre-activation model: it has `post_bn`).
@@ -164,10 +182,9 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
                 break
         else:
             raise ValueError(
-                f"{source}: unexpected key {key!r}: only the torchvision/timm ResNet, "
-                "ResNeXt, Wide ResNet and ResNet-D layouts (conv1, bn1, layer1-4, fc) and "
-                "timm's resnetv2 layout (stem, stages, norm, head.fc) are supported, not "
-                "SE blocks or other variants.")
+                f"{source}: unexpected key {key!r}: only the torchvision/timm ResNet "
+                "layouts (conv1, bn1, maxpool, layer1-4 with se, fc) and timm's resnetv2 "
+                "layout (stem, stages, norm, head.fc) are supported, not other variants.")
     named: NamedWeights = {}
     for layer_name, tensors in parts.items():
         is_bn = layer_name.endswith("_bn")
@@ -182,10 +199,12 @@ def to_keras(state: Mapping[str, np.ndarray], source: str) -> NamedWeights:
                              f"expected {list(order)}.")
         arrays = [tensors[k] for k in order if k in tensors]
         if not is_bn:
+            # Conv2d (out, in, kh, kw), Conv1d (out, in, k), Linear (out, in): Keras puts
+            # out last and in before it.
             kernel = arrays[0]
             if layer_name == CLASSIFIER and kernel.ndim == 4:  # timm's 1x1-conv classifier
                 kernel = kernel[:, :, 0, 0]
-            arrays[0] = kernel.transpose(2, 3, 1, 0) if kernel.ndim == 4 else kernel.T
+            arrays[0] = kernel.transpose({4: (2, 3, 1, 0), 3: (2, 1, 0)}.get(kernel.ndim, (1, 0)))
         named[layer_name] = [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
     return named
 
@@ -221,6 +240,8 @@ def to_torch(named: Mapping[str, list], *, avg_down: bool = False,
         ValueError: naming the layers the layout has no place for, or a
             layer whose arrays are not a conv's, a BN's or a Dense's.
     """
+    # Fixed blur filters are the model's own constants, not weights of a timm file.
+    named = {name: arrays for name, arrays in named.items() if not name.endswith(BLUR_SUFFIX)}
     preactivation = is_preactivation(named)
     unknown = sorted(name for name in named if torch_module(name, preactivation) is None)
     if unknown:
@@ -246,10 +267,11 @@ def to_torch(named: Mapping[str, list], *, avg_down: bool = False,
                 state[f"{module}.num_batches_tracked"] = np.array(0, dtype=np.int64)
             continue
         kernel = arrays[0]
-        if kernel.ndim not in (2, 4) or len(arrays) > 2:
+        if kernel.ndim not in (2, 3, 4) or len(arrays) > 2:
             raise ValueError(f"{source}: layer {name!r} holds arrays of shapes "
                              f"{[a.shape for a in arrays]}, not a convolution's or a Dense's")
-        arrays[0] = kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T
+        # (kh, kw, in, out) -> (out, in, kh, kw); ECA's Conv1D (k, 1, 1) -> (1, 1, k)
+        arrays[0] = kernel.transpose({4: (3, 2, 0, 1), 3: (2, 1, 0)}.get(kernel.ndim, (1, 0)))
         if name == CLASSIFIER and preactivation:  # timm's resnetv2 classifies by a 1x1 conv
             arrays[0] = arrays[0][:, :, None, None]
         for key, array in zip(_CONV, arrays):
