@@ -164,12 +164,15 @@ def _reflect_pad1(x, name):
             p = ((before, after), (0, 0)) if axis == "h" else ((0, 0), (before, after))
             return layers.ZeroPadding2D(p, name=f"{name}_{axis}{tag}_pad")(t)
 
+        first_spatial = 2 if keras.config.image_data_format() == "channels_first" else 1
+        size = x.shape[first_spatial + (axis == "w")]
         first = crop(x, 1, 0, "first")  # starts at row 1, the top border's reflection
-        first = layers.Subtract(name=f"{name}_{axis}first_only")(
-            [first, pad(crop(first, 1, 0, "first2"), 1, 0, "first2")])
         last = crop(x, 0, 1, "last")  # ends at row n-2, the bottom border's reflection
-        last = layers.Subtract(name=f"{name}_{axis}last_only")(
-            [last, pad(crop(last, 0, 1, "last2"), 0, 1, "last2")])
+        if size != 2:  # (at 2 rows each crop is already that one row)
+            first = layers.Subtract(name=f"{name}_{axis}first_only")(
+                [first, pad(crop(first, 1, 0, "first2"), 1, 0, "first2")])
+            last = layers.Subtract(name=f"{name}_{axis}last_only")(
+                [last, pad(crop(last, 0, 1, "last2"), 0, 1, "last2")])
         x = layers.Add(name=f"{name}_{axis}reflect")(
             [pad(x, 1, 1, ""), pad(first, 0, 3, "first"), pad(last, 3, 0, "last")])
     return x

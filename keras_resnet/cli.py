@@ -520,6 +520,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """Print each UserWarning as one `keras-resnet COMMAND: warning: ...` line, not Python's
+    file:line form with a source line under it."""
+    import warnings
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, UserWarning):
+            print(f"keras-resnet {command}: warning: {message}", file=sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
+
+
+@contextlib.contextmanager
 def _without_tensorflow_log_lines() -> Iterator[None]:
     """Route file descriptor 2 through a filter that drops TensorFlow's C++ log
     lines and passes every other line on as it comes."""
@@ -557,7 +577,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        with _without_tensorflow_log_lines():
+        with _without_tensorflow_log_lines(), _warnings_as_lines(args.command):
             args.func(args)
     except (UsageError, ValueError) as e:
         print(f"keras-resnet {args.command}: error: {e}", file=sys.stderr)

@@ -96,26 +96,31 @@ def is_large_model(name: str) -> bool:
                                  or sum(info.spec.blocks_per_stage) > 12)
 
 
-def model_kind(name: str) -> tuple:
-    """What of a registered model's code its per-model tests exercise: block types,
-    convention, stem and its pool, average-pool downsampling, grouping, channel attention,
-    anti-aliasing, SENet's reductions, per-block widths, normalisation and convolution
-    kinds. Depth, width and group count are numbers in the same code."""
+def model_features(name: str) -> frozenset:
+    """What of a registered model's code its per-model tests exercise, as (feature, value)
+    pairs: block types with the convention, stem, stem pool, average-pool downsampling,
+    grouping, channel attention, anti-aliasing, per-block widths, normalisation with the
+    convention, convolution kind. Depth, width and group count are numbers in the same code;
+    SENet-154's reductions are checked against timm's logits (test_timm_family.py)."""
     from keras_resnet.registry import model_info
     info = model_info(name)
     spec = info.spec
-    return (tuple(sorted(set(spec.block_types))), info.variant, spec.stem.name,
-            spec.stem_pool, spec.avg_down, spec.groups > 1, spec.attention, spec.anti_alias,
-            (spec.reduce_first, spec.down_kernel_size) != (1, 1), spec.block_widths is not None,
-            spec.norm, spec.conv)
+    return frozenset({
+        ("blocks", tuple(sorted(set(spec.block_types))), info.variant),
+        ("stem", spec.stem.name), ("stem_pool", spec.stem_pool), ("avg_down", spec.avg_down),
+        ("grouped", spec.groups > 1), ("attention", spec.attention),
+        ("anti_alias", spec.anti_alias), ("pruned", spec.block_widths is not None),
+        ("norm", spec.norm, info.variant), ("conv", spec.conv)})
 
 
 def smallest_of_each_kind() -> list:
-    """The registered models with the fewest parameters of their kind, in registry order."""
+    """For each feature value (`model_features`), the registered model with the fewest
+    parameters that has it: every code path once, in registry order."""
     from keras_resnet.registry import list_models, model_info
     smallest = {}
     for name in sorted(list_models(), key=lambda n: model_info(n).params):
-        smallest.setdefault(model_kind(name), name)
+        for feature in model_features(name):
+            smallest.setdefault(feature, name)
     return [name for name in list_models() if name in smallest.values()]
 
 

@@ -2,9 +2,10 @@
 build, predict, the stages the builder records, a `.keras` round trip,
 BatchNormalization folding, a mixed-precision copy, and channels_first.
 
-It runs on the smallest registered model of each kind (conftest.model_kind: block type,
-convention, stem, average-pool downsampling, groups, norm and conv kinds): a deeper or
-wider model of a kind runs the same code with other numbers. Every model is still built
+It runs on the smallest registered model with each feature (conftest.model_features: block
+types, convention, stem, average-pool downsampling, groups, attention, anti-aliasing, norm
+and conv kinds): every code path once; a deeper or wider model runs the same code with
+other numbers. Every model is still built
 (but BiT's x2-x4), and its parameters and MACs checked, in tests/test_registry.py.
 Per-model facts come from the registry, nothing is listed here; conftest marks the large
 models' runs slow."""

@@ -66,9 +66,10 @@ def test_keras_to_timm_to_keras_is_the_identity(name, rng):
     # and width are numbers in it): the inverse mapping covers its layout.
     model = keras_resnet.get_model(name, variant=timm_variant(name), input_shape=(32, 32, 3),
                                    num_classes=3)
+    from keras_resnet.weights.assign import is_fixed
     named = {layer.name: [rng.standard_normal(w.shape).astype("float32")
                           for w in layer.get_weights()]
-             for layer in model.layers if layer.weights}
+             for layer in model.layers if layer.weights and not is_fixed(layer)}  # not blur
     state = torch_layout.to_torch(named, avg_down=model_info(name).spec.avg_down)
     if name in g.DEPTHS:  # timm's own key set and shapes
         assert {k: v.shape for k, v in state.items()} == g.state_dict_shapes(name, 3)
@@ -203,7 +204,11 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
         keras_resnet.get_model("resnet18", weights=str(broken))
     (broken / "config.json").write_text(json.dumps({"architecture": "seresnet50"}))
     with pytest.raises(ValueError, match=r"holds a 'seresnet50', not a resnet18: "
-                                         r"keras_resnet has no seresnet50"):
+                                         r"build get_model\('seresnet50', weights=...\)"):
+        keras_resnet.get_model("resnet18", weights=str(broken))
+    (broken / "config.json").write_text(json.dumps({"architecture": "vit_base_patch16_224"}))
+    with pytest.raises(ValueError, match=r"holds a 'vit_base_patch16_224', not a resnet18: "
+                                         r"keras_resnet has no vit_base_patch16_224"):
         keras_resnet.get_model("resnet18", weights=str(broken))
 
 

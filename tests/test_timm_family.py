@@ -144,7 +144,7 @@ def test_squeeze_and_eca_sizes_are_timms():
     assert [eca_kernel_size(c) for c in (64, 256, 512, 1024, 2048)] == [3, 5, 5, 5, 7]
 
 
-@pytest.mark.parametrize("size", [(7, 7), (8, 11), (None, None)])
+@pytest.mark.parametrize("size", [(7, 7), (8, 11), (2, 3), (None, None)])
 def test_blur_pool_is_reflect_padded_binomial(size, rng):
     from keras_resnet.weights.assign import is_fixed
     inputs = keras.Input((*size, 3))

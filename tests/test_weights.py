@@ -242,10 +242,10 @@ def test_torch_file_needs_v1_5(r18_safetensors):
 
 def test_unknown_torch_layout_is_refused(tmp_path):
     state = g.random_state_dict("resnet18")
-    state["layer1.0.se.fc1.weight"] = np.zeros((4, 64, 1, 1), "float32")  # an SE block
-    path = tmp_path / "seresnet18.safetensors"
+    state["layer1.0.gate.weight"] = np.zeros((4, 64, 1, 1), "float32")  # no layout has it
+    path = tmp_path / "gated_resnet18.safetensors"
     save_file(state, str(path))
-    with pytest.raises(ValueError, match=r"unexpected key 'layer1\.0\.se\.fc1\.weight'"):
+    with pytest.raises(ValueError, match=r"unexpected key 'layer1\.0\.gate\.weight'"):
         _r18(path)
 
 

@@ -101,20 +101,25 @@ def few_steps_warning(steps_per_epoch: int) -> str:
 
 
 class BatchNormStatistics(keras.callbacks.Callback):
-    """Before each validation, with `batches` (a function returning `count` training
-    batches), re-estimates the BatchNormalization statistics (precise BN,
+    """Before each validation, with `batches` (a function of the epoch, counted from 0,
+    returning `count` of that epoch's training batches), re-estimates the BatchNormalization statistics (precise BN,
     `recompute_batch_norm_statistics`). After each epoch, warns when the held-out loss
     is not finite or above `max_loss` while the training loss is below it: the sign of
     moving statistics that do not fit the weights."""
 
-    def __init__(self, batches: Optional[Callable[[], Iterable]] = None, *, count: int = 0,
+    def __init__(self, batches: Optional[Callable[[int], Iterable]] = None, *, count: int = 0,
                  max_loss: float = 10.0):
         super().__init__()
         self.batches, self.count, self.max_loss = batches, count, max_loss
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch  # absolute: a resumed run's fit() starts at its initial_epoch
 
     def on_test_begin(self, logs=None):
+        # The epoch's own batches, so a resumed run re-estimates from the same ones.
         if self.batches is not None and self.count:
-            recompute_batch_norm_statistics(self.model, self.batches())
+            recompute_batch_norm_statistics(self.model, self.batches(self.epoch))
 
     def on_epoch_end(self, epoch, logs=None):
         val, train = (logs or {}).get("val_loss"), (logs or {}).get("loss")

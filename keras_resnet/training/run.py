@@ -196,8 +196,7 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
 
     from keras_resnet.training.callbacks import make_callbacks  # imports Keras
 
-    bn_batches = _precise_bn_batches(settings, steps, dist.num_replicas_in_sync,
-                                     lambda: train_from(0))
+    bn_batches = _precise_bn_batches(settings, steps, dist.num_replicas_in_sync, train_from)
 
     # Workers other than the chief write their copies to a scratch directory.
     run_dir = out if chief else tempfile.mkdtemp(prefix="keras-resnet-worker-")
@@ -254,9 +253,10 @@ def _small_data_batch(settings: RunSettings, examples: int, verbose) -> RunSetti
     return dataclasses.replace(settings, batch_size=batch)
 
 
-def _precise_bn_batches(settings: RunSettings, steps: int, replicas: int, stream):
-    """The training batches a precise-BN pass reads before each validation: a function
-    returning them (`stream()`, the training pipeline, cut to min(steps, 100)), or None
+def _precise_bn_batches(settings: RunSettings, steps: int, replicas: int, train_from):
+    """The training batches a precise-BN pass reads before each validation: a function of
+    the epoch returning the first min(steps, 100) batches of that epoch (`train_from`, the
+    training stream from a batch position, the same in a resumed run), or None
     when the run has it off (`settings.precise_bn`, automatic: on for epochs shorter
     than the moving averages' span, on one replica). Warns when it is off for such
     short epochs."""
@@ -273,9 +273,8 @@ def _precise_bn_batches(settings: RunSettings, steps: int, replicas: int, stream
         if short:
             warnings.warn(few_steps_warning(steps), UserWarning, stacklevel=3)
         return None
-    pipeline = stream()
     count = min(steps, PRECISE_BN_STEPS)
-    return lambda: pipeline.take(count).as_numpy_iterator()
+    return lambda epoch: train_from(epoch * steps).take(count).as_numpy_iterator()
 
 
 @contextlib.contextmanager

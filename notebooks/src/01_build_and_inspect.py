@@ -2,9 +2,10 @@
 # # 1. Build and inspect every ResNet
 #
 # Every model in the zoo comes from one registry (`keras_resnet.registry`). This notebook
-# builds each registered model, prints a summary, and checks its parameters and multiply-accumulates
-# (MACs) against the paper (He et al. 2015, Table 1 and section 4.2) and the peers
-# (keras.applications, torchvision). Regenerate with
+# builds each model the paper and the peers (keras.applications, torchvision) publish figures for,
+# prints its stages, and checks its parameters and multiply-accumulates (MACs) against the paper
+# (He et al. 2015, Table 1 and section 4.2) and the peers; then lists timm's family from the
+# registry's recorded metadata against timm's counts. Regenerate with
 # `.venv/bin/python notebooks/build.py 01_build_and_inspect`.
 
 # %%
@@ -41,7 +42,7 @@ keras_resnet.ResNet20().summary()
 
 # %% [markdown]
 # ## Every depth: stages, parameters and MACs
-# For every registered model: the output shape and parameters of each stage (a per-stage summary
+# For every model with published figures: the output shape and parameters of each stage (a per-stage summary
 # read from the layer names), then its parameter and MAC counts. `count_params()` includes the
 # BatchNormalization moving statistics (as keras.applications reports it); torchvision and the paper
 # count trainable parameters only. MACs are counted at the default input size (224x224 or 32x32), as
@@ -56,8 +57,13 @@ def stage_of(layer_name):
     return "head"
 
 
+def published(name):
+    """Has figures of the paper, keras.applications or torchvision (not only timm's count)."""
+    return bool(set(keras_resnet.model_info(name).reference) - {"timm_params"})
+
+
 rows, points = [], []
-for name in keras_resnet.list_models():
+for name in filter(published, keras_resnet.list_models()):
     info = keras_resnet.model_info(name)
     model = keras_resnet.get_model(name)
     stages = {}
@@ -89,11 +95,35 @@ print(format_table(("model", "variant", "params", "trainable", "= peers/paper", 
 # trainable count against the paper's section 4.2 (CIFAR nets). The MAC counts are within 2% of
 # Table 1, which gives one decimal (it lists 3.6 for ResNet34's 3.664 and 3.8 for ResNet50's 3.858).
 
+# %% [markdown]
+# ## timm's family
+# The other registered models are timm's (`resnet` and `resnetv2` modules). Building the largest
+# (ResNet-RS 420, 192 M parameters) takes minutes, so this table reads the metadata the registry
+# records: `tests/test_registry.py` rebuilds every model and checks it, and
+# `tests/test_timm_family.py` checks the trainable count against timm's own.
+
+# %% tags=["stable"]
+timm_rows = []
+for name in keras_resnet.list_models():
+    info = keras_resnet.model_info(name)
+    if published(name) or "timm_params" not in info.reference:
+        continue
+    # "v1" (ResNet200's default) has keras.applications' convolution biases, which timm has not.
+    same = (None if info.variant == "v1"
+            else info.trainable_params == info.reference["timm_params"])
+    timm_rows.append((name, info.variant, info.description or "-", f"{info.trainable_params:,}",
+                      "-" if same is None else ("yes" if same else "NO"),
+                      f"{info.macs / 1e9:.2f}", "x".join(map(str, info.input_shape[:2]))))
+    points.append((name, info.trainable_params / 1e6, info.macs / 1e9))
+print(format_table(("model", "variant", "what", "trainable", "= timm", "GMACs", "input"),
+                   timm_rows))
+
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for name, mparams, gmacs in points:
     ax.scatter(mparams, gmacs, color="tab:blue" if gmacs > 1 else "tab:orange")
-    ax.annotate(name, (mparams, gmacs), fontsize=8, xytext=(4, 2), textcoords="offset points")
+    if published(name):  # timm's family unlabelled: too many names to read
+        ax.annotate(name, (mparams, gmacs), fontsize=8, xytext=(4, 2), textcoords="offset points")
 ax.set(xscale="log", yscale="log", xlabel="trainable parameters (millions)",
        ylabel="GMACs per image", title="Cost of every registered model at its default size")
 ax.grid(True, which="both", alpha=0.3)
