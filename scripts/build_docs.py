@@ -129,11 +129,17 @@ def index_page() -> str:
     header = ["model", "input", "params", "trainable", "GMACs"]
     rows = [[_model_link(n), "x".join(map(str, model_info(n).input_shape)),
              *_figure_rows(model_info(n))] for n in ordered_models()]
-    published = [n for n in ordered_models() if model_info(n).reference]
-    keys = [k for k in REFERENCE if any(k in model_info(n).reference for n in published)]
+    # The paper's and the peers' figures in one table; timm's counts (most models) in a
+    # narrow one of their own, so neither is wider than the page.
+    published = [n for n in ordered_models() if set(model_info(n).reference) - {"timm_params"}]
+    keys = [k for k in REFERENCE if k != "timm_params"
+            and any(k in model_info(n).reference for n in published)]
     figures = [[model_info(n).builder_name]
                + [REFERENCE[k][1].format(model_info(n).reference[k])
                   if k in model_info(n).reference else "-" for k in keys] for n in published]
+    timm = [[model_info(n).builder_name, REFERENCE["timm_params"][1].format(
+                model_info(n).reference["timm_params"])]
+            for n in ordered_models() if "timm_params" in model_info(n).reference]
     toc = "\n".join(ordered_models())
     return (f"# Models\n\nEvery registered model ({len(rows)}), by family and depth, with its "
             "default convention, size (parameters in millions, multiply-accumulates at the "
@@ -144,6 +150,9 @@ def index_page() -> str:
             + "\n\n## Published figures\n\nWhat the test suite checks those figures against "
             "(see [Faithfulness](../faithfulness.md)); `-`: not published for that model.\n\n"
             + _table(["model"] + [REFERENCE[k][0] for k in keys], figures)
+            + "\n\ntimm's trainable parameter counts of the same architectures (timm 1.0.31, "
+            "`v1.5` / `v2.timm` conventions):\n\n"
+            + _table(["model", REFERENCE["timm_params"][0]], timm)
             + f"\n\n```{{toctree}}\n:hidden:\n\n{toc}\n```\n")
 
 
