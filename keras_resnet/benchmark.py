@@ -414,8 +414,8 @@ def run(model: str, *, batch: int = 32, image_size: Optional[int] = None,
                        progress=progress), 2)
     else:
         timing, path = _time_onnx(net, x, format, warmup, rounds, progress)
-        row(f"inference, {label.replace(dtype, 'int8' if format == 'int8' else dtype)}, "
-            f"{format}", path, timing, 2 if format == "onnx" else None)
+        row(f"inference, {model} {size}x{size} {'int8' if format == 'int8' else dtype}, "
+            "ONNX Runtime", path, timing, 2 if format == "onnx" else None)
     if train:
         keras.backend.clear_session()
         policy = DTYPES[dtype]
