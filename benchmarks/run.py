@@ -32,9 +32,11 @@ benchmarks/ (a report: it exits 0). What is measured, and how:
   Peak memory: peak RSS (VmHWM of /proc/self/status) of that process after
   its first build and 3 inference batches of 32 (or 5 training steps).
 - GFLOP/s = 2 x MACs (`keras_resnet.count_macs`) x img/s, against the FP32 FMA
-  peak = cores x clock x 64 FLOP/cycle (two 512-bit FMA pipes per core), with
-  the clock measured by `fma_peak.c` (an FMA-bound loop) when a C compiler is
-  present, else read from /proc/cpuinfo; and against a 4096^3 TF sgemm.
+  peak = cores x clock x FLOP/cycle (two FMA pipes per core: 64 with AVX-512, 32
+  with AVX2; `keras_resnet.benchmark.fma_peak`, shared with `keras-resnet
+  benchmark`), with the clock measured by its FMA-bound loop, built for the
+  CPU's widest FMA, when a C compiler is present, else read from /proc/cpuinfo;
+  and against a 4096^3 TF sgemm.
 - Input pipeline: `pipeline.py` times the photo training pipeline (JPEG
   decode with the crop window, random-resized crop to 224, flip) on
   synthetic 500x375 JPEGs with tf.data's pool limited to `--threads`; its
@@ -61,18 +63,17 @@ import json
 import os
 import pathlib
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 from benchmarks import common, deploy, fit, pipeline, summary
 from benchmarks.common import CIFAR, IMAGENET
+from keras_resnet.benchmark import cpu_flags, cpu_model, fma_peak, isa
 
 HERE = pathlib.Path(__file__).resolve().parent
-FMA_FLOP_PER_CYCLE = 64  # 2 FMA pipes x 16 fp32 lanes x 2 FLOP, per core (Zen 5 / AVX-512)
+
 
 
 # ----------------------------------------------------------------------------- models
@@ -142,9 +143,9 @@ def _train_step(model):
 # ----------------------------------------------------------------------------- phases
 
 def measure_peaks(tf, threads: int, repeats: int, clock_ghz) -> dict:
-    """FP32 FMA peak (measured or from the clock) and a large TF sgemm, in GFLOP/s."""
-    cpuinfo_mhz = _cpuinfo_mhz()
-    fma_measured = _fma_microbenchmark(threads)
+    """FP32 FMA peak (`keras_resnet.benchmark.fma_peak`: the loop built for the CPU's
+    AVX-512 or AVX2, None without either) and a large TF sgemm, in GFLOP/s."""
+    peak = fma_peak(threads, clock_ghz=clock_ghz)
     n = 4096
     a = tf.random.normal((n, n))
     b = tf.random.normal((n, n))
@@ -156,39 +157,11 @@ def measure_peaks(tf, threads: int, repeats: int, clock_ghz) -> dict:
         matmul().numpy()
         times.append(time.perf_counter() - start)
     sgemm = 2 * n ** 3 / statistics.median(times) / 1e9
-    if clock_ghz:
-        clock, source = clock_ghz, f"clock {clock_ghz} GHz given with --clock-ghz"
-    elif fma_measured:
-        clock = fma_measured / (threads * FMA_FLOP_PER_CYCLE)
-        source = (f"clock {clock:.2f} GHz measured by fma_peak.c, an FMA-bound loop "
-                  f"on {threads} threads")
-    else:
-        clock = cpuinfo_mhz / 1000
-        source = f"clock {clock:.3f} GHz read from /proc/cpuinfo"
-    return dict(fma_gflops=threads * clock * FMA_FLOP_PER_CYCLE, fma_clock_ghz=clock,
-                fma_source=source, fma_measured_gflops=fma_measured,
-                cpuinfo_mhz=cpuinfo_mhz,
-                cpuinfo_fma_gflops=threads * cpuinfo_mhz / 1000 * FMA_FLOP_PER_CYCLE,
+    return dict(fma_gflops=peak["gflops"], fma_clock_ghz=peak["clock_ghz"],
+                fma_source=peak["source"], fma_measured_gflops=peak["measured_gflops"],
+                fma_isa=peak["isa"], fma_flop_per_cycle=peak["flop_per_cycle"],
+                cpuinfo_mhz=peak["cpuinfo_mhz"], cpuinfo_fma_gflops=peak["cpuinfo_gflops"],
                 sgemm_gflops=sgemm, sgemm_runs_s=times)
-
-
-def _cpuinfo_mhz() -> float:
-    with open("/proc/cpuinfo") as f:
-        return max(float(line.split(":")[1]) for line in f if line.startswith("cpu MHz"))
-
-
-def _fma_microbenchmark(threads: int):
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if not compiler:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = os.path.join(tmp, "fma_peak")
-        subprocess.run([compiler, "-O3", "-mavx512f", "-fopenmp", str(HERE / "fma_peak.c"),
-                        "-o", exe], check=True, capture_output=True)
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        runs = [float(subprocess.run([exe, "1"], check=True, capture_output=True, text=True,
-                                     env=env).stdout.split()[0]) for _ in range(3)]
-    return max(runs)  # a peak: other load can only lower it
 
 
 def measure_inference(tf, args, rng) -> tuple:
@@ -463,25 +436,13 @@ def _add_fma_share(through_fit: dict, peak_gflops: float) -> None:
             r["fma_peak_share"] = r["train_gflops"] / peak_gflops
 
 
-# The /proc/cpuinfo flags the Speed section names: the vector and matrix units the kernels use.
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16",
-             "amx_int8", "asimd", "sve", "sve2")
-
-
 def _machine(tf, torch_info) -> dict:
     import keras
     import numpy as np
-    cpu = platform.processor() or "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    flags = open("/proc/cpuinfo").read()
-    present = set(flags.split())
-    return dict(cpu=cpu, cores=os.cpu_count(), avx512=" avx512f " in flags,
-                avx512_bf16=" avx512_bf16 " in flags,
-                isa=[f for f in ISA_FLAGS if f in present], python=platform.python_version(),
+    flags = cpu_flags()
+    return dict(cpu=cpu_model(), cores=os.cpu_count(), avx512="avx512f" in flags,
+                avx512_bf16="avx512_bf16" in flags,
+                isa=isa(flags), python=platform.python_version(),
                 platform=platform.platform(), tensorflow=tf.__version__,
                 keras=keras.__version__, numpy=np.__version__,
                 onednn=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),

@@ -479,6 +479,18 @@ ERRORS = [
                                       "--top-k", "0"], "`top` must be an integer in",
          setup=_junk_run),
 
+    # benchmark
+    case("benchmark-unknown-model", ["benchmark", "--model", "resnet5"],
+         "Unknown model 'resnet5'"),
+    case("benchmark-batch", ["benchmark", "--model", "resnet20", "--batch", "0"],
+         "--batch must be at least 1"),
+    case("benchmark-too-small", ["benchmark", "--model", "resnet20", "--image-size", "4"],
+         "--image-size of resnet20 must be at least 8"),
+    case("benchmark-int8-train", ["benchmark", "--model", "resnet20", "--format", "int8",
+                                  "--train"], "--format int8 times inference only"),
+    case("benchmark-bad-dtype", ["benchmark", "--model", "resnet20", "--dtype", "int4"],
+         "argument --dtype: invalid choice", usage=True),
+
     # plot
     case("plot-unknown-model", ["plot", "resnet5", "--out", "out"], "Unknown model 'resnet5'"),
     case("plot-nothing", ["plot", "--out", "out"], "give one or more MODEL names or --all"),
