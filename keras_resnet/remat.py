@@ -1,0 +1,111 @@
+"""Rematerialisation (gradient checkpointing) of a built model's residual stages.
+
+`build_resnet(..., remat="block" | "stage" | True)` ends in `rematerialise`: in
+training, the model's forward pass runs its functional graph cut into segments
+at every residual block's output ("block", True) or every stage's output
+("stage"), each segment under `tf.recompute_grad`, so the backward pass keeps
+only the segments' boundaries and recomputes what lies between them (timm's
+`set_grad_checkpointing`). The stem and the head run as usual; inference runs
+the model's own call.
+
+Why not `keras.RematScope`: Keras 3 rematerialises each *layer* separately,
+which keeps every layer's input (the previous layer's output) and so saves
+nothing on a ResNet; on TensorFlow, `tf.custom_gradient` refuses the
+`training=` keyword Keras passes each layer inside a `tf.function` (so every
+`model.fit` fails), and re-running a layer in the backward pass applies its
+BatchNormalization moving-statistics update twice.
+
+The recomputation here is exact: before recomputing a segment, its
+non-trainable state (BatchNormalization's moving statistics, random
+generators' seeds: DropPath's masks) is put back as the forward pass found it,
+and afterwards as the forward pass left it.
+
+Nothing of this is saved: layer names, weights, config and `.keras` files are
+those of the plain model, and a loaded file is not rematerialised.
+"""
+
+from __future__ import annotations
+
+import re
+
+import keras
+
+REMAT = (None, False, True, "block", "stage")
+
+
+def check_remat(remat) -> None:
+    """ValueError naming `remat` unless it is one of `REMAT` (on TensorFlow when set)."""
+    if not any(remat is choice or (isinstance(choice, str) and remat == choice)
+               for choice in REMAT):
+        raise ValueError(f"`remat` must be one of {list(REMAT)}. Received: remat={remat!r}")
+    if remat and keras.backend.backend() != "tensorflow":
+        raise ValueError("`remat` needs the TensorFlow backend (its segments run under "
+                         f"tf.recompute_grad). Received: remat={remat!r} on "
+                         f"{keras.backend.backend()!r}")
+
+
+def _boundaries(model: keras.Model, remat) -> list:
+    """The tensors between segments: the stem's output, then each block's (or stage's)."""
+    stages = list(model.stage_outputs.items())  # conv1 (the stem), then the stages
+    if remat == "stage":
+        return [tensor for _, tensor in stages]
+    block_out = {layer.name: layer.output for layer in model.layers
+                 if re.fullmatch(r".+_block\d+_out", layer.name)}
+    tensors = [stages[0][1]]
+    for stage, stage_output in stages[1:]:
+        tensors += [t for name, t in block_out.items() if name.startswith(f"{stage}_block")]
+        if tensors[-1] is not stage_output:
+            raise ValueError(f"cannot find the blocks of stage {stage!r} to rematerialise")
+    return tensors
+
+
+def _exact(segment):
+    """`segment` for `tf.recompute_grad`: its second call (the recomputation) starts
+    from the state the first found and leaves the state the first left."""
+    import tensorflow as tf
+
+    state = segment.non_trainable_variables
+    before = []
+
+    def run(x):
+        if not before:  # the forward pass
+            before.append([tf.identity(v.value) for v in state])
+            return segment(x, training=True)
+        after = [tf.identity(v.value) for v in state]
+        for v, value in zip(state, before[0]):
+            v.assign(value)
+        y = segment(x, training=True)
+        for v, value in zip(state, after):
+            v.assign(value)
+        return y
+    return run
+
+
+def rematerialise(model: keras.Model, remat) -> keras.Model:
+    """Make `model`'s training forward pass recompute its residual segments in the
+    backward pass (see the module's documentation); returns `model`."""
+    if not remat:
+        return model
+    import tensorflow as tf
+
+    cuts = [model.inputs[0], *_boundaries(model, remat)]
+    stem, *segments = [keras.Model(a, b) for a, b in zip(cuts, cuts[1:])]
+    # A headless model without pooling ends at the last boundary: no head.
+    head = (keras.Model(cuts[-1], model.outputs[0]) if model.outputs[0] is not cuts[-1]
+            else (lambda x, training: x))
+    plain_call = model.call
+
+    def call(inputs, training=None, mask=None, **kwargs):
+        if not training:
+            return plain_call(inputs, training=training, mask=mask, **kwargs)
+        x = stem(inputs, training=True)
+        for segment in segments:
+            x = tf.recompute_grad(_exact(segment))(x)
+        return head(x, training=True)
+
+    # An instance attribute, not a subclass: the model saves and loads as the plain one.
+    object.__setattr__(model, "call", call)
+    return model
+
+
+__all__ = ["REMAT", "check_remat", "rematerialise"]
