@@ -1,6 +1,7 @@
 """Rematerialisation (gradient checkpointing) of a built model's residual stages.
 
-`build_resnet(..., remat="block" | "stage" | True)` ends in `rematerialise`: in
+`build_resnet(..., remat="block" | "stage" | True)` ends in `rematerialise` (and
+`keras_resnet.training.train` applies it to a resumed checkpoint): in
 training, the model's forward pass runs its functional graph cut into segments
 at every residual block's output ("block", True) or every stage's output
 ("stage"), each segment under `tf.recompute_grad`, so the backward pass keeps
@@ -45,18 +46,23 @@ def check_remat(remat) -> None:
 
 
 def _boundaries(model: keras.Model, remat) -> list:
-    """The tensors between segments: the stem's output, then each block's (or stage's)."""
-    stages = list(model.stage_outputs.items())  # conv1 (the stem), then the stages
-    if remat == "stage":
-        return [tensor for _, tensor in stages]
-    block_out = {layer.name: layer.output for layer in model.layers
-                 if re.fullmatch(r".+_block\d+_out", layer.name)}
-    tensors = [stages[0][1]]
-    for stage, stage_output in stages[1:]:
-        tensors += [t for name, t in block_out.items() if name.startswith(f"{stage}_block")]
-        if tensors[-1] is not stage_output:
-            raise ValueError(f"cannot find the blocks of stage {stage!r} to rematerialise")
-    return tensors
+    """The tensors between segments: the stem's output (the input of the first block),
+    then each block's (or each stage's last block's) output. Found by the layer names'
+    grammar (`conv{stage}_block{i}_out`), so that a loaded model has them too."""
+    blocks = [layer for layer in model.layers if re.fullmatch(r".+_block\d+_out", layer.name)]
+    if not blocks:
+        raise ValueError(f"`remat` finds no residual blocks (`*_block<i>_out` layers) in "
+                         f"{model.name!r}")
+    first = blocks[0].name.rsplit("_out", 1)[0] + "_"
+    stem_output = next(layer for layer in model.layers if layer.name.startswith(first)).input
+    if remat == "stage":  # the last block of each stage
+        blocks = [layer for layer, after in zip(blocks, blocks[1:] + [None])
+                  if after is None or _stage(after) != _stage(layer)]
+    return [stem_output] + [layer.output for layer in blocks]
+
+
+def _stage(layer) -> str:
+    return layer.name.rsplit("_block", 1)[0]
 
 
 def _exact(segment):
