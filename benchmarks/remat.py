@@ -10,12 +10,11 @@ fresh subprocess, with the same `tf.function` GradientTape step:
 - keras_scope: the residual stages built inside `keras.RematScope(mode="full")`
   (what a `remat=` builder option made with Keras' scope would do). Keras
   rematerialises each *layer* separately (`tf.recompute_grad` around its call).
-- block / stage: segment checkpointing, the kind that saves memory: the
-  functional graph cut at every residual block's (or stage's) output into
-  sub-models that share the model's layers, each run under `tf.recompute_grad`,
-  so only the segment boundaries are kept for the backward pass. (A measurement
-  only: the recomputation re-applies BatchNormalization's moving-statistics
-  update, so this is not yet a correct training step.)
+- block / stage: `ResNet50(remat="block" | "stage")` (`keras_resnet.remat`):
+  segment checkpointing, the functional graph cut at every residual block's
+  (or stage's) output into sub-models sharing the model's layers, each run
+  under `tf.recompute_grad`, so only the boundaries are kept for the backward
+  pass.
 
 Peak memory is the process' peak RSS (VmHWM in /proc/self/status) after
 training, and after building alone ("build"). Printed as JSON, with ratios
@@ -47,20 +46,6 @@ def _isa() -> list:
                                             "amx_tile", "amx_int8", "fma"})
 
 
-def _segments(model, mode):
-    """Sub-models from the input to the first boundary, between boundaries, and
-    from the last boundary to the output (sharing the model's layers)."""
-    import keras
-    if mode == "stage":
-        names = [f"{s}_block{n}_out" for s, n in (("conv2", 3), ("conv3", 4), ("conv4", 6),
-                                                  ("conv5", 3))]
-    else:
-        names = [layer.name for layer in model.layers if layer.name.endswith("_out")]
-    boundaries = [model.inputs[0]] + [model.get_layer(n).output for n in names]
-    parts = [keras.Model(a, b) for a, b in zip(boundaries, boundaries[1:])]
-    return parts, keras.Model(boundaries[-1], model.outputs[0])
-
-
 def child(mode, size, batch, steps) -> dict:
     import keras
     import numpy as np
@@ -76,8 +61,9 @@ def child(mode, size, batch, steps) -> dict:
             with keras.RematScope(mode="full"):
                 return stack(*args, **kwargs)
         models.blocks.stack = scoped_stack
+    remat = mode if mode in ("block", "stage") else None
     model = keras_resnet.ResNet50(input_shape=(size, size, 3), num_classes=1000,
-                                  classifier_activation=None)
+                                  classifier_activation=None, remat=remat)
     build_peak = _vmhwm_mb()
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((batch, size, size, 3), dtype="float32"))
@@ -85,22 +71,11 @@ def child(mode, size, batch, steps) -> dict:
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
     optimizer.build(model.trainable_variables)
-    if mode in ("block", "stage"):
-        parts, head = _segments(model, mode)
-
-        def forward(images):
-            h = images
-            for part in parts:
-                h = tf.recompute_grad(lambda z, part=part: part(z, training=True))(h)
-            return head(h, training=True)
-    else:
-        def forward(images):
-            return model(images, training=True)
 
     @tf.function
     def step(images, labels):
         with tf.GradientTape() as tape:
-            loss = loss_fn(labels, forward(images))
+            loss = loss_fn(labels, model(images, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
         return loss
