@@ -1,6 +1,6 @@
 """Peak training memory against step time with rematerialisation (issue 24).
 
-    nice -n 10 python benchmarks/remat.py [--size 224] [--batch 32] [--steps 3]
+    nice -n 10 python -m benchmarks.remat [--size 224] [--batch 32] [--steps 3]
 
 Each mode trains ResNet50 (TensorFlow backend, float32, 1000 classes, SGD) for
 `--steps` timed steps after one warm-up step, on one fixed random batch, in a
@@ -30,12 +30,9 @@ import subprocess
 import sys
 import time
 
+from benchmarks.common import ROOT, peak_rss_mb
+
 MODES = ("plain", "keras_scope", "block", "stage")
-
-
-def _vmhwm_mb() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
 
 
 def _isa() -> list:
@@ -50,7 +47,6 @@ def child(mode, size, batch, steps) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import keras_resnet
     from keras_resnet import models
 
@@ -64,7 +60,7 @@ def child(mode, size, batch, steps) -> dict:
     remat = mode if mode in ("block", "stage") else None
     model = keras_resnet.ResNet50(input_shape=(size, size, 3), num_classes=1000,
                                   classifier_activation=None, remat=remat)
-    build_peak = _vmhwm_mb()
+    build_peak = peak_rss_mb()
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((batch, size, size, 3), dtype="float32"))
     y = tf.constant(rng.integers(0, 1000, batch))
@@ -93,7 +89,7 @@ def child(mode, size, batch, steps) -> dict:
         step(x, y).numpy()
         times.append(time.perf_counter() - start)
     return dict(mode=mode, step_s=round(float(np.median(times)), 3),
-                peak_mb=round(_vmhwm_mb()), build_peak_mb=round(build_peak))
+                peak_mb=round(peak_rss_mb()), build_peak_mb=round(build_peak))
 
 
 def main(argv=None) -> dict:
@@ -110,9 +106,10 @@ def main(argv=None) -> dict:
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     rows = []
     for mode in args.modes.split(","):
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--size",
+        out = subprocess.run([sys.executable, "-m", "benchmarks.remat", "--child", mode, "--size",
                               str(args.size), "--batch", str(args.batch), "--steps",
-                              str(args.steps)], env=env, capture_output=True, text=True)
+                              str(args.steps)], env=env, cwd=ROOT, capture_output=True,
+                             text=True)
         line = (out.stdout.strip().splitlines() or [""])[-1]
         rows.append(json.loads(line) if line.startswith("{") else
                     dict(mode=mode, error=out.stderr.strip().splitlines()[-1:]))

@@ -144,9 +144,9 @@ OPTIONS_DOC = """\
         checkpoint's `normalization`; ImageNet's mean and std without
         weights or with a file).
     remat: Gradient checkpointing (timm's `set_grad_checkpointing`):
-        "block" (or True) keeps only each residual block's output for the
-        backward pass and recomputes the rest, "stage" each stage's output;
-        None / False (default) keeps everything. Training only, TensorFlow
+        "block" (or True) keeps only the stem's and each residual block's
+        output for the backward pass and recomputes the rest, "stage" the
+        stem's and each stage's; None / False (default) keeps everything. Training only, TensorFlow
         backend; names, weights, outputs and saved files are unchanged (a
         loaded file is not rematerialised). See `keras_resnet.remat`.
     name: Model name.

@@ -6,15 +6,16 @@ training, the model's forward pass runs its functional graph cut into segments
 at every residual block's output ("block", True) or every stage's output
 ("stage"), each segment under `tf.recompute_grad`, so the backward pass keeps
 only the segments' boundaries and recomputes what lies between them (timm's
-`set_grad_checkpointing`). The stem and the head run as usual; inference runs
-the model's own call.
+`set_grad_checkpointing`); the stem is one more segment. The head runs as
+usual; inference runs the model's own call.
 
-Why not `keras.RematScope`: Keras 3 rematerialises each *layer* separately,
-which keeps every layer's input (the previous layer's output) and so saves
-nothing on a ResNet; on TensorFlow, `tf.custom_gradient` refuses the
-`training=` keyword Keras passes each layer inside a `tf.function` (so every
-`model.fit` fails), and re-running a layer in the backward pass applies its
-BatchNormalization moving-statistics update twice.
+Why not `keras.RematScope` (Keras 3.15): it rematerialises each *layer*
+separately, which keeps every layer's input (the previous layer's output), so
+it can save little on a ResNet; and it does not train: on TensorFlow,
+`tf.custom_gradient` refuses the `training=` keyword Keras passes each layer
+inside a `tf.function` (every `model.fit` fails), on JAX `jax.checkpoint`
+traces that flag and the model does not build for `fit`, and on torch the
+recomputed BatchNormalization updates its moving statistics a second time.
 
 The recomputation here is exact: before recomputing a segment, its
 non-trainable state (BatchNormalization's moving statistics, random
@@ -95,7 +96,7 @@ def rematerialise(model: keras.Model, remat) -> keras.Model:
     import tensorflow as tf
 
     cuts = [model.inputs[0], *_boundaries(model, remat)]
-    stem, *segments = [keras.Model(a, b) for a, b in zip(cuts, cuts[1:])]
+    segments = [keras.Model(a, b) for a, b in zip(cuts, cuts[1:])]  # the stem's first
     # A headless model without pooling ends at the last boundary: no head.
     head = (keras.Model(cuts[-1], model.outputs[0]) if model.outputs[0] is not cuts[-1]
             else (lambda x, training: x))
@@ -104,7 +105,7 @@ def rematerialise(model: keras.Model, remat) -> keras.Model:
     def call(inputs, training=None, mask=None, **kwargs):
         if not training:
             return plain_call(inputs, training=training, mask=mask, **kwargs)
-        x = stem(inputs, training=True)
+        x = inputs
         for segment in segments:
             x = tf.recompute_grad(_exact(segment))(x)
         return head(x, training=True)
