@@ -258,7 +258,7 @@ def _cmd_train(args) -> None:
           auto_augment=args.auto_augment, random_erasing=args.random_erasing, mixup=args.mixup,
           cutmix=args.cutmix, grace_seconds=args.grace_seconds,
           checkpoint_every=args.checkpoint_every, worker_timeout=args.worker_timeout,
-          precise_bn=args.precise_bn)
+          precise_bn=args.precise_bn, remat=args.remat)
 
 
 def _stopped_training(args, e) -> int:
@@ -365,6 +365,9 @@ def _add_training_parsers(sub) -> None:
     p.add_argument("--precision", help=" | ".join(PRECISIONS) + " (default float32)")
     p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
                    help="XLA compilation (default: on with a GPU, off on CPU)")
+    p.add_argument("--remat", nargs="?", const="block", choices=("block", "stage"),
+                   help="gradient checkpointing: recompute each residual block (block, the "
+                        "default) or stage in the backward pass; less memory, more time")
     p.add_argument("--strategy", default="auto", help=" | ".join(STRATEGIES) +
                    " (multi_worker reads TF_CONFIG)")
     p.add_argument("--resume", action="store_true",

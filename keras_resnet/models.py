@@ -17,6 +17,7 @@ import keras
 from keras_resnet import blocks
 from keras_resnet.pretrained import InputNormalization, resolve
 from keras_resnet.registry import REGISTRY, model_for
+from keras_resnet.remat import check_remat, rematerialise
 from keras_resnet.specs import (CONVS, NORMS, OUTPUT_STRIDES, POOLINGS, SHORTCUTS, STEM_POOLS,
                                 ArchSpec, check_anti_alias, check_attention_options,
                                 check_block_options, check_choice, check_zero_init_residual,
@@ -142,6 +143,12 @@ OPTIONS_DOC = """\
         normalise them inside the model as `weights` expect (the
         checkpoint's `normalization`; ImageNet's mean and std without
         weights or with a file).
+    remat: Gradient checkpointing (timm's `set_grad_checkpointing`):
+        "block" (or True) keeps only the stem's and each residual block's
+        output for the backward pass and recomputes the rest, "stage" the
+        stem's and each stage's; None / False (default) keeps everything. Training only, TensorFlow
+        backend; names, weights, outputs and saved files are unchanged (a
+        loaded file is not rematerialised). See `keras_resnet.remat`.
     name: Model name.
 """
 
@@ -151,8 +158,9 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                  classifier_activation="softmax", variant: Optional[str] = None,
                  shortcut: Optional[str] = None, zero_init_residual: bool = False,
                  drop_path_rate: float = 0.0, output_stride: int = 32,
-                 include_preprocessing: bool = False, name: Optional[str] = None,
-                 preprocessing=None, registry_name: Optional[str] = None) -> keras.Model:
+                 include_preprocessing: bool = False, remat=None,
+                 name: Optional[str] = None, preprocessing=None,
+                 registry_name: Optional[str] = None) -> keras.Model:
     """Build the functional model for `spec`; every public builder ends here.
 
     All arguments are checked, and `weights` resolved, before any layer is
@@ -191,6 +199,7 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
                      shortcut=shortcut, output_stride=output_stride,
                      zero_init_residual=zero_init_residual, drop_path_rate=drop_path_rate)
     check_anti_alias(spec.anti_alias, get_variant(variant))
+    check_remat(remat)
     if spec.anti_alias == "blur" and output_stride != 32:
         raise ValueError("`output_stride` must be 32 with anti_alias='blur' (timm blurs without "
                          f"striding where a stride becomes dilation). Received: "
@@ -219,7 +228,7 @@ def build_resnet(spec: ArchSpec, input_shape=None, num_classes: Optional[int] = 
     if checkpoint.has_file:
         from keras_resnet.weights import load_weights  # keeps the model code import-light
         load_weights(model, checkpoint, arch=spec.name, variant=variant)
-    return model
+    return rematerialise(model, remat)
 
 
 def _model_input(input_shape, input_tensor):

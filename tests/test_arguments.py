@@ -28,6 +28,7 @@ CASES = [
                                             r"Received: variant='v1'"),
     (dict(weights="hf://timm"), r"`weights` must name a Hub repo as 'hf://ORG/REPO'"),
     (dict(classifier_activation="softmaxx"), r"`classifier_activation` must be"),
+    (dict(remat="blocks"), r"`remat` must be one of \[None, False, True, 'block', 'stage'\]"),
 ]
 
 

@@ -14,7 +14,7 @@ from keras_resnet.training.settings import (RunRecord, RunSettings, read_run_rec
 RUN_JSON_KEYS = [
     "auto_augment", "batch_size", "class_names", "cutmix", "data", "epochs", "eval_crop",
     "image_size", "mean", "mixup", "model", "num_test", "num_train", "precise_bn", "precision",
-    "random_erasing", "recipe", "seed", "std", "steps_per_epoch", "weights"]
+    "random_erasing", "recipe", "remat", "seed", "std", "steps_per_epoch", "weights"]
 
 
 def _record(**changes):

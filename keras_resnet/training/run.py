@@ -104,7 +104,7 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
           cutmix: Optional[float] = None, grace_seconds: float = DEFAULT_GRACE_SECONDS,
           checkpoint_every: Optional[int] = None,
           worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
-          precise_bn: Optional[bool] = None) -> TrainResult:
+          precise_bn: Optional[bool] = None, remat=None) -> TrainResult:
     """Train a registered model on a data SOURCE and write the run directory `out`.
 
     Args:
@@ -125,6 +125,10 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         precision: "float32", "mixed_float16" or "mixed_bfloat16"; the
             classifier's softmax stays float32.
         jit: XLA compilation: True, False, or None for Keras' "auto" (on with a GPU).
+        remat: Gradient checkpointing of the residual blocks ("block" or True) or
+            stages ("stage"), as the builders' `remat`: less memory, more time,
+            the same results. Stored in run.json; `resume` keeps the run's
+            unless given. TensorFlow backend.
         strategy: "auto", "one_device", "mirrored" or "multi_worker" (TF_CONFIG).
         resume: Continue `out` from its furthest complete checkpoint (an epoch's
             or a mid-epoch one), with its settings.
@@ -174,7 +178,8 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
                                 strategy=strategy, resume=resume, image_size=image_size,
                                 steps_per_epoch=steps_per_epoch, seed=seed,
                                 auto_augment=auto_augment, random_erasing=random_erasing,
-                                mixup=mixup, cutmix=cutmix, precise_bn=precise_bn)
+                                mixup=mixup, cutmix=cutmix, precise_bn=precise_bn,
+                                remat=remat)
     dataset = _load_data(settings, out if resume else None)
     if batch_size is None and not resume and not settings.steps_per_epoch:
         settings = _small_data_batch(settings, len(dataset.train), verbose)
@@ -408,6 +413,8 @@ def _restore_or_build(settings: RunSettings, num_classes: int, dist, *, out: str
                 # Wrapped here rather than by compile(), so that the compile config in
                 # each checkpoint names the LossScaleOptimizer and --resume restores it.
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        from keras_resnet.remat import rematerialise
+        rematerialise(net, settings.remat)  # built or loaded: the run's setting (not saved)
         apply_weight_decay(net, r.weight_decay)
         compile_model(net, optimizer, r, settings.jit)
     return net, start_epoch, start_step

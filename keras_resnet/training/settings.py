@@ -78,6 +78,9 @@ class RunSettings:
     # Re-estimate BatchNormalization's statistics before validation (precise BN);
     # None: when an epoch has fewer steps than the moving averages span, on one replica.
     precise_bn: Optional[bool] = None
+    # Gradient checkpointing (`keras_resnet.remat`): None, "block" or "stage". Memory and
+    # time only (the same results); stored so that --resume keeps it unless told otherwise.
+    remat: Optional[str] = None
     jit: Optional[bool] = dataclasses.field(default=None, compare=False)
 
     def to_json(self) -> dict:
@@ -117,7 +120,7 @@ class RunRecord:
         hand (a value of the wrong type). `jit` is the settings' (not stored)."""
         if not isinstance(obj, dict):
             raise ValueError(f"{where} must hold a JSON object, not {type(obj).__name__}")
-        obj = {"precise_bn": None, **obj}  # run.json files from before the setting
+        obj = {"precise_bn": None, "remat": None, **obj}  # run.json files from before these
         known = STORED_KEYS + DATA_KEYS
         missing = [k for k in known if k not in obj]
         unknown = sorted(k for k in obj if k not in known)
@@ -183,7 +186,7 @@ def read_run_record(run_dir: str, what: str = "run.json", *,
 def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, precision,
                      jit, strategy, resume, image_size, steps_per_epoch, seed,
                      auto_augment=None, random_erasing=None, mixup=None,
-                     cutmix=None, precise_bn=None) -> RunSettings:
+                     cutmix=None, precise_bn=None, remat=None) -> RunSettings:
     """Check every argument and return the run's settings (before touching `out`):
     with `resume`, those of `out`'s run.json (any argument given must agree with them)."""
     from keras_resnet.data import parse_source
@@ -205,6 +208,9 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
     if precise_bn is not None and not isinstance(precise_bn, bool):
         raise ValueError(f"`precise_bn` must be True, False or None (automatic). "
                          f"Received: precise_bn={precise_bn!r}")
+    from keras_resnet.remat import check_remat
+    check_remat(remat)
+    remat = "block" if remat is True else (remat or None)
     given = dict(precise_bn=precise_bn, model=model, data=data, epochs=epochs,
                  batch_size=batch_size, weights=weights,
                  recipe=recipe, precision=precision, image_size=image_size,
@@ -216,7 +222,8 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
             if value is not None and value != getattr(settings, key):
                 raise ValueError(f"--resume continues {out!r} with its own settings: {key} "
                                  f"was {getattr(settings, key)!r}, not {value!r}")
-        return settings
+        # remat changes memory and time only: a resumed run may turn it on or change it.
+        return settings if remat is None else dataclasses.replace(settings, remat=remat)
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise ValueError(f"`out` {out!r} already exists and is not empty; pass --resume to "
                          "continue that run or choose another directory")
@@ -238,7 +245,7 @@ def resolve_settings(model, data, *, out, epochs, batch_size, weights, recipe, p
                        batch_size=batch_size or r.batch_size, weights=weights, recipe=r.name,
                        precision=precision or "float32", image_size=size,
                        steps_per_epoch=steps_per_epoch, seed=seed, precise_bn=precise_bn,
-                       jit=jit, **augmentation)
+                       remat=remat, jit=jit, **augmentation)
 
 
 def _split_full_name(model, weights):
