@@ -19,10 +19,10 @@ LAYERS = [
     {"preprocessing", "weights", "weights.assign", "weights.hub", "weights.imagenet",
      "weights.keras_files", "weights.legacy_h5", "weights.torch_layout"},
     # building
-    {"blocks", "models", "inference", "finetune"},
+    {"blocks", "models", "remat", "inference", "finetune"},
     # user-facing functions
     {"builders", "classify", "feature_maps", "report", "plotting", "deploy", "exported",
-     "sharing"},
+     "sharing", "benchmark"},
     # training and its data
     {"data", "data.augment", "data.base", "data.cifar", "data.digits", "data.folder",
      "data.imagenet_val", "imagenet_eval", "data.photos", "data.pipeline", "training",
