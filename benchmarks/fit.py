@@ -7,7 +7,9 @@ contender sees the same machine state; a round's rate is images / seconds.
   `tf.data.Dataset` of in-memory arrays (as `keras-resnet train` feeds it), SGD
   momentum 0.9, sparse cross-entropy from logits.
 - torch: the usual loop over a shuffled `DataLoader(TensorDataset)`, in NCHW
-  and in channels_last (`torch_bench.py fit-worker`).
+  and in channels_last (`keras_resnet/torch_worker.py --mode fit`, which
+  `keras-resnet benchmark --compare torch` runs too; `keras_resnet.benchmark.Worker`
+  drives both sides).
 The ratio is the median over rounds of keras_resnet's rate / the faster torch
 layout's rate in that round.
 
@@ -35,6 +37,7 @@ import tempfile
 import time
 
 from benchmarks import common
+from keras_resnet.benchmark import TORCH_WORKER, Worker
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -116,33 +119,6 @@ def worker(args) -> None:
 
 # ----------------------------------------------------------------------------- the coordinator
 
-class _Worker:
-    def __init__(self, command):
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, cwd=HERE.parent)
-        self._expect("ready")
-
-    def _expect(self, word):
-        line = self.proc.stdout.readline().split()
-        if not line or line[0] != word:
-            self.proc.kill()
-            raise RuntimeError(f"benchmark worker {self.proc.args} said {line!r}, not {word!r}")
-        return line
-
-    def round(self, steps: int) -> float:
-        self.proc.stdin.write(f"go {steps}\n")
-        self.proc.stdin.flush()
-        return float(self._expect("done")[1])
-
-    def close(self):
-        try:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        self.proc.wait(timeout=120)
-
-
 def measure_fit(threads: int, rounds: int, torch_python, log=lambda msg: None) -> list:
     """One record per contender and case: median img/s, per-round rates, and the ratio."""
     records = []
@@ -153,9 +129,10 @@ def measure_fit(threads: int, rounds: int, torch_python, log=lambda msg: None) -
         commands = {"keras_resnet": [sys.executable, "-m", "benchmarks.fit", "--worker", *common]}
         if torch_python:
             for layout in ("NCHW", "channels_last"):
-                commands[f"torch {layout}"] = [torch_python, str(HERE / "torch_bench.py"),
-                                               "fit-worker", "--layout", layout, *common]
-        workers = {name: _Worker(command) for name, command in commands.items()}
+                commands[f"torch {layout}"] = [torch_python, TORCH_WORKER, "--mode", "fit",
+                                               "--layout", layout, *common]
+        workers = {name: Worker(command, cwd=str(HERE.parent))
+                   for name, command in commands.items()}
         try:
             rates = {name: [] for name in workers}
             for round_ in range(rounds + 2):  # the first two rounds warm up

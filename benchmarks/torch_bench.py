@@ -2,7 +2,7 @@
 
 Usable with any Python that has torch and torchvision (it imports nothing from
 keras_resnet): `python benchmarks/torch_bench.py infer|train|int8 --threads 2 --repeats 5`
-(and `fit-worker`, driven by `benchmarks.fit`).
+(the interleaved `model.fit` rounds' torch side is keras_resnet/torch_worker.py).
 Prints one JSON object on stdout; the process' peak RSS is part of it, so each
 task runs in a fresh process.
 """
@@ -16,15 +16,6 @@ import os
 import statistics
 import sys
 import time
-
-
-def _pin(threads: int):
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-    torch.set_num_threads(threads)
-    torch.set_num_interop_threads(1)
-    return torch
 
 
 def _peak_rss_mb() -> float:
@@ -44,31 +35,16 @@ def _median_rate(fn, images: int, repeats: int, calls: int) -> tuple:
     return statistics.median(rates), rates
 
 
-def cifar_resnet(n: int, num_classes: int = 10):
-    """The paper's CIFAR ResNet (6n + 2 layers, option A) from torchvision's BasicBlock."""
-    from torch import nn
-    from torch.nn import functional as F
-    from torchvision.models.resnet import BasicBlock
-
-    class OptionA(nn.Module):  # strided subsampling + zero channels, no parameters
-        def __init__(self, stride, extra):
-            super().__init__()
-            self.stride, self.extra = stride, extra
-
-        def forward(self, x):
-            x = x[:, :, ::self.stride, ::self.stride]
-            return F.pad(x, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
-
-    layers = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)]
-    inplanes = 16
-    for stage, width in enumerate((16, 32, 64)):
-        for i in range(n):
-            stride = 2 if stage > 0 and i == 0 else 1
-            down = OptionA(stride, width - inplanes) if stride > 1 or width != inplanes else None
-            layers.append(BasicBlock(inplanes, width, stride, downsample=down))
-            inplanes = width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes)]
-    return nn.Sequential(*layers)
+def _torch_worker():
+    """keras_resnet/torch_worker.py, loaded by its path: importing the keras_resnet package
+    would import Keras, which a torch-only Python need not have."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "keras_resnet",
+                        "torch_worker.py")
+    spec = importlib.util.spec_from_file_location("torch_worker", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _time_inference(torch, modes, args) -> list:
@@ -97,7 +73,7 @@ def _time_inference(torch, modes, args) -> list:
 
 
 def infer(args) -> dict:
-    torch = _pin(args.threads)
+    torch = _torch_worker().pin_threads(args.threads)
     import torchvision
     builds = []
     for _ in range(3):
@@ -111,9 +87,10 @@ def infer(args) -> dict:
 
 
 def train(args) -> dict:
-    torch = _pin(args.threads)
+    torch = _torch_worker().pin_threads(args.threads)
     import torchvision
     records = []
+    cifar_resnet = _torch_worker().cifar_resnet
     nets = {"resnet20": lambda: cifar_resnet(3), "resnet56": lambda: cifar_resnet(9),
             "resnet18": lambda: torchvision.models.resnet18(num_classes=10)}
     for name, build in nets.items():
@@ -145,7 +122,7 @@ def int8(args) -> dict:
     """torchvision resnet50 fp32 (channels_last) and int8 through torch.ao's FX graph-mode
     post-training quantization with the x86 backend (calibrated on random images: speed
     does not depend on the ranges)."""
-    torch = _pin(args.threads)
+    torch = _torch_worker().pin_threads(args.threads)
     import torchvision
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
@@ -164,69 +141,16 @@ def int8(args) -> dict:
     return dict(task="int8", quantize_s=quantize_s, records=records)
 
 
-def fit_worker(args) -> None:
-    """torch's side of `benchmarks.fit`: the usual training loop, driven over stdin.
-
-    Trains `--model` on a DataLoader over an in-memory TensorDataset (shuffled,
-    re-iterated every epoch). Prints "ready", then for each "go N" line runs N
-    steps and prints "done SECONDS"; "quit" ends it.
-    """
-    torch = _pin(args.threads)
-    import torchvision
-    from torch.utils.data import DataLoader, TensorDataset
-    fmt = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
-    nets = {"resnet20": lambda: cifar_resnet(3), "resnet56": lambda: cifar_resnet(9),
-            "resnet18": lambda: torchvision.models.resnet18(num_classes=args.classes),
-            "resnet50": lambda: torchvision.models.resnet50(num_classes=args.classes)}
-    torch.manual_seed(0)
-    model = nets[args.model]().train().to(memory_format=fmt)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    n = args.batch * args.distinct_batches
-    data = TensorDataset(torch.randn(n, 3, args.size, args.size),
-                         torch.randint(0, args.classes, (n,)))
-    loader = DataLoader(data, batch_size=args.batch, shuffle=True, drop_last=True)
-
-    def batches():
-        while True:
-            yield from loader
-
-    stream = batches()
-    print("ready", flush=True)
-    for line in sys.stdin:
-        if line.split()[0] != "go":
-            break
-        start = time.perf_counter()
-        for _ in range(int(line.split()[1])):
-            x, y = next(stream)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x.to(memory_format=fmt)), y)
-            loss.backward()
-            opt.step()
-        loss.item()
-        print(f"done {time.perf_counter() - start}", flush=True)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("task", choices=["infer", "train", "int8", "fit-worker"])
+    parser.add_argument("task", choices=["infer", "train", "int8"])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch1-calls", type=int, default=10)
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--train-calls", type=json.loads, default={},
                         help='steps per timed round, e.g. \'{"resnet20": 5}\'')
-    fit = parser.add_argument_group("fit-worker")
-    fit.add_argument("--model", choices=["resnet20", "resnet56", "resnet18", "resnet50"])
-    fit.add_argument("--layout", choices=["NCHW", "channels_last"], default="NCHW")
-    fit.add_argument("--size", type=int, default=32)
-    fit.add_argument("--batch", type=int, default=128)
-    fit.add_argument("--classes", type=int, default=10)
-    fit.add_argument("--distinct-batches", type=int, default=8)
     args = parser.parse_args(argv)
-    if args.task == "fit-worker":
-        fit_worker(args)
-        return 0
     result = {"infer": infer, "train": train, "int8": int8}[args.task](args)
     import torch
     import torchvision

@@ -259,9 +259,11 @@ def _progress(what: str, done: int, total: int, rate: Optional[float], stream) -
 
 
 def time_calls(fn: Callable[[], object], batch: int, *, warmup: int, rounds: int,
-               what: str = "", progress=None) -> dict:
+               what: str = "", progress=None,
+               between_rounds: Optional[Callable[[int], None]] = None) -> dict:
     """img/s of `fn` (one call = one batch): `warmup` untimed calls (the last one sets the
-    calls per round), then `rounds` timed rounds."""
+    calls per round), then `rounds` timed rounds. `between_rounds(calls)`, when given, runs
+    before the first timed round and after each one, outside the timing."""
     seconds = 0.0
     for i in range(max(1, warmup)):
         start = time.perf_counter()
@@ -269,6 +271,8 @@ def time_calls(fn: Callable[[], object], batch: int, *, warmup: int, rounds: int
         seconds = time.perf_counter() - start
         _progress(what + " warm-up", i + 1, max(1, warmup), None, progress)
     calls = calls_per_round(seconds)
+    if between_rounds is not None:
+        between_rounds(calls)  # the other contender's warm-up round
     rates = []
     for i in range(rounds):
         start = time.perf_counter()
@@ -276,15 +280,18 @@ def time_calls(fn: Callable[[], object], batch: int, *, warmup: int, rounds: int
             fn()
         rates.append(batch * calls / (time.perf_counter() - start))
         _progress(what, i + 1, rounds, rates[-1], progress)
+        if between_rounds is not None:
+            between_rounds(calls)
     return dict(spread(rates), batches_per_round=calls)
 
 
 def time_fit(model, x, y, batch: int, *, warmup: int, rounds: int, what: str = "",
-             progress=None) -> dict:
+             progress=None, between_rounds: Optional[Callable[[int], None]] = None) -> dict:
     """img/s of `model.fit(x, y, batch_size=batch)` on one in-memory batch, tiled so that an
     epoch takes about MIN_ROUND_SECONDS: `warmup` one-batch epochs (tracing; the last one
     sets the epoch length), then `rounds` timed epochs, each one round (timed by a callback,
-    so fit's set-up is not counted)."""
+    so fit's set-up is not counted). `between_rounds(steps)`, when given, runs once before
+    the timed epochs and after each one, outside the timing (another contender's round)."""
     import keras
     import numpy as np
 
@@ -300,6 +307,8 @@ def time_fit(model, x, y, batch: int, *, warmup: int, rounds: int, what: str = "
             self.times.append(time.perf_counter() - self.start)
             rate = batch * self.steps / self.times[-1] if self.steps else None
             _progress(self.label, epoch + 1, self.total, rate, progress)
+            if self.steps and between_rounds is not None:
+                between_rounds(self.steps)
 
     clock = Clock(max(1, warmup))
     clock.label, clock.steps = what + " warm-up", None
@@ -310,21 +319,139 @@ def time_fit(model, x, y, batch: int, *, warmup: int, rounds: int, what: str = "
     tiled_x, tiled_y = np.concatenate([x] * steps), np.concatenate([y] * steps)
     clock = Clock(rounds)
     clock.label, clock.steps = what, steps
+    if between_rounds is not None:
+        between_rounds(steps)  # the other contender's warm-up round
     model.fit(tiled_x, tiled_y, batch_size=batch, epochs=rounds, shuffle=False, verbose=0,
               callbacks=[clock])
     rates = [batch * steps / t for t in clock.times]
     return dict(spread(rates), batches_per_round=steps)
 
 
+# ----------------------------------------------------------------------------- next to torch
+
+TORCH_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_worker.py")
+TORCH_EXTRA = ("install torch with torchvision (or timm), or point --torch-python at a "
+               "Python that has them")
+
+
+class WorkerError(ValueError):
+    """A benchmark worker process that did not start, or stopped answering."""
+
+
+class Worker:
+    """A process that runs one contender's rounds when told: it prints "ready [WORDS]", then
+    answers each "go N" line (N calls or steps) with "done SECONDS" (see `torch_worker`)."""
+
+    def __init__(self, command: List[str], *, cwd: Optional[str] = None,
+                 env: Optional[dict] = None):
+        self.command = command
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env)
+        line = self.proc.stdout.readline().strip()
+        if line.split()[:1] != ["ready"]:
+            self.proc.kill()
+            self.proc.wait()
+            raise WorkerError(line.removeprefix("error: ") or
+                              f"{command[0]} exited with status {self.proc.returncode}")
+        self.what = line[len("ready"):].strip()
+
+    def round(self, calls: int) -> float:
+        """Seconds the worker took for `calls` calls."""
+        self.proc.stdin.write(f"go {calls}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().split()
+        if line[:1] != ["done"]:
+            self.proc.kill()
+            raise WorkerError(f"benchmark worker {self.command[:3]} stopped: {line!r}")
+        return float(line[1])
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def torch_counterpart(model: str) -> tuple:
+    """(the name torch_worker builds, the variant that makes ours the same network, or None
+    for the model's own): the paper's CIFAR nets by depth, else timm's (and torchvision's)
+    architecture of the same name in timm's convention. ValueError where torch has none."""
+    from keras_resnet.pretrained import timm_variant
+    from keras_resnet.registry import model_info
+    from keras_resnet.sharing import timm_architecture
+    info = model_info(model)
+    if info.spec.stem.name == "cifar":
+        return info.name, None
+    variant = timm_variant(info.name)
+    arch = timm_architecture(info.name, variant)
+    if arch is None:
+        raise ValueError(f"--compare torch: {info.name} (the {info.variant!r} convention) has "
+                         "no architecture in timm or torchvision to compare with")
+    return arch, (variant if variant != info.variant else None)
+
+
+class TorchContenders:
+    """torch's rounds next to ours: one worker per layout (NCHW and channels_last; int8 is
+    NCHW only), each round timed by the worker and kept as img/s."""
+
+    def __init__(self, arch: str, *, mode: str, dtype: str, batch: int, size: int,
+                 classes: int, python: Optional[str] = None):
+        layouts = ("NCHW",) if dtype == "int8" else ("NCHW", "channels_last")
+        self.batch, self.workers, self.rates = batch, {}, {}
+        env = dict(os.environ, OMP_NUM_THREADS=str(os.cpu_count()))
+        try:
+            for layout in layouts:
+                self.workers[layout] = Worker(
+                    [python or sys.executable, TORCH_WORKER, "--model", arch, "--mode", mode,
+                     "--layout", layout, "--dtype", dtype, "--batch", str(batch),
+                     "--size", str(size), "--classes", str(classes)], env=env)
+                self.rates[layout] = []
+        except WorkerError as e:
+            self.close()
+            raise ValueError(f"--compare torch: {e} ({TORCH_EXTRA})") from None
+        except OSError as e:
+            self.close()
+            raise ValueError(f"--compare torch: cannot run {python or sys.executable}: "
+                             f"{e.strerror}") from None
+
+    def round(self, calls: int, record: bool = True) -> None:
+        for layout, worker in self.workers.items():
+            seconds = worker.round(calls)
+            if record:
+                self.rates[layout].append(self.batch * calls / seconds)
+
+    def best_per_round(self) -> List[float]:
+        """torch's faster layout in each recorded round."""
+        return [max(rates) for rates in zip(*self.rates.values())]
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+
+
+def vs_torch(ours: List[float], torch_best: List[float]) -> dict:
+    """Our rate over torch's faster layout, round by round: the median and its spread."""
+    ratios = [a / b for a, b in zip(ours, torch_best)]
+    return dict(vs_torch=statistics.median(ratios), vs_torch_min=min(ratios),
+                vs_torch_max=max(ratios), vs_torch_rounds=ratios)
+
+
 # ----------------------------------------------------------------------------- the command
 
 DTYPES = {"float32": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 FORMATS = ("keras", "onnx", "int8")
+COMPARE = (None, "torch")
 ONNX_EXTRA = 'keras-resnet-zoo[onnx] (pip install "keras-resnet-zoo[onnx]")'
 
 
 def check_options(model: str, *, batch: int, image_size: Optional[int], dtype: str,
-                  train: bool, fold: bool, format: str, rounds: int, warmup: int) -> int:
+                  train: bool, fold: bool, format: str, rounds: int, warmup: int,
+                  compare: Optional[str] = None) -> int:
     """A ValueError naming the option for what cannot be measured; the image size to use."""
     from keras_resnet.registry import model_info
     info = model_info(model)  # names the registered models when unknown
@@ -349,6 +476,10 @@ def check_options(model: str, *, batch: int, image_size: Optional[int], dtype: s
     if train and fold:
         raise ValueError("--fold is for inference: a folded model has no BatchNormalization "
                          "to train (drop --train or --fold)")
+    if compare not in COMPARE:
+        raise ValueError(f"--compare must be torch. Received: {compare!r}")
+    if compare and train and format != "keras":
+        raise ValueError("--compare torch with --train times model.fit")
     if format != "keras" and dtype != "float32":
         raise ValueError(f"--format {format} exports a float32 model"
                          f"{' (quantized to int8)' if format == 'int8' else ''}; "
@@ -370,28 +501,40 @@ def check_options(model: str, *, batch: int, image_size: Optional[int], dtype: s
 def run(model: str, *, batch: int = 32, image_size: Optional[int] = None,
         dtype: str = "float32", train: bool = False, fold: bool = False,
         format: str = "keras", rounds: int = 10, warmup: int = 2, peak: bool = True,
+        compare: Optional[str] = None, torch_python: Optional[str] = None,
         progress=None) -> dict:
     """Measure `model` on this machine; the result `keras-resnet benchmark` prints.
 
+    With `compare="torch"`, the same network runs in torch (`torch_worker`, under
+    `torch_python`, default this Python) in both layouts, its rounds interleaved with ours;
+    a model whose default convention timm lacks (keras.applications' "v1") is built in
+    timm's ("v1.5") so that both sides run one network.
+
     Returns a dict: machine (`machine()`), peak (`fma_peak()`, or None when `peak` is
     False), settings, and rows: one per measured thing (what, path, batch, img_s and its
-    spread over `rounds` rounds, ms_per_batch, gflops, peak_share).
+    spread over `rounds` rounds, ms_per_batch, gflops, peak_share; with `compare`, torch's
+    rows and, on ours, vs_torch: the median over rounds of our rate / torch's faster
+    layout's in that round, with its min and max).
     """
     size = check_options(model, batch=batch, image_size=image_size, dtype=dtype, train=train,
-                         fold=fold, format=format, rounds=rounds, warmup=warmup)
+                         fold=fold, format=format, rounds=rounds, warmup=warmup,
+                         compare=compare)
+    arch, variant = torch_counterpart(model) if compare else (None, None)
     import keras
     import numpy as np
 
     from keras_resnet.builders import get_model
     from keras_resnet.macs import count_macs
-    built = get_model(model, input_shape=(size, size, 3))
+    options = dict(variant=variant) if variant else {}
+    built = get_model(model, input_shape=(size, size, 3), **options)
     macs = count_macs(built)
     classes = built.output_shape[-1]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, size, size, 3)).astype("float32")
     settings = dict(model=built.name, registry_name=model, batch=batch, image_size=size,
                     dtype=dtype, train=train, fold=fold, format=format, rounds=rounds,
-                    warmup=warmup, macs_per_image=macs)
+                    warmup=warmup, macs_per_image=macs, compare=compare,
+                    variant=variant or model_variant(model))
     result = dict(machine=machine(), settings=settings, rows=[])
     result["peak"] = fma_peak(seconds=0.5, runs=2) if peak else None
     peak_gflops = (result["peak"] or {}).get("gflops")
@@ -403,31 +546,78 @@ def run(model: str, *, batch: int = 32, image_size: Optional[int] = None,
                                    ms_per_batch=1000 * batch / timing["img_s"], gflops=gflops,
                                    peak_share=share))
 
+    def against_torch(mode, torch_dtype, measure, what, flop_per_mac):
+        """`measure(between_rounds)` interleaved with torch's rounds; torch's rows."""
+        torch = TorchContenders(arch, mode=mode, dtype=torch_dtype, batch=batch, size=size,
+                                classes=classes, python=torch_python)
+        warm = []
+
+        def torch_round(calls):
+            torch.round(calls, record=bool(warm))
+            warm.append(calls)
+        try:
+            timing = measure(torch_round)
+        finally:
+            torch.close()
+        timing.update(vs_torch(timing["rounds"], torch.best_per_round()))
+        for layout, worker in torch.workers.items():
+            torch_rows.append((f"{what}, torch {layout}", worker.what,
+                               dict(spread(torch.rates[layout]),
+                                    batches_per_round=warm[-1]), flop_per_mac))
+        return timing
+
+    torch_rows = []
+
+    def flush_torch_rows():
+        for what, path, timing, flop_per_mac in torch_rows:
+            row(what, path, timing, flop_per_mac)
+        torch_rows.clear()
+
     net = keras_resnet_fold(built) if fold else built
     label = f"{model} {size}x{size} {dtype}" + (", BN folded" if fold else "")
+    if variant:
+        label += f", {variant} (timm's layout)"
+    torch_dtype = "int8" if format == "int8" else dtype
     if format == "keras":
         policy = DTYPES[dtype]
         infer_model = _with_policy(net, policy)
         fn, path = _inference_fn(infer_model, x)
-        row(f"inference, {label}", path,
-            time_calls(fn, batch, warmup=warmup, rounds=rounds, what="inference",
-                       progress=progress), 2)
+
+        def measure(between_rounds=None):
+            return time_calls(fn, batch, warmup=warmup, rounds=rounds, what="inference",
+                              progress=progress, between_rounds=between_rounds)
     else:
-        timing, path = _time_onnx(net, x, format, warmup, rounds, progress)
-        row(f"inference, {model} {size}x{size} {'int8' if format == 'int8' else dtype}, "
-            "ONNX Runtime", path, timing, 2 if format == "onnx" else None)
+        label = (f"{model} {size}x{size} {'int8' if format == 'int8' else dtype}, "
+                 "ONNX Runtime")
+
+        def measure(between_rounds=None):
+            nonlocal path
+            timing, path = _time_onnx(net, x, format, warmup, rounds, progress,
+                                      between_rounds)
+            return timing
+        path = None
+    inference_flop = 2 if format != "int8" else None
+    timing = (against_torch("infer", torch_dtype, measure, "inference", inference_flop)
+              if compare else measure())
+    row(f"inference, {label}", path, timing, inference_flop)
+    flush_torch_rows()
     if train:
         keras.backend.clear_session()
         policy = DTYPES[dtype]
-        train_model = get_model(model, input_shape=(size, size, 3))
+        train_model = get_model(model, input_shape=(size, size, 3), **options)
         train_model = _with_policy(train_model, policy)
         train_model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                             loss="sparse_categorical_crossentropy")
         y = rng.integers(0, classes, batch).astype("int32")
-        timing = time_fit(train_model, x, y, batch, warmup=warmup, rounds=rounds,
-                          what="training", progress=progress)
+
+        def measure_fit(between_rounds=None):
+            return time_fit(train_model, x, y, batch, warmup=warmup, rounds=rounds,
+                            what="training", progress=progress, between_rounds=between_rounds)
+        timing = (against_torch("fit", dtype, measure_fit, "training", 6) if compare
+                  else measure_fit())
         row(f"training, {label}", "model.fit(x, y) on an in-memory batch, SGD momentum",
             timing, 6)
+        flush_torch_rows()
     if progress is not None:
         progress.write("\r\033[K")
         progress.flush()
@@ -458,7 +648,12 @@ def _inference_fn(model, x):
     return (lambda: model.predict_on_batch(x)), "model.predict_on_batch(x)"
 
 
-def _time_onnx(model, x, format, warmup, rounds, progress):
+def model_variant(model: str) -> str:
+    from keras_resnet.registry import model_info
+    return model_info(model).variant
+
+
+def _time_onnx(model, x, format, warmup, rounds, progress, between_rounds=None):
     """Export `model` as keras_resnet.export writes it (int8: calibrated on 16 random
     inputs) and time an ONNX Runtime session on it."""
     import onnxruntime as ort
@@ -478,7 +673,8 @@ def _time_onnx(model, x, format, warmup, rounds, progress):
     name = session.get_inputs()[0].name
     feed = {name: x}
     timing = time_calls(lambda: session.run(None, feed), len(x), warmup=warmup,
-                        rounds=rounds, what="onnxruntime", progress=progress)
+                        rounds=rounds, what="onnxruntime", progress=progress,
+                        between_rounds=between_rounds)
     what = "int8 " if format == "int8" else ""
     return timing, (f"onnxruntime InferenceSession.run on the {what}ONNX file "
                     "keras_resnet.export writes (BN folded)")
@@ -506,13 +702,18 @@ def header(result: dict) -> str:
 
 def table(result: dict) -> str:
     """The header lines and one row per measured thing, as aligned text."""
+    compared = any("vs_torch" in r for r in result["rows"])
     head = ("what", "batch", "img/s (median)", "spread (min-max)", "ms/batch",
-            "% of FMA peak")
+            "% of FMA peak") + (("vs torch (min-max)",) if compared else ())
     lines = [head]
     for r in result["rows"]:
         share = f"{100 * r['peak_share']:.1f}%" if r["peak_share"] is not None else "n/a"
-        lines.append((r["what"], str(r["batch"]), f"{r['img_s']:,.1f}",
-                      f"{r['min']:,.1f}-{r['max']:,.1f}", f"{r['ms_per_batch']:,.2f}", share))
+        line = (r["what"], str(r["batch"]), f"{r['img_s']:,.1f}",
+                f"{r['min']:,.1f}-{r['max']:,.1f}", f"{r['ms_per_batch']:,.2f}", share)
+        if compared:
+            line += ((f"{r['vs_torch']:.2f}x ({r['vs_torch_min']:.2f}-"
+                      f"{r['vs_torch_max']:.2f})") if "vs_torch" in r else "",)
+        lines.append(line)
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     text = [header(result), ""]
     for i, line in enumerate(lines):
@@ -524,6 +725,9 @@ def table(result: dict) -> str:
     text += [""] + [f"timed: {p}" for p in paths]
     text.append(f"{result['settings']['rounds']} timed rounds after "
                 f"{result['settings']['warmup']} warm-up; spread is the rounds' min-max")
+    if compared:
+        text.append("vs torch: our img/s over torch's faster layout in the same round (the "
+                    "rounds interleaved), median over rounds (min-max)")
     return "\n".join(text)
 
 

@@ -491,15 +491,49 @@ def _add_plot_parser(sub) -> None:
     p.set_defaults(func=_cmd_plot)
 
 
-def _cmd_benchmark(args) -> None:
+def _cmd_benchmark(args) -> Optional[int]:
     import json
 
+    if args.backend and _switch_backend(args.backend):
+        return _run_on_backend(args.backend, args.argv)
     from keras_resnet import benchmark
     result = benchmark.run(args.model, batch=args.batch, image_size=args.image_size,
                            dtype=args.dtype, train=args.train, fold=args.fold,
                            format=args.format, rounds=args.rounds, warmup=args.warmup,
-                           peak=not args.no_peak, progress=benchmark.progress_stream())
+                           peak=not args.no_peak, compare=args.compare,
+                           torch_python=args.torch_python,
+                           progress=benchmark.progress_stream())
     print(json.dumps(result, indent=1) if args.json else benchmark.table(result))
+
+
+BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # name: its module
+
+
+def _switch_backend(backend: str) -> bool:
+    """Make `backend` Keras' backend for this command: set KERAS_BACKEND when Keras is not
+    imported yet, or is on `backend` (False: go on here); True when Keras runs another
+    backend in this process (the command must run in a child). UsageError when the
+    backend's package is missing."""
+    import importlib.util
+    if importlib.util.find_spec(BACKENDS[backend]) is None:
+        raise UsageError(f"--backend {backend} needs the {backend} package: install the extra "
+                         f"keras-resnet-zoo[{backend}]")
+    keras = sys.modules.get("keras")
+    if keras is None:
+        os.environ["KERAS_BACKEND"] = backend
+        return False
+    return keras.backend.backend() != backend
+
+
+def _run_on_backend(backend: str, argv: Sequence[str]) -> int:
+    """`keras-resnet ARGV` in a child process with KERAS_BACKEND=backend; its exit status.
+    Its output is printed here; its stderr (progress, errors) is this process'."""
+    import subprocess
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    child = subprocess.run([sys.executable, "-m", "keras_resnet", *argv], env=env,
+                           stdout=subprocess.PIPE, text=True)
+    print(child.stdout, end="")
+    return child.returncode
 
 
 def _add_benchmark_parser(sub) -> None:
@@ -534,6 +568,15 @@ def _add_benchmark_parser(sub) -> None:
                    help="untimed warm-up calls or epochs (default 2)")
     p.add_argument("--no-peak", action="store_true",
                    help="skip the FMA peak loop (about 1 s)")
+    p.add_argument("--backend", choices=tuple(BACKENDS),
+                   help="Keras backend to measure on (default: KERAS_BACKEND's, else "
+                        "tensorflow)")
+    p.add_argument("--compare", choices=("torch",),
+                   help="also run the same network in torch (timm's or torchvision's, both "
+                        "layouts; torch.ao for --format int8) in rounds interleaved with ours, "
+                        "and print our img/s over torch's faster layout, round by round")
+    p.add_argument("--torch-python", metavar="PATH",
+                   help="with --compare torch: the Python that has torch (default: this one)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=_cmd_benchmark)
 
@@ -627,9 +670,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from keras_resnet.training.preemption import Preempted, WorkerLost
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         with _without_tensorflow_log_lines(), _warnings_as_lines(args.command):
-            args.func(args)
+            status = args.func(args)  # None, or a child process' exit status
     except (UsageError, ValueError) as e:
         print(f"keras-resnet {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -645,7 +689,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         where = f": {e.filename}" if e.filename else ""
         print(f"keras-resnet {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_USAGE
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

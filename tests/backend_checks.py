@@ -202,6 +202,16 @@ def check_torch_weights(cases):
         assert_close(model.predict(x, verbose=0), expected, what=f"ResNet18 from .{what}")
 
 
+def check_benchmark():
+    """`keras-resnet benchmark`'s inference rows on this backend (`--backend` runs it so;
+    its training rows are `model.fit`, which the kinds' training check runs)."""
+    from keras_resnet import benchmark
+    result = benchmark.run("resnet20", batch=2, rounds=1, warmup=1, peak=False)
+    assert result["machine"]["backend"] == keras.backend.backend()
+    assert result["rows"][0]["path"] == "model.predict_on_batch(x)"
+    assert all(np.isfinite(r["img_s"]) and r["img_s"] > 0 for r in result["rows"])
+
+
 def main(cases):
     print(f"backend {keras.backend.backend()}, keras {keras.__version__}", flush=True)
     with open(os.path.join(cases, "kinds.json")) as f:
@@ -214,6 +224,7 @@ def main(cases):
     checks.run("freeze", check_freeze)
     checks.run("include_preprocessing", check_include_preprocessing, cases, kinds["basic"])
     checks.run("torch_weights", check_torch_weights, cases)
+    checks.run("benchmark", check_benchmark)
     print("timings " + json.dumps(checks.timings), flush=True)
     print(f"{len(checks.timings) - len(checks.failures)} of {len(checks.timings)} checks "
           "passed", flush=True)

@@ -4,6 +4,7 @@ vector width from the CPU's flags, and its one-line errors. No speed is asserted
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -123,3 +124,94 @@ def test_onnx_without_the_extra_names_it(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "needs onnxruntime" in err and "keras-resnet-zoo[onnx]" in err
+
+
+# ----------------------------------------------------------------------------- --compare torch
+
+@pytest.fixture(scope="module")
+def compared_json():
+    """Inference and --train next to torch (torch alone builds the CIFAR nets)."""
+    pytest.importorskip("torch")
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(FAST + ["--train", "--json", "--no-peak", "--compare", "torch"]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_compare_torch_interleaves_both_layouts_and_takes_the_faster_per_round(compared_json):
+    rows = {r["what"]: r for r in compared_json["rows"]}
+    assert list(rows) == ["inference, resnet20 32x32 float32", "inference, torch NCHW",
+                          "inference, torch channels_last", "training, resnet20 32x32 float32",
+                          "training, torch NCHW", "training, torch channels_last"]
+    for task in ("inference", "training"):
+        ours = rows[f"{task}, resnet20 32x32 float32"]
+        nchw, last = rows[f"{task}, torch NCHW"], rows[f"{task}, torch channels_last"]
+        assert len(ours["rounds"]) == len(nchw["rounds"]) == len(last["rounds"]) == 2
+        expected = [a / max(b, c) for a, b, c in zip(ours["rounds"], nchw["rounds"],
+                                                    last["rounds"])]
+        assert ours["vs_torch_rounds"] == pytest.approx(expected)
+        assert ours["vs_torch"] == pytest.approx(sorted(expected)[0] / 2 + sorted(expected)[1] / 2)
+        assert "CIFAR ResNet (option A) resnet20" in nchw["path"]
+        assert "DataLoader" in nchw["path"] if task == "training" else "inference_mode" in nchw["path"]
+        assert all(_finite_positive(r["img_s"]) for r in (ours, nchw, last))
+    assert compared_json["settings"]["compare"] == "torch"
+
+
+def test_compare_table_has_the_ratio_column(compared_json):
+    text = benchmark.table(compared_json)
+    assert "vs torch (min-max)" in text and "torch's faster layout in the same round" in text
+    row = next(line for line in text.splitlines() if line.startswith("training, resnet20"))
+    assert row.rstrip().endswith(")") and "x (" in row
+
+
+def test_compare_builds_ours_in_timms_layout():
+    # keras.applications' "v1" has no torch twin: ours is built as timm's v1.5 resnet50.
+    assert benchmark.torch_counterpart("resnet50") == ("resnet50", "v1.5")
+    assert benchmark.torch_counterpart("resnet50d") == ("resnet50d", None)
+    assert benchmark.torch_counterpart("resnetv2_50") == ("resnetv2_50", None)
+    assert benchmark.torch_counterpart("resnet56") == ("resnet56", None)
+    with pytest.raises(ValueError, match="resnet50v2 .*no architecture in timm or torchvision"):
+        benchmark.torch_counterpart("resnet50v2")
+
+
+def test_a_worker_that_cannot_start_is_one_line(tmp_path, capsys):
+    with pytest.raises(benchmark.WorkerError, match="^no torch here$"):
+        benchmark.Worker([sys.executable, "-c", "print('error: no torch here')"])
+    assert cli.main(FAST[:3] + ["--compare", "torch", "--no-peak",
+                                "--torch-python", str(tmp_path / "missing")]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("keras-resnet benchmark: error: --compare torch: cannot run ")
+
+
+# ----------------------------------------------------------------------------- --backend
+
+def test_backend_runs_the_command_again_on_that_backend(monkeypatch, capsys):
+    """Keras is on TensorFlow in this process: the same command runs in a child with
+    KERAS_BACKEND set; its output and exit status are the command's. (The measurement on
+    JAX and torch runs in tests/backend_checks.py.)"""
+    pytest.importorskip("jax")
+    import subprocess
+    calls = []
+
+    def fake_run(command, env, stdout, text):
+        calls.append((command, env["KERAS_BACKEND"]))
+        return subprocess.CompletedProcess(command, 3, stdout='{"rows": []}\n')
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    argv = FAST[:3] + ["--json", "--backend", "jax"]
+    assert cli.main(argv) == 3
+    assert calls == [([sys.executable, "-m", "keras_resnet", *argv], "jax")]
+    assert capsys.readouterr().out == '{"rows": []}\n'
+    calls.clear()
+    assert cli.main(FAST + ["--no-peak", "--backend", "tensorflow"]) == 0  # this process'
+    assert calls == [] and "backend tensorflow" in capsys.readouterr().out
+
+
+def test_backend_without_its_package_names_the_extra(monkeypatch, capsys):
+    monkeypatch.setitem(cli.BACKENDS, "jax", "no_such_package_here")
+    assert cli.main(FAST[:3] + ["--backend", "jax"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.strip() == ("keras-resnet benchmark: error: --backend jax needs the jax "
+                           "package: install the extra keras-resnet-zoo[jax]")

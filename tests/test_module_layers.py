@@ -12,7 +12,8 @@ GRAPH = import_graph(ROOT, "keras_resnet")
 # Bottom to top. A module may import modules of its own layer and of lower ones.
 LAYERS = [
     # leaves: the vocabulary, and helpers that know nothing of models
-    {"specs", "atomic", "downloads", "image_files", "keras_compat", "layers", "macs"},
+    {"specs", "atomic", "downloads", "image_files", "keras_compat", "layers", "macs",
+     "torch_worker"},
     # data, no framework: which models exist, which checkpoints, what a weights value means
     {"registry", "pretrained", "pretrained_timm", "imagenet_labels"},
     # take resolved records: input normalisation and transforms, weight files
@@ -57,6 +58,11 @@ def test_every_module_has_a_layer():
 def test_a_module_imports_only_its_layer_and_below(module):
     upward = [t for t in GRAPH.get(module, []) if RANK.get(t, -1) > RANK[module]]
     assert not upward, f"{module} (layer {RANK[module]}) imports higher layers: {upward}"
+
+
+def test_the_torch_worker_imports_nothing_of_the_package():
+    # It runs by its path under a Python that may have torch and no Keras.
+    assert GRAPH["keras_resnet.torch_worker"] == []
 
 
 def test_the_package_imports_only_the_registry():
