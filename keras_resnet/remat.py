@@ -35,15 +35,21 @@ import keras
 REMAT = (None, False, True, "block", "stage")
 
 
+BACKENDS = ("tensorflow", "jax")
+
+
 def check_remat(remat) -> None:
-    """ValueError naming `remat` unless it is one of `REMAT` (on TensorFlow when set)."""
+    """ValueError naming `remat` unless it is one of `REMAT` (on TensorFlow or JAX when
+    set)."""
     if not any(remat is choice or (isinstance(choice, str) and remat == choice)
                for choice in REMAT):
         raise ValueError(f"`remat` must be one of {list(REMAT)}. Received: remat={remat!r}")
-    if remat and keras.backend.backend() != "tensorflow":
-        raise ValueError("`remat` needs the TensorFlow backend (its segments run under "
-                         f"tf.recompute_grad). Received: remat={remat!r} on "
-                         f"{keras.backend.backend()!r}")
+    if remat and keras.backend.backend() not in BACKENDS:
+        raise ValueError(
+            "`remat` needs the TensorFlow or the JAX backend (its segments run under "
+            "tf.recompute_grad or jax.checkpoint; torch's eager autograd has no recomputation "
+            "that restores BatchNormalization's and DropPath's state). Received: "
+            f"remat={remat!r} on the {keras.backend.backend()!r} backend")
 
 
 def _boundaries(model: keras.Model, remat) -> list:
@@ -88,12 +94,44 @@ def _exact(segment):
     return run
 
 
+def _pure(segment):
+    """`segment` for JAX: a pure function of the segment's variables' values and its
+    input under `jax.checkpoint`, so the recomputation re-runs it from the same values
+    (the same BatchNormalization statistics and seeds: DropPath's masks); the state it
+    leaves is written back by `assign`, which inside `stateless_call` (Keras' JAX
+    trainer) is recorded in the surrounding `StatelessScope`."""
+    import jax
+    from keras.src.backend import AutocastScope
+
+    trainable, state = segment.trainable_variables, segment.non_trainable_variables
+
+    @jax.checkpoint
+    def pure(trainable_values, state_values, x):
+        return segment.stateless_call(trainable_values, state_values, x, training=True)
+
+    def run(x):
+        with AutocastScope(None):  # the variables' own values, not a mixed policy's casts
+            values = ([v.value for v in trainable], [v.value for v in state])
+        y, after = pure(*values, x)
+        for v, value in zip(state, after):
+            v.assign(value)
+        return y
+    return run
+
+
 def rematerialise(model: keras.Model, remat) -> keras.Model:
     """Make `model`'s training forward pass recompute its residual segments in the
     backward pass (see the module's documentation); returns `model`."""
     if not remat:
         return model
-    import tensorflow as tf
+    check_remat(remat)
+    if keras.backend.backend() == "jax":
+        checkpoint = _pure
+    else:
+        import tensorflow as tf
+
+        def checkpoint(segment):
+            return tf.recompute_grad(_exact(segment))
 
     cuts = [model.inputs[0], *_boundaries(model, remat)]
     segments = [keras.Model(a, b) for a, b in zip(cuts, cuts[1:])]  # the stem's first
@@ -103,11 +141,11 @@ def rematerialise(model: keras.Model, remat) -> keras.Model:
     plain_call = model.call
 
     def call(inputs, training=None, mask=None, **kwargs):
-        if not training:
+        if not training or keras.utils.is_keras_tensor(inputs):
             return plain_call(inputs, training=training, mask=mask, **kwargs)
         x = inputs
         for segment in segments:
-            x = tf.recompute_grad(_exact(segment))(x)
+            x = checkpoint(segment)(x)
         return head(x, training=True)
 
     # An instance attribute, not a subclass: the model saves and loads as the plain one.
