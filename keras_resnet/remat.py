@@ -4,10 +4,19 @@
 `keras_resnet.training.train` applies it to a resumed checkpoint): in
 training, the model's forward pass runs its functional graph cut into segments
 at every residual block's output ("block", True) or every stage's output
-("stage"), each segment under `tf.recompute_grad`, so the backward pass keeps
-only the segments' boundaries and recomputes what lies between them (timm's
+("stage"), each segment under `tf.recompute_grad` (TensorFlow) or
+`jax.checkpoint` (JAX), so the backward pass keeps only the segments'
+boundaries and recomputes what lies between them (timm's
 `set_grad_checkpointing`); the stem is one more segment. The head runs as
 usual; inference runs the model's own call.
+
+Backends: TensorFlow and JAX. Not PyTorch (`check_remat` refuses it with a
+ValueError naming the backend): not implemented. `torch.utils.checkpoint`
+re-runs the segment's eager forward pass during the backward pass, where Keras'
+BatchNormalization would update its moving statistics in place a second time
+and DropPath would draw new masks; exactness there would need the state put
+back around the recomputation (as `_exact` does for TensorFlow) and tests
+under Keras' torch trainer, which this module does not have.
 
 Why not `keras.RematScope` (Keras 3.15): it rematerialises each *layer*
 separately, which keeps every layer's input (the previous layer's output), so
@@ -17,10 +26,17 @@ inside a `tf.function` (every `model.fit` fails), on JAX `jax.checkpoint`
 traces that flag and the model does not build for `fit`, and on torch the
 recomputed BatchNormalization updates its moving statistics a second time.
 
-The recomputation here is exact: before recomputing a segment, its
-non-trainable state (BatchNormalization's moving statistics, random
+The recomputation here is exact. On TensorFlow, before recomputing a segment,
+its non-trainable state (BatchNormalization's moving statistics, random
 generators' seeds: DropPath's masks) is put back as the forward pass found it,
-and afterwards as the forward pass left it.
+and afterwards as the forward pass left it. On JAX each segment is a pure
+function, `segment.stateless_call(trainable_values, state_values, x,
+training=True)` under `jax.checkpoint`, its variables' values passed in as
+arguments (so no tracer leaks out of it and the recomputation re-runs it from
+the same state: the same masks); the state it returns is written back with
+`assign`, which inside Keras' JAX trainer (`model.stateless_call`) is recorded
+in the surrounding `StatelessScope`, so `fit` sees one update of the moving
+statistics, as the plain model's.
 
 Nothing of this is saved: layer names, weights, config and `.keras` files are
 those of the plain model, and a loaded file is not rematerialised.
