@@ -147,7 +147,7 @@ OPTIONS_DOC = """\
         "block" (or True) keeps only the stem's and each residual block's
         output for the backward pass and recomputes the rest, "stage" the
         stem's and each stage's; None / False (default) keeps everything. Training only, TensorFlow
-        backend; names, weights, outputs and saved files are unchanged (a
+        or JAX backend (not torch); names, weights, outputs and saved files are unchanged (a
         loaded file is not rematerialised). See `keras_resnet.remat`.
     name: Model name.
 """

@@ -4,10 +4,19 @@
 `keras_resnet.training.train` applies it to a resumed checkpoint): in
 training, the model's forward pass runs its functional graph cut into segments
 at every residual block's output ("block", True) or every stage's output
-("stage"), each segment under `tf.recompute_grad`, so the backward pass keeps
-only the segments' boundaries and recomputes what lies between them (timm's
+("stage"), each segment under `tf.recompute_grad` (TensorFlow) or
+`jax.checkpoint` (JAX), so the backward pass keeps only the segments'
+boundaries and recomputes what lies between them (timm's
 `set_grad_checkpointing`); the stem is one more segment. The head runs as
 usual; inference runs the model's own call.
+
+Backends: TensorFlow and JAX. Not PyTorch (`check_remat` refuses it with a
+ValueError naming the backend): not implemented. `torch.utils.checkpoint`
+re-runs the segment's eager forward pass during the backward pass, where Keras'
+BatchNormalization would update its moving statistics in place a second time
+and DropPath would draw new masks; exactness there would need the state put
+back around the recomputation (as `_exact` does for TensorFlow) and tests
+under Keras' torch trainer, which this module does not have.
 
 Why not `keras.RematScope` (Keras 3.15): it rematerialises each *layer*
 separately, which keeps every layer's input (the previous layer's output), so
@@ -17,10 +26,17 @@ inside a `tf.function` (every `model.fit` fails), on JAX `jax.checkpoint`
 traces that flag and the model does not build for `fit`, and on torch the
 recomputed BatchNormalization updates its moving statistics a second time.
 
-The recomputation here is exact: before recomputing a segment, its
-non-trainable state (BatchNormalization's moving statistics, random
+The recomputation here is exact. On TensorFlow, before recomputing a segment,
+its non-trainable state (BatchNormalization's moving statistics, random
 generators' seeds: DropPath's masks) is put back as the forward pass found it,
-and afterwards as the forward pass left it.
+and afterwards as the forward pass left it. On JAX each segment is a pure
+function, `segment.stateless_call(trainable_values, state_values, x,
+training=True)` under `jax.checkpoint`, its variables' values passed in as
+arguments (so no tracer leaks out of it and the recomputation re-runs it from
+the same state: the same masks); the state it returns is written back with
+`assign`, which inside Keras' JAX trainer (`model.stateless_call`) is recorded
+in the surrounding `StatelessScope`, so `fit` sees one update of the moving
+statistics, as the plain model's.
 
 Nothing of this is saved: layer names, weights, config and `.keras` files are
 those of the plain model, and a loaded file is not rematerialised.
@@ -35,15 +51,21 @@ import keras
 REMAT = (None, False, True, "block", "stage")
 
 
+BACKENDS = ("tensorflow", "jax")
+
+
 def check_remat(remat) -> None:
-    """ValueError naming `remat` unless it is one of `REMAT` (on TensorFlow when set)."""
+    """ValueError naming `remat` unless it is one of `REMAT` (on TensorFlow or JAX when
+    set)."""
     if not any(remat is choice or (isinstance(choice, str) and remat == choice)
                for choice in REMAT):
         raise ValueError(f"`remat` must be one of {list(REMAT)}. Received: remat={remat!r}")
-    if remat and keras.backend.backend() != "tensorflow":
-        raise ValueError("`remat` needs the TensorFlow backend (its segments run under "
-                         f"tf.recompute_grad). Received: remat={remat!r} on "
-                         f"{keras.backend.backend()!r}")
+    if remat and keras.backend.backend() not in BACKENDS:
+        raise ValueError(
+            "`remat` needs the TensorFlow or the JAX backend (its segments run under "
+            "tf.recompute_grad or jax.checkpoint; torch's eager autograd has no recomputation "
+            "that restores BatchNormalization's and DropPath's state). Received: "
+            f"remat={remat!r} on the {keras.backend.backend()!r} backend")
 
 
 def _boundaries(model: keras.Model, remat) -> list:
@@ -88,12 +110,44 @@ def _exact(segment):
     return run
 
 
+def _pure(segment):
+    """`segment` for JAX: a pure function of the segment's variables' values and its
+    input under `jax.checkpoint`, so the recomputation re-runs it from the same values
+    (the same BatchNormalization statistics and seeds: DropPath's masks); the state it
+    leaves is written back by `assign`, which inside `stateless_call` (Keras' JAX
+    trainer) is recorded in the surrounding `StatelessScope`."""
+    import jax
+    from keras.src.backend import AutocastScope
+
+    trainable, state = segment.trainable_variables, segment.non_trainable_variables
+
+    @jax.checkpoint
+    def pure(trainable_values, state_values, x):
+        return segment.stateless_call(trainable_values, state_values, x, training=True)
+
+    def run(x):
+        with AutocastScope(None):  # the variables' own values, not a mixed policy's casts
+            values = ([v.value for v in trainable], [v.value for v in state])
+        y, after = pure(*values, x)
+        for v, value in zip(state, after):
+            v.assign(value)
+        return y
+    return run
+
+
 def rematerialise(model: keras.Model, remat) -> keras.Model:
     """Make `model`'s training forward pass recompute its residual segments in the
     backward pass (see the module's documentation); returns `model`."""
     if not remat:
         return model
-    import tensorflow as tf
+    check_remat(remat)
+    if keras.backend.backend() == "jax":
+        checkpoint = _pure
+    else:
+        import tensorflow as tf
+
+        def checkpoint(segment):
+            return tf.recompute_grad(_exact(segment))
 
     cuts = [model.inputs[0], *_boundaries(model, remat)]
     segments = [keras.Model(a, b) for a, b in zip(cuts, cuts[1:])]  # the stem's first
@@ -103,11 +157,11 @@ def rematerialise(model: keras.Model, remat) -> keras.Model:
     plain_call = model.call
 
     def call(inputs, training=None, mask=None, **kwargs):
-        if not training:
+        if not training or keras.utils.is_keras_tensor(inputs):
             return plain_call(inputs, training=training, mask=mask, **kwargs)
         x = inputs
         for segment in segments:
-            x = tf.recompute_grad(_exact(segment))(x)
+            x = checkpoint(segment)(x)
         return head(x, training=True)
 
     # An instance attribute, not a subclass: the model saves and loads as the plain one.

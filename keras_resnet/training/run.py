@@ -128,7 +128,7 @@ def train(model: Optional[str], data: Optional[str], *, out: str, epochs: Option
         remat: Gradient checkpointing of the residual blocks ("block" or True) or
             stages ("stage"), as the builders' `remat`: less memory, more time,
             the same results. Stored in run.json; `resume` keeps the run's
-            unless given. TensorFlow backend.
+            unless given. TensorFlow or JAX backend.
         strategy: "auto", "one_device", "mirrored" or "multi_worker" (TF_CONFIG).
         resume: Continue `out` from its furthest complete checkpoint (an epoch's
             or a mid-epoch one), with its settings.
