@@ -287,13 +287,14 @@ def time_calls(fn: Callable[[], object], batch: int, *, warmup: int, rounds: int
 
 def time_fit(model, x, y, batch: int, *, warmup: int, rounds: int, what: str = "",
              progress=None, between_rounds: Optional[Callable[[int], None]] = None) -> dict:
-    """img/s of `model.fit(x, y, batch_size=batch)` on one in-memory batch, tiled so that an
-    epoch takes about MIN_ROUND_SECONDS: `warmup` one-batch epochs (tracing; the last one
-    sets the epoch length), then `rounds` timed epochs, each one round (timed by a callback,
-    so fit's set-up is not counted). `between_rounds(steps)`, when given, runs once before
-    the timed epochs and after each one, outside the timing (another contender's round)."""
+    """img/s of `model.fit` on one in-memory batch (x, y): `warmup` one-step epochs (tracing;
+    the last one sets the steps per round, about MIN_ROUND_SECONDS), then one `fit` call of
+    one untimed step and `rounds` rounds of that many steps, timed by a callback at the
+    rounds' last steps (fit's set-up is not counted). One call, not an epoch per round: a
+    new epoch's iterator, after a callback that blocked, can wait seconds for its first
+    batch. `between_rounds(steps)`, when given, runs after the untimed step and after each
+    round, outside the timing (another contender's round)."""
     import keras
-    import numpy as np
 
     class Clock(keras.callbacks.Callback):
         def __init__(self, total):
@@ -305,26 +306,47 @@ def time_fit(model, x, y, batch: int, *, warmup: int, rounds: int, what: str = "
 
         def on_epoch_end(self, epoch, logs=None):
             self.times.append(time.perf_counter() - self.start)
-            rate = batch * self.steps / self.times[-1] if self.steps else None
-            _progress(self.label, epoch + 1, self.total, rate, progress)
-            if self.steps and between_rounds is not None:
+            _progress(what + " warm-up", epoch + 1, self.total, None, progress)
+
+    class Rounds(keras.callbacks.Callback):
+        def __init__(self, steps):
+            super().__init__()
+            self.steps, self.times = steps, []
+
+        def on_train_batch_end(self, index, logs=None):
+            if index > 0:
+                self.left -= 1
+                if self.left > 0:
+                    return
+                # The round's last step is done (a callback without tf logs gets numbers).
+                self.times.append(time.perf_counter() - self.start)
+                _progress(what, len(self.times), rounds, batch * self.steps / self.times[-1],
+                          progress)
+            if between_rounds is not None:  # after the untimed step and after each round
                 between_rounds(self.steps)
+            self.left, self.start = self.steps, time.perf_counter()
 
     clock = Clock(max(1, warmup))
-    clock.label, clock.steps = what + " warm-up", None
     model.fit(x, y, batch_size=batch, epochs=max(1, warmup), shuffle=False, verbose=0,
               callbacks=[clock])
     steps = calls_per_round(clock.times[-1])
-    steps = max(1, min(steps, (1 << 30) // max(1, x.nbytes)))  # at most 1 GiB of input
-    tiled_x, tiled_y = np.concatenate([x] * steps), np.concatenate([y] * steps)
-    clock = Clock(rounds)
-    clock.label, clock.steps = what, steps
-    if between_rounds is not None:
-        between_rounds(steps)  # the other contender's warm-up round
-    model.fit(tiled_x, tiled_y, batch_size=batch, epochs=rounds, shuffle=False, verbose=0,
-              callbacks=[clock])
-    rates = [batch * steps / t for t in clock.times]
+    timer = Rounds(steps)
+    model.fit(_repeated(x, y, 1 + steps * rounds), epochs=1, verbose=0, callbacks=[timer])
+    rates = [batch * steps / t for t in timer.times]
     return dict(spread(rates), batches_per_round=steps)
+
+
+def _repeated(x, y, batches: int):
+    """The batch (x, y) `batches` times, as `fit` takes it without copying it `batches` times."""
+    import keras
+
+    class Repeated(keras.utils.PyDataset):
+        def __len__(self):
+            return batches
+
+        def __getitem__(self, index):
+            return x, y
+    return Repeated()
 
 
 # ----------------------------------------------------------------------------- next to torch
