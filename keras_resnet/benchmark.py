@@ -21,6 +21,8 @@ import tempfile
 import time
 from typing import Callable, Dict, Iterable, List, Optional
 
+from keras_resnet.cpu import cpu_flags, cpu_model
+
 # The /proc/cpuinfo flags worth naming: the vector and matrix units the kernels use.
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16",
              "amx_int8", "asimd", "sve", "sve2")
@@ -89,30 +91,6 @@ int main(int argc, char **argv) {
 
 
 # ----------------------------------------------------------------------------- the machine
-
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set:
-    """The CPU's feature flags (the first `flags` / `Features` line), empty when unreadable."""
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The CPU's model name from /proc/cpuinfo, else what `platform` says."""
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
 
 def isa(flags: Iterable[str]) -> List[str]:
     """The ISA_FLAGS among `flags`, in ISA_FLAGS' order."""

@@ -21,6 +21,7 @@ swaps them into a model and `loading_fast_layers` into a loaded file.
 from __future__ import annotations
 
 import contextlib
+import os
 
 import keras
 
@@ -292,12 +293,17 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                 variance=self.moving_variance, epsilon=self.epsilon, data_format=data_format,
                 is_training=False)[0]
         x = tf.cast(inputs, "float32")  # as Keras: batch statistics in float32
-        y, mean, variance = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=scale, offset=offset, mean=tf.constant([]), variance=tf.constant([]),
-            epsilon=self.epsilon, data_format=data_format, is_training=True)[:3]
-        # The kernel returns the unbiased batch variance; Keras averages the biased one.
-        count = tf.cast(tf.size(x, out_type=tf.int64) // channels, "float32")
-        variance = variance * tf.maximum(count - 1.0, 0.0) / count
+        if slow_fused_forward():
+            y, mean, variance = _moments_forward_fused_backward(x, scale, offset, self.epsilon,
+                                                                data_format)
+        else:
+            y, mean, variance = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=scale, offset=offset, mean=tf.constant([]),
+                variance=tf.constant([]), epsilon=self.epsilon, data_format=data_format,
+                is_training=True)[:3]
+            # The kernel returns the unbiased batch variance; Keras averages the biased one.
+            count = tf.cast(tf.size(x, out_type=tf.int64) // channels, "float32")
+            variance = variance * tf.maximum(count - 1.0, 0.0) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum
                                     + variance * (1.0 - self.momentum))
@@ -310,6 +316,52 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                 or keras.backend.standardize_dtype(inputs.dtype) == "float64"):
             return None
         return {3: "NHWC", 1: "NCHW"}.get(self.axis % 4)
+
+
+def slow_fused_forward() -> bool:
+    """Whether `FusedBatchNormV3`'s training forward pass is oneDNN's slow one here: on an x86
+    CPU without AVX-512 (or with oneDNN capped below it by ONEDNN_MAX_CPU_ISA), with no GPU.
+    Measured with ONEDNN_MAX_CPU_ISA=AVX2 (2 threads, 16x56x56x256 NHWC): 66 ms, where
+    tf.nn.moments and the normalisation take 16 ms and the fused gradient 12 ms (AVX-512:
+    the fused forward 5 ms)."""
+    if _SLOW_FUSED_FORWARD.get("forced") is not None:
+        return _SLOW_FUSED_FORWARD["forced"]
+    if "value" not in _SLOW_FUSED_FORWARD:
+        from keras_resnet import cpu
+        isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+        capped = isa not in ("ALL", "DEFAULT") and not isa.startswith(("AVX512", "AVX10"))
+        flags = cpu.cpu_flags()
+        x86_without_avx512 = "avx2" in flags and "avx512f" not in flags
+        _SLOW_FUSED_FORWARD["value"] = (capped or x86_without_avx512) and not gpu_visible()
+    return _SLOW_FUSED_FORWARD["value"]
+
+
+_SLOW_FUSED_FORWARD: dict = {}  # "value": measured once; "forced": set by the tests
+
+
+def _moments_forward_fused_backward(x, scale, offset, epsilon, data_format):
+    """Training batch normalisation of float32 `x`: (y, batch mean, biased batch variance),
+    the forward pass by `tf.nn.moments` and element-wise ops, the gradient by the fused
+    kernel's `FusedBatchNormGradV3` (what `FusedBatchNormV3`'s gradient runs)."""
+    import tensorflow as tf
+    axes, shape = ([0, 1, 2], [1, 1, 1, -1]) if data_format == "NHWC" else ([0, 2, 3],
+                                                                           [1, -1, 1, 1])
+
+    @tf.custom_gradient
+    def normalize(x, scale, offset):
+        mean, variance = tf.nn.moments(x, axes)
+        multiplier = tf.math.rsqrt(variance + epsilon) * scale
+        y = x * tf.reshape(multiplier, shape) + tf.reshape(offset - mean * multiplier, shape)
+
+        def grad(dy, dmean, dvariance):  # the statistics only feed the moving averages
+            dx, dscale, doffset = tf.raw_ops.FusedBatchNormGradV3(
+                y_backprop=dy, x=x, scale=scale, reserve_space_1=mean,
+                reserve_space_2=variance, reserve_space_3=tf.constant([]), epsilon=epsilon,
+                data_format=data_format, is_training=True)[:3]
+            return dx, dscale, doffset
+        return (y, mean, variance), grad
+    # Tensors, not variables, into the custom gradient: the reads pass the gradients on.
+    return normalize(x, tf.convert_to_tensor(scale), tf.convert_to_tensor(offset))
 
 
 # Output maps up to this many positions train as one GEMM. Measured on AVX-512

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 import keras_resnet
+from keras_resnet import layers
 from keras_resnet.inference import with_stock_layers
 from keras_resnet.layers import FusedBatchNormalization, loading_fast_layers
 from tests.conftest import randomize_bn_statistics
@@ -30,12 +31,21 @@ def _pair(rng, shape, **options):
     return layers
 
 
+@pytest.fixture(params=["fused forward", "moments forward"])
+def forward_path(request, monkeypatch):
+    """Both training forward passes: the fused kernel's (AVX-512, GPUs) and the moments one
+    that CPUs without AVX-512 get (`layers.slow_fused_forward`), forced here."""
+    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced",
+                        request.param == "moments forward")
+    return request.param
+
+
 @pytest.mark.parametrize("axis, shape, epsilon", [
     (-1, (8, 5, 6, 7), 1.001e-5),  # keras.applications' v1 epsilon
     (-1, (8, 5, 6, 7), 1e-5),      # torch's: the smallest the fused kernel takes
     (1, (8, 7, 5, 6), 1e-3),       # channels_first
 ])
-def test_matches_keras_batchnorm(rng, axis, shape, epsilon):
+def test_matches_keras_batchnorm(rng, axis, shape, epsilon, forward_path):
     fused, stock = _pair(rng, shape, axis=axis, epsilon=epsilon, momentum=0.9)
     x = rng.normal(2.0, 3.0, size=shape).astype("float32")
     upstream = rng.normal(size=shape).astype("float32")
@@ -54,11 +64,15 @@ def test_matches_keras_batchnorm(rng, axis, shape, epsilon):
                                rtol=1e-5, atol=1e-5)
 
 
-def test_runs_the_fused_kernel_in_training_and_keras_ops_in_inference(rng):
+def test_runs_the_fused_kernel_in_training_and_keras_ops_in_inference(rng, monkeypatch):
     fused, stock = _pair(rng, (4, 3, 3, 5))
     x = rng.normal(size=(4, 3, 3, 5)).astype("float32")
+    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced", False)
     assert "FusedBatchNormV3" in op_types(fused, x, True)
     assert "Mean" not in op_types(fused, x, True)  # no unfused moments
+    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced", True)  # a CPU without AVX-512
+    assert "FusedBatchNormV3" not in op_types(fused, x, True)
+    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced", None)
     assert "FusedBatchNormV3" not in op_types(stock, x, True)
     assert op_types(fused, x, False) == op_types(stock, x, False)
     np.testing.assert_array_equal(fused(x, training=False).numpy(),
@@ -95,7 +109,7 @@ def test_frozen_layer_normalizes_with_moving_statistics(rng):
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_precision(rng, policy):
+def test_mixed_precision(rng, policy, forward_path):
     """Half-precision outputs, float32 statistics; inference normalises the half input
     in one fused op, within a rounding of Keras' cast-to-float32 result."""
     shape = (4, 3, 3, 5)
@@ -181,3 +195,21 @@ def test_files_name_keras_batchnormalization(tmp_path):
     assert paths["fused.keras"] == paths["stock.keras"]
     with pytest.raises(ValueError, match="functional or Sequential"):
         with_stock_layers("resnet18")
+
+
+@pytest.mark.parametrize("flags, isa, slow", [
+    ({"avx2", "fma"}, None, True),                        # an AVX2 server (EPYC Zen 2/3)
+    ({"avx2", "fma", "avx512f"}, None, False),
+    ({"avx2", "fma", "avx512f"}, "AVX2", True),           # oneDNN capped: an emulated AVX2
+    ({"avx2", "fma", "avx512f"}, "avx512_core_amx", False),
+    ({"fp", "asimd"}, None, False),                       # Arm: not oneDNN's x86 kernels
+])
+def test_the_moments_forward_is_for_x86_without_avx512(flags, isa, slow, monkeypatch):
+    from keras_resnet import cpu
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: set(flags))
+    if isa is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
+    monkeypatch.setattr(layers, "_SLOW_FUSED_FORWARD", {})
+    assert layers.slow_fused_forward() is slow

@@ -13,7 +13,7 @@ GRAPH = import_graph(ROOT, "keras_resnet")
 LAYERS = [
     # leaves: the vocabulary, and helpers that know nothing of models
     {"specs", "atomic", "downloads", "image_files", "keras_compat", "layers", "macs",
-     "torch_worker"},
+     "torch_worker", "cpu"},
     # data, no framework: which models exist, which checkpoints, what a weights value means
     {"registry", "pretrained", "pretrained_timm", "imagenet_labels"},
     # take resolved records: input normalisation and transforms, weight files
