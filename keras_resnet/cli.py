@@ -554,8 +554,9 @@ def _add_benchmark_parser(sub) -> None:
     p.add_argument("--image-size", type=int, metavar="S",
                    help="square input size (default: the model's)")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
-                   help="float32, or mixed precision (mixed_bfloat16 / mixed_float16 through "
-                        "with_dtype_policy)")
+                   help="float32, or 16-bit: inference with 16-bit weights (the 'bfloat16' / "
+                        "'float16' policy), training in mixed precision (mixed_bfloat16 / "
+                        "mixed_float16), through with_dtype_policy")
     p.add_argument("--train", action="store_true", help="also time training (model.fit)")
     p.add_argument("--fold", action="store_true",
                    help="fold BatchNormalization into the convolutions first (inference)")

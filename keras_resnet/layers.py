@@ -313,7 +313,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         """"NHWC" or "NCHW" when the fused kernel computes exactly this layer, else None."""
         if (keras.backend.backend() != "tensorflow" or mask is not None or self.renorm
                 or self.synchronized or len(inputs.shape) != 4 or self.epsilon < 1e-5
-                or keras.backend.standardize_dtype(inputs.dtype) == "float64"):
+                or keras.backend.standardize_dtype(inputs.dtype) == "float64"
+                or self.variable_dtype != "float32"):  # the kernel takes float32 statistics
             return None
         return {3: "NHWC", 1: "NCHW"}.get(self.axis % 4)
 

@@ -215,6 +215,26 @@ def test_bfloat16_copy_equals_building_under_the_policy(rng):
                                   built.predict(x, verbose=0))
 
 
+@pytest.mark.parametrize("fold", [False, True])
+def test_bfloat16_weights_compute_what_mixed_precision_does(rng, fold):
+    """"bfloat16" stores the weights in bf16 (cast once, not per call) and computes as
+    "mixed_bfloat16": the same logits; BatchNormalization keeps float32 statistics."""
+    model = keras_resnet.ResNet20()
+    randomize_bn_statistics(model, rng)
+    model = fold_batchnorm(model) if fold else model
+    x = rng.normal(size=(8, 32, 32, 3)).astype("float32")
+    pure = with_dtype_policy(model, "bfloat16")
+    np.testing.assert_array_equal(pure.predict(x, verbose=0),
+                                  with_dtype_policy(model).predict(x, verbose=0))
+    kernels = [layer.kernel.dtype for layer in pure.layers
+               if isinstance(layer, keras.layers.Conv2D)]
+    assert set(kernels) == {"bfloat16"}
+    stats = [v.dtype for layer in pure.layers
+             if isinstance(layer, keras.layers.BatchNormalization) for v in layer.weights]
+    assert set(stats) == (set() if fold else {"float32"})
+    assert pure.layers[-1].dtype_policy.name == "float32"  # the output layer
+
+
 def test_with_dtype_policy_bad_policy():
     with pytest.raises(ValueError, match="`policy` must be a Keras dtype policy"):
         with_dtype_policy(keras_resnet.ResNet20(), "bf17")
