@@ -262,7 +262,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     - training takes one `FusedBatchNormV3` op (and one gradient op) where
       Keras 3 runs about ten unfused ones: most of the gap in CPU training
-      speed between Keras and torch on small ResNets;
+      speed between Keras and torch on small ResNets (on x86 CPUs without
+      AVX-512, where oneDNN's forward kernel is slow, the forward pass is
+      `tf.nn.moments` and the normalisation, the gradient still the fused one:
+      `slow_fused_forward`);
     - inference under a mixed-precision policy normalises the float16/bfloat16
       input in one op instead of casting it to float32 and back;
     - float32 inference (and a frozen float32 layer) runs Keras' own ops, so
