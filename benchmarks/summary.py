@@ -95,7 +95,8 @@ def status_report(results: dict, root=ROOT) -> str:
 
 def _row(record: dict, peak: float) -> str:
     gflops = record.get("gflops")
-    tail = f"{gflops:.0f} | {gflops / peak:.0%} |" if gflops else "- | - |"
+    share = f"{gflops / peak:.0%}" if gflops and peak else "n/a"
+    tail = f"{gflops:.0f} | {share} |" if gflops else "- | - |"
     head = f"| {record['label']} | {record['dtype']} | {record['batch']} | {record['img_s']:.1f} | "
     return head + tail
 
@@ -114,7 +115,8 @@ def render_table(results: dict) -> str:
         f"TensorFlow {m['tensorflow']}, Keras {m['keras']}"
         + (f", torch {m['torch']}" if m.get("torch") else "") + "; "
         f"load average {m['load_start'][0]:.2f} at the start, {m['load_end'][0]:.2f} at the end. "
-        f"FP32 FMA peak {p['fma_gflops']:.0f} GFLOP/s ({p['fma_source']}); "
+        + (f"FP32 FMA peak {p['fma_gflops']:.0f} GFLOP/s ({p['fma_source']}); "
+           if p["fma_gflops"] else f"FP32 FMA peak {p['fma_source']}; ") +
         f"TF sgemm 4096^3 {p['sgemm_gflops']:.0f} GFLOP/s.",
         "",
         "| inference, 224x224 | dtype | batch | img/s | GFLOP/s | of FP32 FMA peak |",

@@ -331,3 +331,18 @@ def test_fit_rows_set_each_path_against_the_faster_torch_layout():
     assert lines[3] == ("| ResNet20 (CIFAR), `keras-resnet train (paper-cifar recipe)` | 128 "
                         "| 500.0 | 430.0 / 480.0 | 1.04x | 18.0% |")
     assert len(lines) == 4  # torch's own records are columns, not rows
+
+
+def test_a_machine_without_a_measured_peak_renders_and_scores(results):
+    """No AVX2+FMA or AVX-512 (or no clock): the peak is None, the shares read n/a."""
+    import copy
+
+    from benchmarks import run
+    no_peak = copy.deepcopy(results)
+    no_peak["peaks"]["fma_gflops"] = None
+    no_peak["peaks"]["fma_source"] = "n/a: the CPU has neither AVX-512 nor AVX2+FMA"
+    table = summary.render_table(no_peak)
+    assert "FP32 FMA peak n/a: the CPU has neither AVX-512 nor AVX2+FMA;" in table
+    assert "| n/a |" in table
+    scored = run.targets(no_peak)["folded fp32 batch 32, fraction of FMA peak"]
+    assert scored["value"] is None and scored["met"] is None
