@@ -618,8 +618,8 @@ def run(model: str, *, batch: int = 32, image_size: Optional[int] = None,
                             what="training", progress=progress, between_rounds=between_rounds)
         timing = (against_torch("fit", dtype, measure_fit, "training", 6) if compare
                   else measure_fit())
-        row(f"training, {label}", "model.fit(x, y) on an in-memory batch, SGD momentum",
-            timing, 6)
+        row(f"training, {label}",
+            "model.fit on one in-memory batch, repeated (one fit call), SGD momentum", timing, 6)
         flush_torch_rows()
     if progress is not None:
         progress.write("\r\033[K")
