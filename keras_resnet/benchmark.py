@@ -482,8 +482,6 @@ def check_options(model: str, *, batch: int, image_size: Optional[int], dtype: s
                          "to train (drop --train or --fold)")
     if compare not in COMPARE:
         raise ValueError(f"--compare must be torch. Received: {compare!r}")
-    if compare and train and format != "keras":
-        raise ValueError("--compare torch with --train times model.fit")
     if format != "keras" and dtype != "float32":
         raise ValueError(f"--format {format} exports a float32 model"
                          f"{' (quantized to int8)' if format == 'int8' else ''}; "
