@@ -16,7 +16,10 @@ layout's rate in that round.
 `keras-resnet train` rows: the CLI itself (paper-cifar recipe: weight decay,
 pad-crop-flip augmentation in tf.data, metrics, checkpoints, a small
 validation split) on a generated CIFAR-10 directory; its rate is the median of
-the epochs after the first (log.csv's `seconds`). Its torch reference is the
+the epochs after the first (log.csv's `seconds`). `--no-precise-bn`: these
+epochs are cut to 24 steps, and a run with fewer than 100 steps an epoch
+re-estimates BatchNormalization's statistics before each validation, which
+CIFAR's real 390-step epochs do not. Its torch reference is the
 model's torch rate from the `fit` rounds of the same run.
 
 `python -m benchmarks.fit --torch-python PY` prints the rows as JSON;
@@ -178,7 +181,7 @@ def measure_cli(threads: int, fit_records: list, log=lambda msg: None) -> list:
             subprocess.run([sys.executable, "-m", "keras_resnet", "train", "--model", model,
                             "--data", f"cifar10:{data}", "--epochs", str(CLI_EPOCHS),
                             "--batch-size", "128", "--steps-per-epoch", str(steps),
-                            "--image-size", "32",
+                            "--image-size", "32", "--no-precise-bn",
                             "--out", out], check=True, env=env, cwd=HERE.parent,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             with open(os.path.join(out, "log.csv")) as f:
