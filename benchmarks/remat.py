@@ -46,16 +46,9 @@ import sys
 import time
 
 from benchmarks.common import ROOT, peak_rss_mb
+from keras_resnet.benchmark import cpu_flags, isa_names
 
 MODES = ("plain", "keras_scope", "block", "stage")
-
-
-def _isa() -> list:
-    with open("/proc/cpuinfo") as f:
-        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")),
-                     [])
-    return sorted(f for f in flags if f in {"avx2", "avx512f", "avx512_bf16", "amx_bf16",
-                                            "amx_tile", "amx_int8", "fma"})
 
 
 def _error(mode, e, build_peak) -> dict:
@@ -205,7 +198,8 @@ def main(argv=None) -> dict:
                 if "step_peak_mb" in r and "step_peak_mb" in plain:
                     r["step_peak_vs_plain"] = round(r["step_peak_mb"] / plain["step_peak_mb"], 3)
     result = dict(model="resnet50", size=args.size, batch=args.batch, steps=args.steps,
-                  backend=args.backend, cpu_isa=_isa(), cores=os.cpu_count(), rows=rows)
+                  backend=args.backend, cpu_isa=isa_names(cpu_flags()), cores=os.cpu_count(),
+                  rows=rows)
     if args.backend == "jax":  # XLA's CPU scheduler decides what jax.checkpoint saves
         result["xla_flags"] = os.environ.get("XLA_FLAGS", "")
     print(json.dumps(result, indent=1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import os
 import statistics
@@ -35,6 +36,7 @@ def _median_rate(fn, images: int, repeats: int, calls: int) -> tuple:
     return statistics.median(rates), rates
 
 
+@functools.lru_cache(maxsize=None)
 def _torch_worker():
     """keras_resnet/torch_worker.py, loaded by its path: importing the keras_resnet package
     would import Keras, which a torch-only Python need not have."""

@@ -527,6 +527,7 @@ def run(model: str, *, batch: int = 32, image_size: Optional[int] = None,
 
     from keras_resnet.builders import get_model
     from keras_resnet.macs import count_macs
+    from keras_resnet.registry import model_info
     options = dict(variant=variant) if variant else {}
     built = get_model(model, input_shape=(size, size, 3), **options)
     macs = count_macs(built)
@@ -536,7 +537,7 @@ def run(model: str, *, batch: int = 32, image_size: Optional[int] = None,
     settings = dict(model=built.name, registry_name=model, batch=batch, image_size=size,
                     dtype=dtype, train=train, fold=fold, format=format, rounds=rounds,
                     warmup=warmup, macs_per_image=macs, compare=compare,
-                    variant=variant or model_variant(model))
+                    variant=variant or model_info(model).variant)
     result = dict(machine=machine(), settings=settings, rows=[])
     result["peak"] = fma_peak(seconds=0.5, runs=2) if peak else None
     peak_gflops = (result["peak"] or {}).get("gflops")
@@ -647,11 +648,6 @@ def _inference_fn(model, x):
         call = tf.function(lambda: model(x, training=False))
         return (lambda: call().numpy()), "model(x, training=False) in a tf.function"
     return (lambda: model.predict_on_batch(x)), "model.predict_on_batch(x)"
-
-
-def model_variant(model: str) -> str:
-    from keras_resnet.registry import model_info
-    return model_info(model).variant
 
 
 def _time_onnx(model, x, format, warmup, rounds, progress, between_rounds=None):

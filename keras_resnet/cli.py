@@ -506,7 +506,7 @@ def _cmd_benchmark(args) -> Optional[int]:
     print(json.dumps(result, indent=1) if args.json else benchmark.table(result))
 
 
-BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # name: its module
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras' backends, each named as its package
 
 
 def _switch_backend(backend: str) -> bool:
@@ -515,7 +515,7 @@ def _switch_backend(backend: str) -> bool:
     backend in this process (the command must run in a child). UsageError when the
     backend's package is missing."""
     import importlib.util
-    if importlib.util.find_spec(BACKENDS[backend]) is None:
+    if importlib.util.find_spec(backend) is None:
         raise UsageError(f"--backend {backend} needs the {backend} package: install the extra "
                          f"keras-resnet-zoo[{backend}]")
     keras = sys.modules.get("keras")
@@ -569,7 +569,7 @@ def _add_benchmark_parser(sub) -> None:
                    help="untimed warm-up calls or epochs (default 2)")
     p.add_argument("--no-peak", action="store_true",
                    help="skip the FMA peak loop (about 1 s)")
-    p.add_argument("--backend", choices=tuple(BACKENDS),
+    p.add_argument("--backend", choices=BACKENDS,
                    help="Keras backend to measure on (default: KERAS_BACKEND's, else "
                         "tensorflow)")
     p.add_argument("--compare", choices=("torch",),

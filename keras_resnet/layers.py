@@ -21,6 +21,7 @@ swaps them into a model and `loading_fast_layers` into a loaded file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 import keras
@@ -322,25 +323,19 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return {3: "NHWC", 1: "NCHW"}.get(self.axis % 4)
 
 
+@functools.lru_cache(maxsize=None)
 def slow_fused_forward() -> bool:
     """Whether `FusedBatchNormV3`'s training forward pass is oneDNN's slow one here: on an x86
     CPU without AVX-512 (or with oneDNN capped below it by ONEDNN_MAX_CPU_ISA), with no GPU.
     Measured with ONEDNN_MAX_CPU_ISA=AVX2 (2 threads, 16x56x56x256 NHWC): 66 ms, where
     tf.nn.moments and the normalisation take 16 ms and the fused gradient 12 ms (AVX-512:
     the fused forward 5 ms)."""
-    if _SLOW_FUSED_FORWARD.get("forced") is not None:
-        return _SLOW_FUSED_FORWARD["forced"]
-    if "value" not in _SLOW_FUSED_FORWARD:
-        from keras_resnet import cpu
-        isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
-        capped = isa not in ("ALL", "DEFAULT") and not isa.startswith(("AVX512", "AVX10"))
-        flags = cpu.cpu_flags()
-        x86_without_avx512 = "avx2" in flags and "avx512f" not in flags
-        _SLOW_FUSED_FORWARD["value"] = (capped or x86_without_avx512) and not gpu_visible()
-    return _SLOW_FUSED_FORWARD["value"]
-
-
-_SLOW_FUSED_FORWARD: dict = {}  # "value": measured once; "forced": set by the tests
+    from keras_resnet import cpu
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    capped = isa not in ("ALL", "DEFAULT") and not isa.startswith(("AVX512", "AVX10"))
+    flags = cpu.cpu_flags()
+    x86_without_avx512 = "avx2" in flags and "avx512f" not in flags
+    return (capped or x86_without_avx512) and not gpu_visible()
 
 
 def _moments_forward_fused_backward(x, scale, offset, epsilon, data_format):

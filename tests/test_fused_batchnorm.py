@@ -35,8 +35,8 @@ def _pair(rng, shape, **options):
 def forward_path(request, monkeypatch):
     """Both training forward passes: the fused kernel's (AVX-512, GPUs) and the moments one
     that CPUs without AVX-512 get (`layers.slow_fused_forward`), forced here."""
-    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced",
-                        request.param == "moments forward")
+    forced = request.param == "moments forward"
+    monkeypatch.setattr(layers, "slow_fused_forward", lambda: forced)
     return request.param
 
 
@@ -67,12 +67,11 @@ def test_matches_keras_batchnorm(rng, axis, shape, epsilon, forward_path):
 def test_runs_the_fused_kernel_in_training_and_keras_ops_in_inference(rng, monkeypatch):
     fused, stock = _pair(rng, (4, 3, 3, 5))
     x = rng.normal(size=(4, 3, 3, 5)).astype("float32")
-    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced", False)
+    monkeypatch.setattr(layers, "slow_fused_forward", lambda: False)
     assert "FusedBatchNormV3" in op_types(fused, x, True)
     assert "Mean" not in op_types(fused, x, True)  # no unfused moments
-    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced", True)  # a CPU without AVX-512
+    monkeypatch.setattr(layers, "slow_fused_forward", lambda: True)  # a CPU without AVX-512
     assert "FusedBatchNormV3" not in op_types(fused, x, True)
-    monkeypatch.setitem(layers._SLOW_FUSED_FORWARD, "forced", None)
     assert "FusedBatchNormV3" not in op_types(stock, x, True)
     assert op_types(fused, x, False) == op_types(stock, x, False)
     np.testing.assert_array_equal(fused(x, training=False).numpy(),
@@ -211,5 +210,4 @@ def test_the_moments_forward_is_for_x86_without_avx512(flags, isa, slow, monkeyp
         monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     else:
         monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
-    monkeypatch.setattr(layers, "_SLOW_FUSED_FORWARD", {})
-    assert layers.slow_fused_forward() is slow
+    assert layers.slow_fused_forward.__wrapped__() is slow  # uncached: this test's CPU
